@@ -1,0 +1,73 @@
+# tgtsim: `make` runs the main job, `make check` the project's own tests.
+# Every target is a thin wrapper around tools/bin/tgtsim (see `make help`).
+
+PYTHON     ?= /usr/bin/python3
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+PROFILE    ?= kunit
+KERNEL_SRC ?=
+KERNEL_REF ?=
+OUT        ?= out
+BUILD      ?= build
+V          ?= 0
+
+export KERNEL_SRC KERNEL_REF JOBS
+TGTSIM := PYTHONPATH=$(CURDIR)/tools $(PYTHON) -m tgtsim --out $(OUT) --build-dir $(BUILD) \
+	--jobs $(JOBS) $(if $(filter 1,$(V)),-v)
+
+.DEFAULT_GOAL := all
+.PHONY: all check help deps deps-check prepare refresh-patches build run report \
+	test-tools kernel clean distclean
+
+## all: the main job: deps --install, prepare, build $(PROFILE), run, report
+all:
+	@$(TGTSIM) all --profile $(PROFILE)
+
+## check: pytest of tools/tests + the main job; last line `check: N passed, N failed, N skipped`
+check:
+	@$(TGTSIM) check --profile $(PROFILE)
+
+## deps: install the missing Debian packages (root)
+deps:
+	@$(TGTSIM) deps --install
+
+## deps-check: only list the missing Debian packages
+deps-check:
+	@$(TGTSIM) deps
+
+## prepare: build/linux = base + patches/linux-6.12/series + overlay of sim_lld/ and kunit/
+prepare:
+	@$(TGTSIM) prepare
+
+## refresh-patches: write build/linux's commits back to patches/linux-6.12/
+refresh-patches:
+	@$(TGTSIM) refresh-patches
+
+## build: build UML for $(PROFILE) into build/kbuild/$(PROFILE)
+build: prepare
+	@$(TGTSIM) build $(PROFILE)
+
+## run: boot build/kbuild/$(PROFILE) and write out/runs/<id> (no rebuild)
+run:
+	@$(TGTSIM) run $(PROFILE)
+
+## report: re-parse and print the latest run's reports
+report:
+	@$(TGTSIM) report
+
+## test-tools: only the pytest suite of tools/
+test-tools:
+	@$(TGTSIM) check --no-kernel
+
+## clean: remove the kernel builds and out/ (keeps build/linux and ccache)
+clean:
+	rm -rf $(BUILD)/kbuild $(OUT)
+
+## distclean: remove build/ and out/ entirely
+distclean:
+	rm -rf $(BUILD) $(OUT)
+
+## help: this list
+help:
+	@echo "tgtsim make targets (variables: PROFILE=$(PROFILE) JOBS=$(JOBS) PYTHON=$(PYTHON)"
+	@echo "  KERNEL_SRC=<linux git tree> KERNEL_REF=<ref> OUT=$(OUT) BUILD=$(BUILD) V=1 for full output):"
+	@sed -n 's/^## \([^:]*\): /  make \1\t/p' $(MAKEFILE_LIST) | expand -t 28

@@ -1,0 +1,97 @@
+"""`tgtsim build PROFILE`: configure with the tree's kunit.py, then make UML.
+
+kunit.py config merges the profile's fragments with the UML defaults and
+checks that every requested option made it into .config; make then builds
+with ccache, its whole output kept in build.log.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from tgtsim import profiles
+from tgtsim.errors import BuildError, InfraError
+from tgtsim.paths import Paths
+from tgtsim.procs import run_watched
+from tgtsim.progress import Progress
+
+ERROR_RE = re.compile(r"^\S+:\d+(?::\d+)?: (?:fatal )?error: |undefined reference to|"
+                      r"^ld: |multiple definition of|^\S+: error: |^Error: |"
+                      r"^\S*Kconfig:\d+: |No rule to make target")
+CONTEXT_AFTER = 4
+MAX_ERRORS = 8
+
+
+def make_options(use_ccache: bool) -> list[str]:
+    if use_ccache and shutil.which("ccache"):
+        return ["CC=ccache gcc", "HOSTCC=ccache gcc"]
+    return []
+
+
+def compile_errors(lines: list[str]) -> list[str]:
+    """The compiler's own error lines with a little context after each."""
+    out: list[str] = []
+    shown = 0
+    i = 0
+    while i < len(lines) and shown < MAX_ERRORS:
+        if ERROR_RE.search(lines[i]):
+            out.extend(lines[i:i + 1 + CONTEXT_AFTER])
+            shown += 1
+            i += 1 + CONTEXT_AFTER
+        else:
+            i += 1
+    if not out:  # nothing recognisable: the last lines of make
+        out = [ln for ln in lines if ln.strip()][-15:]
+    return out
+
+
+def config_errors(lines: list[str]) -> list[str]:
+    for i, line in enumerate(lines):
+        if "ERROR" in line or "Not all Kconfig options" in line:
+            return lines[i:i + 8]
+    return [ln for ln in lines if ln.strip()][-10:]
+
+
+def build(paths: Paths, profile: str, progress: Progress, jobs: int,
+          use_ccache: bool = True) -> Path:
+    frags = profiles.fragments(paths.profiles, profile)
+    tree = paths.linux
+    kunit_py = paths.kunit_tool / "kunit.py"
+    if not kunit_py.is_file():
+        raise InfraError(f"{tree} is not prepared (no {kunit_py}): run `tgtsim prepare` first")
+    kb = paths.kbuild(profile)
+    kb.mkdir(parents=True, exist_ok=True)
+    log_path = kb / "build.log"
+    opts = make_options(use_ccache)
+    lines_seen = {"n": 0}
+
+    with open(log_path, "w", encoding="utf-8", errors="backslashreplace") as log:
+        def on_line(line: str) -> None:
+            log.write(line + "\n")
+            progress.output(line)
+            lines_seen["n"] += 1
+            target = line.strip().split()
+            if len(target) >= 2 and target[0] in ("CC", "LD", "AR", "AS", "HOSTCC"):
+                progress.detail(f"[{lines_seen['n']}] {target[0]} {target[-1]}")
+
+        cmd = [sys.executable, str(kunit_py), "config", "--arch=um", f"--build_dir={kb}",
+               *[f"--kunitconfig={f}" for f in frags], *[f"--make_options={o}" for o in opts]]
+        with progress.step(f"configure {profile}"):
+            res = run_watched(cmd, cwd=tree, on_line=on_line, timeout=900)
+        if res.returncode != 0:
+            raise BuildError(f"kernel configuration for profile '{profile}' failed "
+                             f"(log: {log_path})", detail="\n".join(config_errors(res.lines)))
+        cmd = ["make", "ARCH=um", f"O={kb}", f"--jobs={jobs}", *opts, "all"]
+        log.write("$ " + " ".join(cmd) + "\n")
+        with progress.step(f"build {profile}"):
+            res = run_watched(cmd, cwd=tree, on_line=on_line, keep_lines=True)
+        if res.returncode != 0:
+            raise BuildError(f"build of profile '{profile}' failed (full log: {log_path})",
+                             detail="\n".join(compile_errors(res.lines)))
+    binary = kb / "linux"
+    if not binary.is_file():
+        raise BuildError(f"build of profile '{profile}' produced no {binary}")
+    return binary

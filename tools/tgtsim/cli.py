@@ -1,0 +1,297 @@
+"""Command line: argument parsing, dispatch, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Optional, Sequence
+
+from tgtsim import __version__
+from tgtsim.errors import (EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE, BuildError,
+                           TgtsimError, UsageError)
+from tgtsim.paths import Paths, find_repo_root
+from tgtsim.progress import Progress, Timings
+
+EPILOG_EXIT = ("exit codes: 0 all passed, 1 test failure, 2 usage/config error, "
+               "3 build or infrastructure error (compile error, patch does not apply, "
+               "kernel crash/panic/hang, missing tool), 130 interrupted")
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n"
+                              f"(see `{self.prog} --help`)\n")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text}")
+    return v
+
+
+def _jobs_default() -> int:
+    try:
+        return int(os.environ.get("JOBS", "")) or os.cpu_count() or 2
+    except ValueError:
+        return os.cpu_count() or 2
+
+
+def build_parser() -> Parser:
+    common = Parser(add_help=False)
+    g = common.add_argument_group("global options")
+    # SUPPRESS: a global option may come before or after the subcommand
+    g.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="show the full output of builds and boots")
+    g.add_argument("--out", metavar="DIR", default=argparse.SUPPRESS,
+                   help="output directory (default: out/)")
+    g.add_argument("--build-dir", metavar="DIR", default=argparse.SUPPRESS,
+                   help="build directory (default: build/)")
+    g.add_argument("-j", "--jobs", type=int, default=argparse.SUPPRESS,
+                   help="parallel make jobs (default: $JOBS or nproc)")
+
+    p = Parser(prog="tgtsim", parents=[common],
+               description="Build the tgtsim kernel tree as UML and run its KUnit suites.",
+               epilog="example: tgtsim all --profile kunit\n\n" + EPILOG_EXIT,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"tgtsim {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+
+    def add(name: str, help_: str, example: str) -> Parser:
+        return sub.add_parser(name, parents=[common], help=help_, description=help_,
+                              epilog=f"example: {example}\n\n{EPILOG_EXIT}",
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    d = add("deps", "check the Debian packages tgtsim needs; --install installs the missing",
+            "tgtsim deps --install")
+    d.add_argument("--install", action="store_true",
+                   help="apt-get install the missing packages (needs root)")
+
+    def source_opts(sp: Parser) -> None:
+        sp.add_argument("--kernel-src", default=os.environ.get("KERNEL_SRC") or None,
+                        metavar="PATH", help="a Linux 6.12 git tree to use as base instead of "
+                        "the Debian tarball (default: $KERNEL_SRC)")
+        sp.add_argument("--kernel-ref", default=os.environ.get("KERNEL_REF") or None,
+                        metavar="REF", help="ref of --kernel-src to use (default: $KERNEL_REF "
+                        "or HEAD)")
+
+    pr = add("prepare", "make build/linux: base + one commit per patch + overlay commit",
+             "KERNEL_SRC=~/linux KERNEL_REF=v6.12 tgtsim prepare")
+    source_opts(pr)
+    add("refresh-patches", "write the commits of build/linux back to patches/linux-6.12/",
+        "tgtsim refresh-patches && git diff patches/")
+
+    b = add("build", "build UML for a config profile (kunit/profiles/PROFILE.config)",
+            "tgtsim build kunit")
+    b.add_argument("profile", metavar="PROFILE")
+    b.add_argument("--no-ccache", action="store_true", help="do not use ccache")
+
+    def run_opts(sp: Parser) -> None:
+        sp.add_argument("--timeout", type=_positive_float, default=600.0, metavar="S",
+                        help="kill the kernel after S seconds (default 600)")
+        sp.add_argument("--idle-timeout", type=_positive_float, default=120.0, metavar="S",
+                        help="kill the kernel after S seconds without output (default 120)")
+        sp.add_argument("--filter", dest="filter_glob", default="", metavar="GLOB",
+                        help="run only matching tests (kunit.filter_glob, e.g. 'scsi*')")
+        sp.add_argument("--seed", type=int, default=None,
+                        help="seed passed to the tgt_kunit suites (tgt_kunit.seed=N)")
+        sp.add_argument("--kernel-arg", dest="kernel_args", action="append", default=[],
+                        metavar="ARG", help="extra kernel command line argument (repeatable)")
+
+    r = add("run", "boot the built kernel, run the KUnit suites and write the reports",
+            "tgtsim run kunit --filter 'scsi_lib*' --timeout 300")
+    r.add_argument("profile", metavar="PROFILE", nargs="?", default="kunit")
+    run_opts(r)
+
+    rp = add("report", "re-parse a run's console log, rewrite and print its reports",
+             "tgtsim report --run out/runs/20250101T120000Z-kunit")
+    rp.add_argument("--run", metavar="DIR", help="run directory (default: out/latest)")
+
+    a = add("all", "the main job: deps --install, prepare, build, run, report",
+            "tgtsim all --profile kunit")
+    a.add_argument("--profile", default=os.environ.get("PROFILE") or "kunit")
+    a.add_argument("--no-deps", action="store_true", help="skip the dependency step")
+    a.add_argument("--no-ccache", action="store_true", help="do not use ccache")
+    source_opts(a)
+    run_opts(a)
+
+    c = add("check", "tgtsim's own pytest suite, then the main job; one combined count",
+            "tgtsim check")
+    c.add_argument("--profile", default=os.environ.get("PROFILE") or "kunit")
+    c.add_argument("--no-deps", action="store_true", help="skip the dependency step")
+    c.add_argument("--no-ccache", action="store_true", help="do not use ccache")
+    c.add_argument("--no-kernel", action="store_true", help="only the pytest suite")
+    source_opts(c)
+    run_opts(c)
+    return p
+
+
+def _run_options(args: argparse.Namespace):
+    from tgtsim.run import RunOptions
+    return RunOptions(timeout=args.timeout, idle_timeout=args.idle_timeout,
+                      filter_glob=args.filter_glob, seed=args.seed,
+                      kernel_args=list(args.kernel_args))
+
+
+def cmd_all(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    from tgtsim import build, deps, prepare, profiles, run
+    profiles.fragments(paths.profiles, args.profile)  # fail fast on a bad profile
+    if not args.no_deps:
+        deps.run_deps(True, progress)
+    try:
+        with progress.step("prepare"):
+            prepare.prepare(paths, progress, args.kernel_src, args.kernel_ref)
+    except BuildError as e:
+        run.record_failure(paths, args.profile, "prepare", e.message, e.detail, progress)
+        raise
+    try:
+        build.build(paths, args.profile, progress, args.jobs, not args.no_ccache)
+    except BuildError as e:
+        d = run.record_failure(paths, args.profile, "build", e.message, e.detail, progress,
+                               {"build.log": paths.kbuild(args.profile) / "build.log"})
+        e.message += f"\n  reports: {d}"
+        raise
+    return run.run_profile(paths, args.profile, _run_options(args), progress)
+
+
+def pytest_counts(junit: Path) -> tuple[int, int, int]:
+    """passed, failed, skipped from pytest's --junitxml output."""
+    try:
+        root = ET.parse(junit).getroot()
+    except (OSError, ET.ParseError):
+        return 0, 1, 0
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    tests = failed = skipped = 0
+    for s in suites:
+        tests += int(s.get("tests", 0))
+        failed += int(s.get("failures", 0)) + int(s.get("errors", 0))
+        skipped += int(s.get("skipped", 0))
+    return tests - failed - skipped, failed, skipped
+
+
+def cmd_check(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    from tgtsim import report
+    junit = paths.out / "pytest" / "junit.xml"
+    try:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TgtsimError(f"cannot write to {paths.out}: {e.strerror or e}") from None
+    env = dict(os.environ, PYTHONPATH=str(paths.root / "tools"),
+               TGTSIM_KUNIT_CACHE=str(paths.build))
+    with progress.step("pytest tools/tests"):
+        rc_py = subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                 f"--junitxml={junit}", str(paths.root / "tools" / "tests")],
+                                env=env, cwd=paths.root)
+    p_pass, p_fail, p_skip = pytest_counts(junit)
+    if rc_py not in (0, 1) and p_fail == 0:
+        p_fail = 1   # pytest itself failed (usage, no tests, internal error)
+    k_pass = k_fail = k_skip = 0
+    rc_k = 0
+    if not args.no_kernel:
+        before = report.latest(paths.out)
+        try:
+            rc_k = cmd_all(paths, args, progress)
+        except TgtsimError as e:
+            _print_error(e)
+            rc_k = e.exit_code
+        after = report.latest(paths.out)
+        if after is not None and after != before:
+            res, _meta = report.load(after)
+            k_pass, k_fail, k_skip = res.passed, res.failed, res.skipped
+        if rc_k != 0 and k_fail == 0:
+            k_fail = 1
+    passed, failed, skipped = p_pass + k_pass, p_fail + k_fail, p_skip + k_skip
+    print(f"pytest: {p_pass} passed, {p_fail} failed, {p_skip} skipped (tools/tests)")
+    if not args.no_kernel:
+        print(f"kunit:  {k_pass} passed, {k_fail} failed, {k_skip} skipped ({args.profile})")
+    line = f"check: {passed} passed, {failed} failed, {skipped} skipped"
+    print(progress.paint(line, "red" if failed else "green"), flush=True)
+    if rc_k in (EXIT_USAGE, EXIT_INFRA):
+        return rc_k
+    return 1 if failed else 0
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    for name, default in (("verbose", False), ("out", None), ("build_dir", None),
+                          ("jobs", _jobs_default())):
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    root = find_repo_root()
+    paths = Paths.make(root, args.build_dir, args.out)
+    progress = Progress(sys.stderr, Timings(paths.timings), verbose=args.verbose)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs must be >= 1 (got {args.jobs})")
+    cmd = args.command
+    if cmd == "deps":
+        from tgtsim import deps
+        return deps.run_deps(args.install, progress)
+    if cmd == "prepare":
+        from tgtsim import prepare
+        with progress.step("prepare"):
+            r = prepare.prepare(paths, progress, args.kernel_src, args.kernel_ref)
+        if not r.changed:
+            progress.info(f"prepare: {paths.linux} up to date ({r.head[:12]})")
+        return 0
+    if cmd == "refresh-patches":
+        from tgtsim import refresh
+        refresh.refresh(paths, progress)
+        return 0
+    if cmd == "build":
+        from tgtsim import build
+        binary = build.build(paths, args.profile, progress, args.jobs, not args.no_ccache)
+        progress.info(f"build: {binary}")
+        return 0
+    if cmd == "run":
+        from tgtsim import run
+        return run.run_profile(paths, args.profile, _run_options(args), progress)
+    if cmd == "report":
+        from tgtsim import report, run
+        run_dir = Path(args.run).resolve() if args.run else report.latest(paths.out)
+        if run_dir is None:
+            raise UsageError(f"no run yet in {paths.out} (run `tgtsim run` first)")
+        return run.reanalyze(paths, run_dir, progress)
+    if cmd == "all":
+        return cmd_all(paths, args, progress)
+    if cmd == "check":
+        return cmd_check(paths, args, progress)
+    raise UsageError(f"unknown command {cmd}")
+
+
+def _print_error(e: TgtsimError) -> None:
+    sys.stdout.flush()
+    msg = f"tgtsim: error: {e.message}\n"
+    if e.detail:
+        msg += "".join(f"  {ln}\n" for ln in e.detail.rstrip("\n").splitlines())
+    sys.stderr.write(msg)
+    sys.stderr.flush()
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+        return dispatch(args)
+    except TgtsimError as e:
+        _print_error(e)
+        return e.exit_code
+    except KeyboardInterrupt:
+        from tgtsim.procs import kill_all_children
+        kill_all_children()
+        sys.stderr.write("\ntgtsim: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_INFRA
+    except Exception as e:  # never a traceback; TGTSIM_DEBUG=1 shows it
+        if os.environ.get("TGTSIM_DEBUG"):
+            raise
+        sys.stderr.write(f"tgtsim: internal error: {type(e).__name__}: {e}\n"
+                         "(set TGTSIM_DEBUG=1 for the traceback)\n")
+        return EXIT_INFRA

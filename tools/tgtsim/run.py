@@ -1,0 +1,148 @@
+"""`tgtsim run [PROFILE]`: boot the built UML once, under a watchdog, and
+report. The console is saved raw; KTAP is parsed by the tree's kunit_parser.
+A panic, an oops, a hang or truncated KTAP is a reported failure (exit 3)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from tgtsim import kunit_tools, profiles, report
+from tgtsim.errors import InfraError
+from tgtsim.paths import Paths
+from tgtsim.procs import Result, run_watched
+from tgtsim.progress import Progress
+from tgtsim.results import Results, analyze
+
+# what kunit_kernel.LinuxSourceTreeOperationsUml.start passes, plus kunit.enable
+UML_ARGS = ["mem=1G", "console=tty", "kunit_shutdown=halt", "kunit.enable=1"]
+DEFAULT_TIMEOUT = 600.0
+DEFAULT_IDLE = 120.0
+
+
+@dataclass
+class RunOptions:
+    timeout: float = DEFAULT_TIMEOUT
+    idle_timeout: float = DEFAULT_IDLE
+    filter_glob: str = ""
+    seed: Optional[int] = None
+    kernel_args: list[str] = field(default_factory=list)
+
+    def args(self) -> list[str]:
+        a = list(UML_ARGS)
+        if self.filter_glob:
+            a.append(f"kunit.filter_glob={self.filter_glob}")
+        if self.seed is not None:
+            a.append(f"tgt_kunit.seed={self.seed}")
+        a.extend(self.kernel_args)
+        return a
+
+
+def boot(binary: Path, opts: RunOptions, console_log: Path, progress: Progress,
+         cwd: Optional[Path] = None) -> Result:
+    cmd = [str(binary), *opts.args()]
+    progress.info("boot: " + " ".join(cmd))
+    try:
+        return run_watched(cmd, cwd=cwd or binary.parent, log=console_log,
+                           on_line=progress.output, timeout=opts.timeout,
+                           idle_timeout=opts.idle_timeout, stdin_pipe=True)
+    finally:
+        if sys.stdin is not None and sys.stdin.isatty():
+            subprocess.call(["stty", "sane"], stderr=subprocess.DEVNULL)
+
+
+def hang_reason(res: Result, opts: RunOptions) -> str:
+    if res.idle_timed_out:
+        return f"kernel hang: no console output for {int(opts.idle_timeout)} s (killed)"
+    if res.timed_out:
+        return f"kernel timeout: still running after {int(opts.timeout)} s (killed)"
+    return ""
+
+
+def kunit_dir(paths: Paths) -> Path:
+    return kunit_tools.locate([paths.kunit_tool], paths.tarball, paths.build)
+
+
+def finish(paths: Paths, run_dir: Path, res: Results, meta: dict, progress: Progress,
+           switch: bool = True) -> int:
+    """Write the reports, switch out/latest, print the summary."""
+    report.write(run_dir, res, meta)
+    if switch:
+        report.switch_latest(paths.out, run_dir)
+    text = report.summary_text(res)
+    body, closing = text.rstrip("\n").rsplit("\n", 1) if "\n" in text.rstrip("\n") \
+        else ("", text.rstrip("\n"))
+    if body:
+        sys.stdout.write(body + "\n")
+    color = "green" if res.exit_code() == 0 else "red"
+    sys.stdout.write(f"reports: {run_dir}\n")
+    sys.stdout.write(progress.paint(closing, color) + "\n")
+    sys.stdout.flush()
+    return res.exit_code()
+
+
+def run_profile(paths: Paths, profile: str, opts: RunOptions, progress: Progress) -> int:
+    profiles.fragments(paths.profiles, profile)  # unknown profile -> exit 2
+    kb = paths.kbuild(profile)
+    binary = kb / "linux"
+    if not binary.is_file():
+        raise InfraError(f"no kernel built for profile '{profile}' ({binary}): "
+                         f"run `tgtsim build {profile}` first")
+    kdir = kunit_dir(paths)
+    run_dir = report.new_run_dir(paths.out, profile)
+    if (kb / "build.log").is_file():
+        shutil.copyfile(kb / "build.log", run_dir / "build.log")
+    console = run_dir / "console.log"
+    started = time.time()
+    with progress.step(f"boot {profile}"):
+        res = boot(binary, opts, console, progress)
+    results = analyze(res.lines, kdir, hang=hang_reason(res, opts), returncode=res.returncode)
+    write_ktap(run_dir / "ktap.log", res.lines)
+    meta = {"run_id": run_dir.name, "profile": profile, "started": started,
+            "duration": round(res.duration, 1), "kernel_args": opts.args(),
+            "returncode": res.returncode}
+    return finish(paths, run_dir, results, meta, progress)
+
+
+def write_ktap(path: Path, lines: list[str]) -> None:
+    """The KTAP part of the console (from the first 'KTAP version' line)."""
+    start = next((i for i, ln in enumerate(lines) if "KTAP version" in ln or "TAP version" in ln),
+                 None)
+    path.write_text("" if start is None else "\n".join(lines[start:]) + "\n")
+
+
+def record_failure(paths: Paths, profile: str, where: str, message: str, detail: str,
+                   progress: Progress, logs: Optional[dict[str, Path]] = None) -> Path:
+    """A run directory for a run that failed before booting (prepare, build)."""
+    from tgtsim.results import Crash
+    run_dir = report.new_run_dir(paths.out, profile)
+    for name, src in (logs or {}).items():
+        if src.is_file():
+            shutil.copyfile(src, run_dir / name)
+    res = Results(crash=Crash(reason=f"{where} failed: {message}",
+                              tail=detail.splitlines()[-60:], where=where))
+    report.write(run_dir, res, {"run_id": run_dir.name, "profile": profile,
+                                "started": time.time(), "failed_step": where})
+    report.switch_latest(paths.out, run_dir)
+    return run_dir
+
+
+def reanalyze(paths: Paths, run_dir: Path, progress: Progress) -> int:
+    """`tgtsim report`: re-parse a run's console.log and rewrite its reports."""
+    res, meta = report.load(run_dir)
+    console = run_dir / "console.log"
+    if console.is_file() and "failed_step" not in meta:
+        lines = console.read_text(errors="backslashreplace").splitlines()
+        hang = ""
+        if res.crash and res.crash.reason.startswith(("kernel hang", "kernel timeout")):
+            hang = res.crash.reason
+        res = analyze(lines, kunit_dir(paths), hang=hang, returncode=meta.get("returncode", 0))
+    keep = {k: v for k, v in meta.items() if k not in ("counts", "crash", "suites", "exit_code")}
+    is_latest = report.latest(paths.out) == run_dir.resolve()
+    return finish(paths, run_dir, res, keep, progress, switch=is_latest)
