@@ -1,0 +1,122 @@
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA
+from tgtsim import report, run
+from tgtsim.errors import InfraError, UsageError
+from tgtsim.paths import Paths
+from tgtsim.run import RunOptions
+
+
+def fake_linux(kb: Path, body: str) -> Path:
+    kb.mkdir(parents=True, exist_ok=True)
+    exe = kb / "linux"
+    exe.write_text("#!/bin/sh\n" + body)
+    exe.chmod(0o755)
+    (kb / "build.log").write_text("CC drivers/scsi/scsi.o\n")
+    return exe
+
+
+@pytest.fixture
+def paths(tmp_path: Path, kunit_dir: Path, monkeypatch) -> Paths:
+    root = tmp_path / "proj"
+    (root / "kunit/profiles").mkdir(parents=True)
+    (root / "kunit/profiles/base.config").write_text("CONFIG_KUNIT=y\n")
+    (root / "kunit/profiles/kunit.config").write_text("")
+    monkeypatch.setenv("TGTSIM_KUNIT_DIR", str(kunit_dir))
+    return Paths.make(root, root / "build", root / "out")
+
+
+def test_args() -> None:
+    a = RunOptions(filter_glob="scsi*", seed=7, kernel_args=["foo=1"]).args()
+    assert a[:4] == ["mem=1G", "console=tty", "kunit_shutdown=halt", "kunit.enable=1"]
+    assert "kunit.filter_glob=scsi*" in a and "tgt_kunit.seed=7" in a and a[-1] == "foo=1"
+
+
+def test_passing_boot(paths: Paths, quiet, capsys) -> None:
+    fake_linux(paths.kbuild("kunit"), f"cat {DATA / 'pass.log'}\n")
+    assert run.run_profile(paths, "kunit", RunOptions(), quiet) == 0
+    latest = report.latest(paths.out)
+    assert (latest / "console.log").read_text() == (DATA / "pass.log").read_text()
+    assert (latest / "ktap.log").read_text().startswith("KTAP version 1")
+    assert (latest / "build.log").is_file()
+    assert capsys.readouterr().out.splitlines()[-1] == "5 passed, 0 failed, 0 skipped"
+
+
+def test_failing_boot_exit_1(paths: Paths, quiet) -> None:
+    fake_linux(paths.kbuild("kunit"), f"cat {DATA / 'fail.log'}\n")
+    assert run.run_profile(paths, "kunit", RunOptions(), quiet) == 1
+
+
+def test_panic_exit_3(paths: Paths, quiet, capsys) -> None:
+    fake_linux(paths.kbuild("kunit"), f"cat {DATA / 'panic.log'}\nexit 1\n")
+    assert run.run_profile(paths, "kunit", RunOptions(), quiet) == 3
+    out = capsys.readouterr().out
+    assert "CRASH kernel crash" in out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is not a survivor
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def test_hang_is_killed_with_children(paths: Paths, quiet, tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    fake_linux(paths.kbuild("kunit"),
+               f"head -n 12 {DATA / 'pass.log'}\n"
+               f"sleep 300 &\necho $! > {pidfile}\nwait\n")
+    t0 = time.monotonic()
+    rc = run.run_profile(paths, "kunit", RunOptions(idle_timeout=1.5, timeout=20), quiet)
+    assert rc == 3
+    assert time.monotonic() - t0 < 15
+    res, _ = report.load(report.latest(paths.out))
+    assert res.crash.reason.startswith("kernel hang: no console output")
+    assert not _alive(int(pidfile.read_text()))
+
+
+def test_total_timeout(paths: Paths, quiet) -> None:
+    fake_linux(paths.kbuild("kunit"), "while :; do echo tick; sleep 0.1; done\n")
+    rc = run.run_profile(paths, "kunit", RunOptions(idle_timeout=10, timeout=1.5), quiet)
+    assert rc == 3
+    res, _ = report.load(report.latest(paths.out))
+    assert "timeout" in res.crash.reason
+
+
+def test_not_built(paths: Paths, quiet) -> None:
+    with pytest.raises(InfraError, match="tgtsim build kunit"):
+        run.run_profile(paths, "kunit", RunOptions(), quiet)
+
+
+def test_unknown_profile(paths: Paths, quiet) -> None:
+    with pytest.raises(UsageError, match="known profiles: kunit"):
+        run.run_profile(paths, "nope", RunOptions(), quiet)
+
+
+def test_failed_run_keeps_previous(paths: Paths, quiet) -> None:
+    fake_linux(paths.kbuild("kunit"), f"cat {DATA / 'pass.log'}\n")
+    run.run_profile(paths, "kunit", RunOptions(), quiet)
+    first = report.latest(paths.out)
+    d = run.record_failure(paths, "kunit", "build", "compile error", "a.c:1:1: error: x", quiet)
+    assert report.latest(paths.out) == d.resolve()
+    assert (first / "junit.xml").is_file()
+    res, meta = report.load(d)
+    assert res.crash.where == "build" and meta["failed_step"] == "build"
+
+
+def test_reanalyze(paths: Paths, quiet) -> None:
+    fake_linux(paths.kbuild("kunit"), f"cat {DATA / 'param.log'}\n")
+    run.run_profile(paths, "kunit", RunOptions(), quiet)
+    latest = report.latest(paths.out)
+    (latest / "junit.xml").unlink()
+    assert run.reanalyze(paths, latest, quiet) == 1
+    assert (latest / "junit.xml").is_file()
