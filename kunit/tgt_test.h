@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Test host shared by the KUnit suites of the scsi-ml target-mode port.
+ *
+ * The host records every transfer_data()/transfer_response() call, copies
+ * the data of each chunk to or from a backing buffer at cmd->offset, and
+ * completes inline, from an hrtimer (hardirq) or from a BH work item
+ * (softirq). Faults can be injected at any chunk.
+ */
+#ifndef _TGT_TEST_H
+#define _TGT_TEST_H
+
+#include <linux/completion.h>
+#include <linux/dma-direction.h>
+#include <linux/hrtimer.h>
+#include <linux/prandom.h>
+#include <linux/types.h>
+#include <linux/workqueue.h>
+#include <kunit/test.h>
+
+struct Scsi_Host;
+struct scsi_cmnd;
+struct scsi_host_cmd;
+
+/* Seed of every pseudo-random sequence; kernel arg tgt_kunit.seed=N */
+extern unsigned long tgt_test_seed;
+
+enum tgt_test_ctx {
+	TGT_CTX_INLINE,		/* in the caller's context */
+	TGT_CTX_HARDIRQ,	/* from an hrtimer */
+	TGT_CTX_SOFTIRQ,	/* from a BH work item */
+};
+
+const char *tgt_test_ctx_name(enum tgt_test_ctx ctx);
+
+struct tgt_test_limits {
+	const char *name;
+	unsigned int max_sectors;
+	unsigned short sg_tablesize;
+	unsigned int max_segment_size;
+	unsigned long dma_boundary;
+	int can_queue;
+};
+
+struct tgt_test_call {
+	unsigned int offset;
+	unsigned int len;
+	unsigned int nents;
+	unsigned int first_seg;
+	bool in_task;
+};
+
+struct tgt_test_seg {
+	unsigned int len;
+	phys_addr_t phys;
+};
+
+#define TGT_TEST_MAX_HELD	64
+
+struct tgt_test_host {
+	struct kunit *test;
+	struct Scsi_Host *shost;
+	bool released;			/* the test dropped the host itself */
+	bool state_forced;
+
+	/* commands the test holds; put by the cleanup if still held */
+	struct scsi_cmnd *held[TGT_TEST_MAX_HELD];
+	unsigned int nr_held;
+
+	/* LLD behaviour */
+	enum tgt_test_ctx ctx;
+	int fail_chunk;			/* complete this chunk with an error */
+	int refuse_chunk;		/* refuse this chunk (busy) */
+	bool fail_response;
+	bool refuse_response;
+	u8 *backing;
+	size_t backing_len;
+
+	/* LLD log */
+	struct tgt_test_call *calls;
+	unsigned int max_calls;
+	unsigned int nr_calls;
+	struct tgt_test_seg *segs;
+	unsigned int max_segs;
+	unsigned int nr_segs;
+	bool log_overflow;
+	bool out_of_bounds;
+	bool short_copy;
+	unsigned int nr_responses;
+	unsigned int calls_at_response;
+
+	/* deferred completion of the LLD */
+	struct hrtimer timer;
+	struct work_struct bh_work;
+	struct scsi_cmnd *pending_cmd;
+	void (*pending_done)(struct scsi_cmnd *cmd);
+
+	/* completion of scsi_tgt_queue_command() */
+	struct completion cmd_done;
+	int cmd_err;
+	unsigned int nr_cmd_done;
+};
+
+struct tgt_test_host *tgt_test_host_create(struct kunit *test,
+					   const struct tgt_test_limits *lim,
+					   bool with_queue);
+void tgt_test_force_state(struct tgt_test_host *th, int state);
+
+unsigned int tgt_test_refs(struct Scsi_Host *shost);
+unsigned int tgt_test_tags_in_use(struct Scsi_Host *shost);
+unsigned int tgt_test_free_list_len(struct Scsi_Host *shost,
+				    struct scsi_host_cmd **first);
+
+struct scsi_cmnd *tgt_test_get(struct tgt_test_host *th,
+			       enum dma_data_direction dir, gfp_t gfp);
+void tgt_test_hold(struct tgt_test_host *th, struct scsi_cmnd *cmd);
+void tgt_test_unhold(struct tgt_test_host *th, struct scsi_cmnd *cmd);
+void tgt_test_put(struct tgt_test_host *th, struct scsi_cmnd *cmd);
+
+void tgt_test_log_alloc(struct tgt_test_host *th, unsigned int max_calls,
+			unsigned int max_segs);
+void tgt_test_log_reset(struct tgt_test_host *th);
+void tgt_test_cmd_done(struct scsi_cmnd *cmd, int err, void *priv);
+int tgt_test_run(struct tgt_test_host *th, struct scsi_cmnd *cmd, void *buf,
+		 unsigned int len);
+
+#endif /* _TGT_TEST_H */
