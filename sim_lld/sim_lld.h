@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * sim_lld.h - in-kernel API of the simulated target LLD, for KUnit suites.
+ */
+#ifndef _SIM_LLD_H
+#define _SIM_LLD_H
+
+#include <linux/completion.h>
+#include <linux/dma-direction.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/types.h>
+#include <linux/workqueue.h>
+
+#include "sim_lld_uapi.h"
+
+struct Scsi_Host;
+struct scsi_cmnd;
+struct sim_lld_host;
+
+enum sim_lld_knob {
+	SIM_LLD_KNOB_SG_TABLESIZE,
+	SIM_LLD_KNOB_MAX_SECTORS,
+	SIM_LLD_KNOB_MAX_SEGMENT_SIZE,
+	SIM_LLD_KNOB_DMA_BOUNDARY,
+	SIM_LLD_KNOB_CAN_QUEUE,
+	SIM_LLD_NR_KNOBS,
+};
+
+/* limits of a host, indexed by enum sim_lld_knob */
+struct sim_lld_limits {
+	u64 v[SIM_LLD_NR_KNOBS];
+};
+
+enum sim_lld_fault_type {
+	SIM_LLD_FAULT_NONE,
+	SIM_LLD_FAULT_FAIL,	/* complete with SIM_LLD_RESULT_FAULT */
+	SIM_LLD_FAULT_BUSY,	/* return SCSI_MLQUEUE_HOST_BUSY */
+	SIM_LLD_FAULT_DROP,	/* never complete (until flushed) */
+};
+
+struct sim_lld_fault {
+	enum sim_lld_fault_type type;
+	bool resp;		/* hit transfer_response instead of a chunk */
+	u32 chunk;		/* 0-based transfer_data call of a command */
+	int times;		/* triggers left, -1 = unlimited */
+};
+
+/* one transfer_data call */
+struct sim_lld_chunk {
+	u32 offset;
+	u32 length;
+	u32 nents;
+	u32 first_seg;		/* index into sim_lld_log.segs */
+	u32 nsegs;		/* segments recorded */
+	u32 result;
+	enum sim_lld_reason reason;
+};
+
+struct sim_lld_seg {
+	u64 addr;		/* sg_phys() */
+	u32 length;
+};
+
+struct sim_lld_log {
+	struct sim_lld_chunk *chunks;
+	struct sim_lld_seg *segs;
+	u32 nr_chunks, max_chunks;
+	u32 nr_segs, max_segs;
+	bool overflow;
+	bool resp_seen;
+	u32 resp_status;	/* cmd->result when transfer_response was called */
+	u32 resp_result;	/* cmd->result set by sim_lld for the response */
+	enum sim_lld_reason resp_reason;
+};
+
+#define SIM_LLD_REQ_ASYNC	0x1	/* return once queued */
+#define SIM_LLD_REQ_NOWAIT	0x2	/* GFP_NOWAIT: -EBUSY if no tag */
+#define SIM_LLD_REQ_KMALLOC	0x4	/* target buffer from kmalloc */
+#define SIM_LLD_REQ_VMALLOC	0x8	/* target buffer from vmalloc */
+
+struct sim_lld_req {
+	enum dma_data_direction dir;
+	u32 len;
+	u32 seed;
+	u32 align;		/* buffer starts this many bytes into a page */
+	u32 flags;
+	u32 timeout_ms;		/* sync wait, 0 = module param cmd_timeout_ms */
+};
+
+enum sim_lld_cmd_state {
+	SIM_LLD_CMD_PENDING,
+	SIM_LLD_CMD_DONE,
+};
+
+/*
+ * An injected command. The fields after "results" are stable once
+ * sim_lld_cmd_wait() returned 0 (state == SIM_LLD_CMD_DONE).
+ */
+struct sim_lld_cmd {
+	struct list_head node;		/* host's cmds, under its lock */
+	struct sim_lld_host *sh;	/* holds a reference */
+	struct Scsi_Host *shost;	/* holds a reference until reaped */
+	struct scsi_cmnd *cmd;
+	void *owner;
+	u64 id;
+	struct sim_lld_req req;
+	void *alloc;			/* target memory allocation */
+	void *buf;			/* alloc + req.align */
+	void *backing;			/* the LLD side of the wire */
+	struct completion done;
+	struct work_struct reap;
+	bool orphan, collected;
+	/* LLD side, used by the chunk sequence only */
+	u32 calls;
+	u32 next_off;
+	/* results */
+	enum sim_lld_cmd_state state;
+	int err;			/* from the target core */
+	u32 result;			/* cmd->result at completion */
+	int verify;			/* SIM_LLD_VERIFY_* */
+	s64 mismatch;			/* first bad byte or -1 */
+	struct sim_lld_log log;
+};
+
+struct sim_lld_counters {
+	u64 commands, chunks, bytes, responses, errors, faults, busy;
+	u64 dropped, cmds_ok, cmds_failed, timeouts, verify_errors, recreated;
+	/* gauges */
+	u64 outstanding, pending, dropped_now, tags_in_use, free_list;
+	u64 dev_refs, gendev_refs, cmds_kept;
+};
+
+int sim_lld_check_knob(enum sim_lld_knob k, u64 v);
+int sim_lld_parse_knob(enum sim_lld_knob k, const char *buf, u64 *v);
+void sim_lld_default_limits(struct sim_lld_limits *lim);
+
+struct sim_lld_host *sim_lld_host_add(const struct sim_lld_limits *lim);
+void sim_lld_host_remove(struct sim_lld_host *sh);
+unsigned int sim_lld_host_index(struct sim_lld_host *sh);
+struct Scsi_Host *sim_lld_host_shost(struct sim_lld_host *sh);
+void sim_lld_host_get_limits(struct sim_lld_host *sh,
+			     struct sim_lld_limits *lim);
+int sim_lld_host_set_limits(struct sim_lld_host *sh,
+			    const struct sim_lld_limits *lim);
+int sim_lld_host_store_knob(struct sim_lld_host *sh, enum sim_lld_knob k,
+			    const char *buf);
+int sim_lld_host_set_completion(struct sim_lld_host *sh,
+				enum sim_lld_completion mode, u32 delay_ns);
+void sim_lld_host_set_fault(struct sim_lld_host *sh,
+			    const struct sim_lld_fault *f);
+unsigned int sim_lld_host_flush_dropped(struct sim_lld_host *sh);
+void sim_lld_host_counters(struct sim_lld_host *sh,
+			   struct sim_lld_counters *c);
+unsigned int sim_lld_live_shosts(void);
+
+int sim_lld_cmd_run(struct sim_lld_host *sh, const struct sim_lld_req *req,
+		    void *owner, struct sim_lld_cmd **out);
+int sim_lld_cmd_wait(struct sim_lld_cmd *sc, unsigned int timeout_ms);
+void sim_lld_cmd_release(struct sim_lld_cmd *sc);
+
+void sim_lld_fill_pattern(void *buf, size_t len, u32 seed, bool invert);
+s64 sim_lld_check_pattern(const void *buf, size_t len, u32 seed);
+
+#endif /* _SIM_LLD_H */
