@@ -147,8 +147,7 @@ def cmd_all(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
     if not args.no_deps:
         deps.run_deps(True, progress)
     try:
-        with progress.step("prepare"):
-            prepare.prepare(paths, progress, args.kernel_src, args.kernel_ref)
+        prepare.prepare(paths, progress, args.kernel_src, args.kernel_ref)
     except BuildError as e:
         run.record_failure(paths, args.profile, "prepare", e.message, e.detail, progress)
         raise
@@ -235,8 +234,7 @@ def dispatch(args: argparse.Namespace) -> int:
         return deps.run_deps(args.install, progress)
     if cmd == "prepare":
         from tgtsim import prepare
-        with progress.step("prepare"):
-            r = prepare.prepare(paths, progress, args.kernel_src, args.kernel_ref)
+        r = prepare.prepare(paths, progress, args.kernel_src, args.kernel_ref)
         if not r.changed:
             progress.info(f"prepare: {paths.linux} up to date ({r.head[:12]})")
         return 0

@@ -66,8 +66,10 @@ def _am(git: Git, patch: series.Patch) -> str:
 
 
 def _overlay_commit(git: Git, tree: Path, ov: overlay.Overlay) -> str:
-    touched = overlay.apply(ov, tree)
-    git.run("add", "-A", "--", *touched)
+    touched = [t for t in overlay.apply(ov, tree)
+               if (tree / t).exists() or git.out("ls-files", "--", t)]
+    if touched:
+        git.run("add", "-A", "-f", "--", *touched)
     n = len(ov.files)
     git.run("commit", "-q", "--no-verify", "--allow-empty", "-m",
             f"{OVERLAY_SUBJECT} of sim_lld/ and kunit/ ({n} files)\n\n"

@@ -135,7 +135,7 @@ class Progress:
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         est = self.timings.get(name)
-        hint = f" (last run {fmt_duration(est)})" if est else ""
+        hint = f" (last run {fmt_duration(est)})" if est is not None else ""
         self._current, self._detail = name, ""
         self._start = time.monotonic()
         stop = threading.Event()

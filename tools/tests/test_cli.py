@@ -1,0 +1,85 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, TOOLS
+from tgtsim import cli
+
+LAUNCHER = TOOLS / "bin" / "tgtsim"
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    e = dict(os.environ, **(env or {}))
+    return subprocess.run([str(LAUNCHER), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env=e, cwd=ROOT)
+
+
+@pytest.mark.parametrize("args", [["--bogus"], ["nosuchcmd"], ["build"], ["run", "--timeout", "x"],
+                                  ["run", "--timeout", "-1"], ["-j", "0", "deps"]])
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    cp = run(*args)
+    assert cp.returncode == 2, cp.stderr
+    assert "Traceback" not in cp.stderr and "error" in cp.stderr
+
+
+def test_unknown_profile(tmp_path: Path) -> None:
+    cp = run("--build-dir", str(tmp_path), "build", "nosuchprofile")
+    assert cp.returncode == 2
+    assert cp.stderr.strip().splitlines()[0].startswith("tgtsim: error: unknown profile 'nosuchprofile'")
+    assert "kunit" in cp.stderr and "Traceback" not in cp.stderr
+
+
+def test_bad_kernel_src(tmp_path: Path) -> None:
+    cp = run("--build-dir", str(tmp_path / "b"), "prepare", env={"KERNEL_SRC": str(tmp_path / "x")})
+    assert cp.returncode == 2
+    assert cp.stderr.count("\n") == 1 and "KERNEL_SRC" in cp.stderr
+
+
+def test_help_has_example(capsys) -> None:
+    for sub in ("deps", "prepare", "refresh-patches", "build", "run", "report", "all", "check"):
+        with pytest.raises(SystemExit) as e:
+            cli.build_parser().parse_args([sub, "--help"])
+        assert e.value.code == 0
+        out = capsys.readouterr().out
+        assert "example: " in out and "tgtsim " + sub.split()[0] in out, sub
+        assert "exit codes:" in out
+
+
+def test_global_option_after_subcommand(monkeypatch) -> None:
+    p = cli.build_parser()
+    a = p.parse_args(["-v", "run"])
+    assert a.verbose is True
+    a = p.parse_args(["run", "-v", "--out", "o"])
+    assert a.verbose is True and a.out == "o"
+
+
+def test_report_without_runs(tmp_path: Path) -> None:
+    cp = run("--out", str(tmp_path / "out"), "report")
+    assert cp.returncode == 2 and "no run yet" in cp.stderr
+
+
+def test_internal_error_no_traceback(monkeypatch, capsys) -> None:
+    def boom(args):
+        raise ValueError("bad")
+    monkeypatch.setattr(cli, "dispatch", boom)
+    monkeypatch.delenv("TGTSIM_DEBUG", raising=False)
+    assert cli.main(["deps"]) == 3
+    assert "internal error: ValueError: bad" in capsys.readouterr().err
+
+
+def test_keyboard_interrupt(monkeypatch, capsys) -> None:
+    def stop(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "dispatch", stop)
+    assert cli.main(["deps"]) == 130
+
+
+def test_pytest_counts(tmp_path: Path) -> None:
+    f = tmp_path / "j.xml"
+    f.write_text('<testsuites><testsuite name="pytest" tests="10" failures="1" errors="1" '
+                 'skipped="2"/></testsuites>')
+    assert cli.pytest_counts(f) == (6, 2, 2)
+    assert cli.pytest_counts(tmp_path / "none.xml") == (0, 1, 0)

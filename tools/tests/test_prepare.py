@@ -1,0 +1,137 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import git, make_tree_files, patch_for
+from tgtsim import prepare
+from tgtsim.errors import BuildError, UsageError
+from tgtsim.gitutil import Git
+from tgtsim.paths import Paths
+
+
+def add_patch(paths: Paths, tmp_path: Path, name: str, line: str, subject: str) -> None:
+    def edit(repo: Path) -> None:
+        f = repo / "drivers/scsi/scsi.c"
+        f.write_text(f.read_text().replace("int b;", line))
+    text = patch_for(tmp_path, make_tree_files, edit, subject, name)
+    (paths.patches / name).write_text(text)
+    with open(paths.series, "a") as s:
+        s.write(name + "\n")
+
+
+def log(paths: Paths) -> list[str]:
+    return git(paths.linux, "log", "--format=%s").splitlines()
+
+
+def test_fresh_prepare(project: Paths, quiet, tmp_path: Path) -> None:
+    add_patch(project, tmp_path, "0001-scsi-b.patch", "int b2;", "scsi: change b")
+    r = prepare.prepare(project, quiet)
+    assert r.changed and r.applied == ["0001-scsi-b.patch"]
+    subjects = log(project)
+    assert subjects[0].startswith(prepare.OVERLAY_SUBJECT)
+    assert subjects[1] == "scsi: change b"
+    assert subjects[2].startswith("tgtsim: base")
+    tree = project.linux
+    assert "int b2;" in (tree / "drivers/scsi/scsi.c").read_text()
+    assert (tree / "drivers/scsi/sim_lld/sim_lld.c").is_file()
+    assert not (tree / "drivers/scsi/sim_lld/README.md").exists()
+    assert 'source "drivers/scsi/sim_lld/Kconfig"' in (tree / "drivers/scsi/Kconfig").read_text()
+    assert "obj-y += sim_lld/" in (tree / "drivers/scsi/Makefile").read_text()
+    assert "Debian packaging" not in (tree / ".gitignore").read_text()
+    assert Git(tree).is_clean()
+
+
+def test_idempotent_touches_nothing(project: Paths, quiet, tmp_path: Path) -> None:
+    add_patch(project, tmp_path, "0001-scsi-b.patch", "int b2;", "scsi: change b")
+    prepare.prepare(project, quiet)
+    f = project.linux / "drivers/scsi/scsi.c"
+    os.utime(f, (1000, 1000))
+    head = Git(project.linux).head()
+    r = prepare.prepare(project, quiet)
+    assert not r.changed and r.head == head
+    assert f.stat().st_mtime == 1000
+
+
+def test_changed_patch_redone_from_there(project: Paths, quiet, tmp_path: Path) -> None:
+    add_patch(project, tmp_path, "0001-scsi-b.patch", "int b2;", "scsi: change b")
+    prepare.prepare(project, quiet)
+    base = Git(project.linux).out("rev-list", "--max-parents=0", "HEAD")
+    untouched = project.linux / "Makefile"
+    os.utime(untouched, (1000, 1000))
+    (project.patches / "0001-scsi-b.patch").unlink()
+    project.series.write_text("")
+    add_patch(project, tmp_path, "0001-scsi-b.patch", "int b3;", "scsi: change b again")
+    r = prepare.prepare(project, quiet)
+    assert r.changed and r.applied == ["0001-scsi-b.patch"]
+    assert "int b3;" in (project.linux / "drivers/scsi/scsi.c").read_text()
+    assert Git(project.linux).out("rev-list", "--max-parents=0", "HEAD") == base
+    assert untouched.stat().st_mtime == 1000  # not re-unpacked
+
+
+def test_overlay_change_only_redoes_overlay(project: Paths, quiet) -> None:
+    prepare.prepare(project, quiet)
+    (project.root / "sim_lld/sim_lld.c").write_text("int sim2;\n")
+    (project.root / "sim_lld/extra.h").write_text("#define X 1\n")
+    r = prepare.prepare(project, quiet)
+    assert r.changed and r.applied == []
+    tree = project.linux
+    assert (tree / "drivers/scsi/sim_lld/sim_lld.c").read_text() == "int sim2;\n"
+    assert (tree / "drivers/scsi/sim_lld/extra.h").is_file()
+    assert len([s for s in log(project) if s.startswith(prepare.OVERLAY_SUBJECT)]) == 1
+    (project.root / "sim_lld/extra.h").unlink()
+    prepare.prepare(project, quiet)
+    assert not (tree / "drivers/scsi/sim_lld/extra.h").exists()
+
+
+def test_patch_that_does_not_apply(project: Paths, quiet, tmp_path: Path) -> None:
+    add_patch(project, tmp_path, "0001-scsi-b.patch", "int b2;", "scsi: change b")
+    text = (project.patches / "0001-scsi-b.patch").read_text().replace("-int b;", "-int zzz;")
+    (project.patches / "0002-broken.patch").write_text(text)
+    with open(project.series, "a") as s:
+        s.write("0002-broken.patch\n")
+    with pytest.raises(BuildError) as e:
+        prepare.prepare(project, quiet)
+    assert "0002-broken.patch" in e.value.message
+    assert e.value.exit_code == 3
+    # no am in progress afterwards, and the good patch stays
+    assert not (project.linux / ".git/rebase-apply").exists()
+    # fixing the series makes prepare work again
+    project.series.write_text("0001-scsi-b.patch\n")
+    assert prepare.prepare(project, quiet).changed
+
+
+def test_missing_patch_file(project: Paths, quiet) -> None:
+    project.series.write_text("0001-nope.patch\n")
+    with pytest.raises(UsageError, match="0001-nope.patch"):
+        prepare.prepare(project, quiet)
+
+
+def test_user_commits_are_not_destroyed(project: Paths, quiet) -> None:
+    prepare.prepare(project, quiet)
+    f = project.linux / "drivers/scsi/scsi.c"
+    f.write_text("int mine;\n")
+    git(project.linux, "commit", "-qam", "my work")
+    (project.root / "sim_lld/sim_lld.c").write_text("int changed;\n")
+    with pytest.raises(UsageError, match="refresh-patches"):
+        prepare.prepare(project, quiet)
+    assert f.read_text() == "int mine;\n"
+
+
+def test_dirty_tree_refused_when_work_needed(project: Paths, quiet) -> None:
+    prepare.prepare(project, quiet)
+    f = project.linux / "drivers/scsi/scsi.c"
+    f.write_text("int dirty;\n")
+    assert not prepare.prepare(project, quiet).changed  # nothing to do: fine
+    (project.root / "sim_lld/sim_lld.c").write_text("int changed;\n")
+    with pytest.raises(UsageError, match="uncommitted"):
+        prepare.prepare(project, quiet)
+    assert f.read_text() == "int dirty;\n"
+
+
+def test_kernel_src_git(project: Paths, quiet, fake_git_kernel: Path) -> None:
+    r = prepare.prepare(project, quiet, str(fake_git_kernel), "v6.12")
+    base = Git(project.linux).out("rev-list", "--max-parents=0", "HEAD")
+    assert base == git(fake_git_kernel, "rev-parse", "v6.12")
+    assert r.changed
+    assert not prepare.prepare(project, quiet, str(fake_git_kernel), "v6.12").changed

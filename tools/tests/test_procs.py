@@ -1,0 +1,52 @@
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tgtsim import procs
+from tgtsim.errors import InfraError
+
+
+def test_lines_and_log(tmp_path: Path) -> None:
+    seen = []
+    log = tmp_path / "log"
+    r = procs.run_watched(["sh", "-c", "echo a; echo b >&2; exit 3"], log=log, on_line=seen.append)
+    assert r.returncode == 3 and sorted(r.lines) == ["a", "b"] and sorted(seen) == ["a", "b"]
+    assert sorted(log.read_text().split()) == ["a", "b"]
+    assert not r.hung
+
+
+def test_idle_timeout_kills_group(tmp_path: Path) -> None:
+    pid = tmp_path / "pid"
+    t0 = time.monotonic()
+    r = procs.run_watched(["sh", "-c", f"echo go; sleep 100 & echo $! > {pid}; wait"],
+                          idle_timeout=1.0)
+    assert r.idle_timed_out and r.hung
+    assert time.monotonic() - t0 < 10
+    child = int(pid.read_text())
+    time.sleep(0.2)
+    from test_run import _alive
+    assert not _alive(child)
+
+
+def test_overall_timeout() -> None:
+    r = procs.run_watched(["sh", "-c", "while :; do echo x; sleep 0.05; done"], timeout=1.0)
+    assert r.timed_out and not r.idle_timed_out
+
+
+def test_term_ignored_gets_killed() -> None:
+    r = procs.run_watched(["sh", "-c", "trap '' TERM; echo x; sleep 100"], idle_timeout=0.5)
+    assert r.hung and r.returncode is not None
+
+
+def test_missing_program() -> None:
+    with pytest.raises(InfraError, match="cannot run"):
+        procs.run_watched(["/nonexistent/prog"])
+
+
+def test_run_quiet() -> None:
+    assert procs.run_quiet(["true"]).returncode == 0
+    with pytest.raises(InfraError, match="boom"):
+        procs.run_quiet(["sh", "-c", "echo boom >&2; exit 1"])
