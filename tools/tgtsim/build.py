@@ -7,6 +7,7 @@ with ccache, its whole output kept in build.log.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
@@ -29,6 +30,15 @@ def make_options(use_ccache: bool) -> list[str]:
     if use_ccache and shutil.which("ccache"):
         return ["CC=ccache gcc", "HOSTCC=ccache gcc"]
     return []
+
+
+def build_env(paths: Paths) -> dict[str, str]:
+    """ccache: relative paths under the checkout, so that clones elsewhere
+    (CI, a colleague's tree) hit the same cache entries."""
+    env = dict(os.environ)
+    env.setdefault("CCACHE_BASEDIR", str(paths.root))
+    env.setdefault("CCACHE_NOHASHDIR", "1")
+    return env
 
 
 def compile_errors(lines: list[str]) -> list[str]:
@@ -80,14 +90,14 @@ def build(paths: Paths, profile: str, progress: Progress, jobs: int,
         cmd = [sys.executable, str(kunit_py), "config", "--arch=um", f"--build_dir={kb}",
                *[f"--kunitconfig={f}" for f in frags], *[f"--make_options={o}" for o in opts]]
         with progress.step(f"configure {profile}"):
-            res = run_watched(cmd, cwd=tree, on_line=on_line, timeout=900)
+            res = run_watched(cmd, cwd=tree, env=build_env(paths), on_line=on_line, timeout=900)
         if res.returncode != 0:
             raise BuildError(f"kernel configuration for profile '{profile}' failed "
                              f"(log: {log_path})", detail="\n".join(config_errors(res.lines)))
         cmd = ["make", "ARCH=um", f"O={kb}", f"--jobs={jobs}", *opts, "all"]
         log.write("$ " + " ".join(cmd) + "\n")
         with progress.step(f"build {profile}"):
-            res = run_watched(cmd, cwd=tree, on_line=on_line, keep_lines=True)
+            res = run_watched(cmd, cwd=tree, env=build_env(paths), on_line=on_line)
         if res.returncode != 0:
             raise BuildError(f"build of profile '{profile}' failed (full log: {log_path})",
                              detail="\n".join(compile_errors(res.lines)))
