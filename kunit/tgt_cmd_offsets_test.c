@@ -266,6 +266,8 @@ static bool tgt_run_one(struct kunit *test, struct tgt_test_host *th,
 
 	KUNIT_EXPECT_EQ_MSG(test, err, 0, "%s", label);
 	KUNIT_EXPECT_EQ_MSG(test, cmd->result, 0, "%s", label);
+	KUNIT_EXPECT_NULL_MSG(test, scsi_sglist(cmd), "%s sg table kept",
+			      label);
 	tgt_check_log(test, th, r, buf, m, label);
 	KUNIT_EXPECT_EQ_MSG(test, th->nr_responses, 1, "%s responses", label);
 	KUNIT_EXPECT_EQ_MSG(test, th->calls_at_response, m->nr_chunks,
@@ -567,6 +569,9 @@ static void tgt_offsets_error_stops_and_leaks_nothing(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, err, p->err);
 	KUNIT_EXPECT_EQ(test, th->nr_calls, p->calls);
 	KUNIT_EXPECT_EQ(test, th->nr_responses, p->responses);
+	/* the chunk's sg table is gone before done: put does not free it */
+	KUNIT_EXPECT_NULL(test, scsi_sglist(cmd));
+	KUNIT_EXPECT_EQ(test, scsi_sg_count(cmd), 0);
 	if (p->err == -EIO)
 		KUNIT_EXPECT_EQ(test, cmd->result, DID_ERROR << 16);
 	for (i = 0; i < min(th->nr_calls, th->max_calls); i++)
