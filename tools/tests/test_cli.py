@@ -83,3 +83,19 @@ def test_pytest_counts(tmp_path: Path) -> None:
                  'skipped="2"/></testsuites>')
     assert cli.pytest_counts(f) == (6, 2, 2)
     assert cli.pytest_counts(tmp_path / "none.xml") == (0, 1, 0)
+
+
+def test_all_build_failure_is_reported(project, quiet, monkeypatch, tmp_path: Path) -> None:
+    from tgtsim import build, report
+    from tgtsim.errors import BuildError
+
+    def fail(*a, **k):
+        raise BuildError("build of profile 'kunit' failed", detail="x.c:1:1: error: boom")
+    monkeypatch.setattr(build, "build", fail)
+    args = cli.parse(["all", "--no-deps"])
+    with pytest.raises(BuildError) as e:
+        cli.cmd_all(project, args, quiet)
+    assert "reports:" in e.value.message
+    res, meta = report.load(report.latest(project.out))
+    assert meta["failed_step"] == "build" and res.failed == 1
+    assert "x.c:1:1: error: boom" in (project.out / "junit.xml").read_text()

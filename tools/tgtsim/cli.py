@@ -183,8 +183,20 @@ def cmd_check(paths: Paths, args: argparse.Namespace, progress: Progress) -> int
         junit.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise TgtsimError(f"cannot write to {paths.out}: {e.strerror or e}") from None
+    early: Optional[TgtsimError] = None
+    if not args.no_kernel:
+        # deps and the kernel tree first: the tests then use the tree's kunit_parser
+        from tgtsim import deps, prepare
+        try:
+            if not args.no_deps:
+                deps.run_deps(True, progress)
+            prepare.prepare(paths, progress, args.kernel_src, args.kernel_ref)
+        except TgtsimError as e:
+            early = e
     env = dict(os.environ, PYTHONPATH=str(paths.root / "tools"),
                TGTSIM_KUNIT_CACHE=str(paths.build))
+    if paths.kunit_tool.joinpath("kunit_parser.py").is_file():
+        env.setdefault("TGTSIM_KUNIT_DIR", str(paths.kunit_tool))
     with progress.step("pytest tools/tests"):
         rc_py = subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                                  f"--junitxml={junit}", str(paths.root / "tools" / "tests")],
@@ -197,6 +209,8 @@ def cmd_check(paths: Paths, args: argparse.Namespace, progress: Progress) -> int
     if not args.no_kernel:
         before = report.latest(paths.out)
         try:
+            if early is not None:
+                raise early
             rc_k = cmd_all(paths, args, progress)
         except TgtsimError as e:
             _print_error(e)
@@ -218,11 +232,17 @@ def cmd_check(paths: Paths, args: argparse.Namespace, progress: Progress) -> int
     return 1 if failed else 0
 
 
-def dispatch(args: argparse.Namespace) -> int:
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse `argv`; global options get their defaults here (see SUPPRESS)."""
+    args = build_parser().parse_args(list(argv))
     for name, default in (("verbose", False), ("out", None), ("build_dir", None),
                           ("jobs", _jobs_default())):
         if not hasattr(args, name):
             setattr(args, name, default)
+    return args
+
+
+def dispatch(args: argparse.Namespace) -> int:
     root = find_repo_root()
     paths = Paths.make(root, args.build_dir, args.out)
     progress = Progress(sys.stderr, Timings(paths.timings), verbose=args.verbose)
@@ -273,9 +293,8 @@ def _print_error(e: TgtsimError) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
     try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        args = parse(list(argv) if argv is not None else sys.argv[1:])
         return dispatch(args)
     except TgtsimError as e:
         _print_error(e)
