@@ -120,3 +120,12 @@ def test_reanalyze(paths: Paths, quiet) -> None:
     (latest / "junit.xml").unlink()
     assert run.reanalyze(paths, latest, quiet) == 1
     assert (latest / "junit.xml").is_file()
+
+
+def test_crash_prints_console_tail(paths: Paths, quiet, capsys) -> None:
+    fake_linux(paths.kbuild("kunit"), f"cat {DATA / 'panic.log'}\n")
+    assert run.run_profile(paths, "kunit", RunOptions(), quiet) == 3
+    cap = capsys.readouterr()
+    assert cap.err.startswith("tgtsim: error: kernel crash: BUG: kernel NULL pointer")
+    assert "Kernel panic - not syncing" in cap.err
+    assert cap.out.splitlines()[-1] == "1 passed, 2 failed, 0 skipped"

@@ -78,6 +78,13 @@ def finish(paths: Paths, run_dir: Path, res: Results, meta: dict, progress: Prog
     text = report.summary_text(res)
     body, closing = text.rstrip("\n").rsplit("\n", 1) if "\n" in text.rstrip("\n") \
         else ("", text.rstrip("\n"))
+    if res.crash:
+        sys.stdout.flush()
+        sys.stderr.write(f"tgtsim: error: {res.crash.reason}\n"
+                         f"--- last {len(res.crash.tail)} lines of {run_dir}/"
+                         f"{'console.log' if res.crash.where == 'kernel' else 'build.log'} ---\n"
+                         + "".join(f"  {ln}\n" for ln in res.crash.tail) + "---\n")
+        sys.stderr.flush()
     if body:
         sys.stdout.write(body + "\n")
     color = "green" if res.exit_code() == 0 else "red"
