@@ -19,7 +19,7 @@
 
 struct tgt_dir_param {
 	enum dma_data_direction dir;
-	blk_opf_t op;
+	enum req_op op;
 	gfp_t gfp;
 	const char *name;
 };
@@ -272,7 +272,7 @@ static void tgt_parent_release(struct device *dev)
 {
 	struct tgt_parent *p = container_of(dev, struct tgt_parent, dev);
 
-	complete(&p->released);
+	complete_all(&p->released);
 }
 
 struct tgt_removal {
