@@ -135,3 +135,21 @@ def test_kernel_src_git(project: Paths, quiet, fake_git_kernel: Path) -> None:
     assert base == git(fake_git_kernel, "rev-parse", "v6.12")
     assert r.changed
     assert not prepare.prepare(project, quiet, str(fake_git_kernel), "v6.12").changed
+
+
+def test_recovers_from_interrupted_overlay(project: Paths, quiet, monkeypatch) -> None:
+    prepare.prepare(project, quiet)
+    (project.root / "sim_lld/sim_lld.c").write_text("int v2;\n")
+
+    def interrupted(*a, **k):
+        overlay_apply(*a, **k)
+        raise KeyboardInterrupt
+    from tgtsim import overlay
+    overlay_apply = overlay.apply
+    monkeypatch.setattr(overlay, "apply", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        prepare.prepare(project, quiet)
+    monkeypatch.setattr(overlay, "apply", overlay_apply)
+    assert prepare.prepare(project, quiet).changed
+    assert Git(project.linux).is_clean()
+    assert (project.linux / "drivers/scsi/sim_lld/sim_lld.c").read_text() == "int v2;\n"

@@ -96,6 +96,7 @@ def prepare(paths: Paths, progress: Progress, kernel_src: Optional[str] = None,
         state.save(git)
         keep = 0
     else:
+        _recover_interrupted(git, state)
         head = git.head()
         if head != state.head and head != state.refreshed_head:
             raise UsageError(f"{tree} has commits that are not in patches/ (HEAD {head[:12]}); "
@@ -141,6 +142,16 @@ def prepare(paths: Paths, progress: Progress, kernel_src: Optional[str] = None,
                   f"{', applied ' + ', '.join(applied) if applied else ''}, "
                   f"{len(ov.files)} overlay files)")
     return PrepareResult(True, head, applied)
+
+
+def _recover_interrupted(git: Git, state: State) -> None:
+    """Undo what an interrupted prepare left behind (never the user's work:
+    only a `git am` in progress, or the uncommitted overlay of our own)."""
+    if (git.git_dir() / "rebase-apply").exists():
+        git.run("am", "--abort", check=False)
+    if state.overlay == "" and git.head() == state.head and not git.is_clean():
+        git.run("reset", "-q", "--hard", state.head)
+        git.run("clean", "-q", "-fd", "--", *[dst for _src, dst in overlay.MAPPING])
 
 
 def _up_to_date(state: State, patches: list[series.Patch], ov: overlay.Overlay) -> bool:
