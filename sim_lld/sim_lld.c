@@ -417,7 +417,7 @@ static unsigned int sim_tags_in_use(struct Scsi_Host *shost)
 	if (!q || !q->tag_set)
 		return 0;
 	set = q->tag_set;
-	if (blk_mq_is_shared_tags(set->flags)) {
+	if (set->flags & BLK_MQ_F_TAG_HCTX_SHARED) {
 		tags = set->shared_tags;
 		return tags ? sbitmap_weight(&tags->bitmap_tags.sb) : 0;
 	}
@@ -506,7 +506,7 @@ static void sim_shost_destroy(struct sim_lld_host *sh, struct Scsi_Host *shost)
 		sim_lld_host_flush_dropped(sh);
 		if (!sim_shost_busy(sh, shost))
 			break;
-		msleep(1);
+		usleep_range(1000, 2000);
 		if (time_after(jiffies, start + 10 * HZ)) {
 			pr_warn("host%u: still waiting for %d commands, %d completions, %u tags after %u s\n",
 				sh->index, atomic_read(&sh->outstanding),
@@ -916,12 +916,9 @@ static void sim_complete(struct sim_lld_host *sh, struct scsi_cmnd *cmd,
 
 	kref_get(&sh->kref);
 	atomic_inc(&sh->pending);
-	if (drop || mode != SIM_LLD_COMPL_INLINE) {
+	if (drop || mode != SIM_LLD_COMPL_INLINE)
 		p = kzalloc(sizeof(*p), GFP_ATOMIC);
-		if (!p)
-			pr_warn_ratelimited("host%u: no memory, completing inline\n",
-					    sh->index);
-	}
+	/* no memory for a deferred completion: complete inline */
 	if (!p) {
 		sim_call_done(sh, cmd, done);
 		return;
@@ -1052,7 +1049,12 @@ static void sim_log_seg(struct sim_lld_log *log, struct sim_lld_chunk *c,
 	c->nsegs++;
 }
 
-#define SIM_SET_REASON(r, v)	do { if (!(r)) (r) = (v); } while (0)
+/* keep the first reason found */
+static void sim_set_reason(enum sim_lld_reason *r, enum sim_lld_reason v)
+{
+	if (*r == SIM_LLD_R_OK)
+		*r = v;
+}
 
 static enum sim_lld_reason sim_check_chunk(struct scsi_cmnd *cmd,
 					   const struct sim_lld_limits *lim,
@@ -1076,26 +1078,26 @@ static enum sim_lld_reason sim_check_chunk(struct scsi_cmnd *cmd,
 		if (sc)
 			sim_log_seg(&sc->log, c, a, l);
 		if (!l)
-			SIM_SET_REASON(r, SIM_LLD_R_ZERO);
+			sim_set_reason(&r, SIM_LLD_R_ZERO);
 		else if ((a & ~boundary) != ((a + l - 1) & ~boundary))
-			SIM_SET_REASON(r, SIM_LLD_R_BOUNDARY);
+			sim_set_reason(&r, SIM_LLD_R_BOUNDARY);
 		if (l > lim->v[SIM_LLD_KNOB_MAX_SEGMENT_SIZE])
-			SIM_SET_REASON(r, SIM_LLD_R_SEGSIZE);
+			sim_set_reason(&r, SIM_LLD_R_SEGSIZE);
 		total += l;
 	}
 	if (total != len)
-		SIM_SET_REASON(r, SIM_LLD_R_TOTAL);
+		sim_set_reason(&r, SIM_LLD_R_TOTAL);
 	if (!len)
-		SIM_SET_REASON(r, SIM_LLD_R_ZERO);
+		sim_set_reason(&r, SIM_LLD_R_ZERO);
 	if (len > (lim->v[SIM_LLD_KNOB_MAX_SECTORS] << SECTOR_SHIFT))
-		SIM_SET_REASON(r, SIM_LLD_R_MAX_SECTORS);
+		sim_set_reason(&r, SIM_LLD_R_MAX_SECTORS);
 	if (sc) {
 		if (sc->log.overflow)
-			SIM_SET_REASON(r, SIM_LLD_R_LOGFULL);
+			sim_set_reason(&r, SIM_LLD_R_LOGFULL);
 		if (cmd->offset != sc->next_off)
-			SIM_SET_REASON(r, SIM_LLD_R_OFFSET);
+			sim_set_reason(&r, SIM_LLD_R_OFFSET);
 		if ((u64)cmd->offset + len > sc->req.len)
-			SIM_SET_REASON(r, SIM_LLD_R_OVERRUN);
+			sim_set_reason(&r, SIM_LLD_R_OVERRUN);
 	}
 	return r;
 }
@@ -1211,9 +1213,9 @@ static int sim_transfer_response(struct scsi_cmnd *cmd,
 			sc->log.resp_reason = SIM_LLD_R_BUSY;
 		return SCSI_MLQUEUE_HOST_BUSY;
 	}
-	if (READ_ONCE(sh->removing))
+	if (READ_ONCE(sh->removing)) {
 		r = SIM_LLD_R_NODEV;
-	else if (fault == SIM_LLD_FAULT_FAIL) {
+	} else if (fault == SIM_LLD_FAULT_FAIL) {
 		atomic64_inc(&sh->c_faults);
 		r = SIM_LLD_R_FAULT;
 	} else if (fault == SIM_LLD_FAULT_DROP) {
@@ -1916,7 +1918,7 @@ static int sim_cmd_open(struct inode *inode, struct file *file)
 	fd->sh = sh;
 	mutex_init(&fd->lock);
 	file->private_data = fd;
-	return nonseekable_open(inode, file);
+	return 0;
 }
 
 /* release a command of this fd unless it is async and not yet collected */
@@ -2138,6 +2140,8 @@ static ssize_t sim_cmd_write(struct file *file, const char __user *ubuf,
 		fd->summary = false;
 	}
 out:
+	/* the next read renders the result of this write */
+	*ppos = 0;
 	mutex_unlock(&fd->lock);
 	kfree(buf);
 	return ret ?: count;
@@ -2236,6 +2240,7 @@ static const struct file_operations sim_cmd_fops = {
 	.read = sim_cmd_read,
 	.write = sim_cmd_write,
 	.release = sim_cmd_release_file,
+	.llseek = default_llseek,
 };
 
 static void sim_debugfs_add_host(struct sim_lld_host *sh)
@@ -2367,9 +2372,9 @@ static int __init sim_lld_init(void)
 	unsigned int i;
 	int ret;
 
-	BUILD_BUG_ON(SIM_LLD_RESULT_LIMIT != DID_ERROR << 16);
-	BUILD_BUG_ON(SIM_LLD_RESULT_FAULT != DID_BAD_TARGET << 16);
-	BUILD_BUG_ON(SIM_LLD_RESULT_NODEV != DID_NO_CONNECT << 16);
+	BUILD_BUG_ON((DID_ERROR << 16) != SIM_LLD_RESULT_LIMIT);
+	BUILD_BUG_ON((DID_BAD_TARGET << 16) != SIM_LLD_RESULT_FAULT);
+	BUILD_BUG_ON((DID_NO_CONNECT << 16) != SIM_LLD_RESULT_NODEV);
 	BUILD_BUG_ON(ARRAY_SIZE(sim_reason_names) != SIM_LLD_R_NR);
 	BUILD_BUG_ON(ARRAY_SIZE(sim_compl_names) != SIM_LLD_COMPL_NR);
 

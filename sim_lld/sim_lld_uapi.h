@@ -42,13 +42,13 @@
 #define SIM_LLD_MIN_MAX_SECTORS		8		/* one 4 KiB page */
 #define SIM_LLD_MAX_MAX_SECTORS		32768		/* 16 MiB */
 #define SIM_LLD_MIN_MAX_SEGMENT_SIZE	4096		/* PAGE_SIZE */
-#define SIM_LLD_MAX_MAX_SEGMENT_SIZE	(1U << 30)
+#define SIM_LLD_MAX_MAX_SEGMENT_SIZE	0x40000000U	/* 1 GiB */
 #define SIM_LLD_MIN_DMA_BOUNDARY	4095		/* PAGE_SIZE - 1 */
 #define SIM_LLD_MIN_CAN_QUEUE		1
 #define SIM_LLD_MAX_CAN_QUEUE		4096
 #define SIM_LLD_MAX_HOSTS		64
 /* hard cap for the length of an injected command (module param max_cmd_len) */
-#define SIM_LLD_MAX_CMD_LEN		(64U << 20)
+#define SIM_LLD_MAX_CMD_LEN		0x4000000U	/* 64 MiB */
 
 /* completion modes (file "completion", module param completion) */
 #define SIM_LLD_COMPLETION_NAMES	{ "inline", "workqueue", "softirq", "hrtimer" }
