@@ -11,6 +11,7 @@
 
 #include <scsi/scsi_cmnd.h>
 #include <scsi/scsi_host.h>
+#include <scsi/scsi_tgt.h>
 
 #include "tgt_test.h"
 
@@ -220,6 +221,27 @@ static void tgt_free_list_random_sequence_matches_model(struct kunit *test)
 	KUNIT_EXPECT_GT(test, nr_fail, 0);
 }
 
+/*
+ * No memory for the reserve: scsi_tgt_alloc_queue() fails with -ENOMEM and
+ * gives the host neither a queue nor a reserve; with memory it gets both.
+ */
+static void tgt_free_list_alloc_queue_without_memory_fails(struct kunit *test)
+{
+	struct tgt_test_host *th = tgt_test_host_create(test, NULL, false);
+	struct Scsi_Host *shost = th->shost;
+
+	kunit_activate_static_stub(test, scsi_host_cmd_alloc,
+				   tgt_free_list_alloc_fails);
+	KUNIT_EXPECT_EQ(test, scsi_tgt_alloc_queue(shost), -ENOMEM);
+	kunit_deactivate_static_stub(test, scsi_host_cmd_alloc);
+	KUNIT_EXPECT_NULL(test, shost->uspace_req_q);
+	KUNIT_EXPECT_EQ(test, tgt_test_free_list_len(shost, NULL), 0);
+
+	KUNIT_ASSERT_EQ(test, scsi_tgt_alloc_queue(shost), 0);
+	KUNIT_EXPECT_NOT_NULL(test, shost->uspace_req_q);
+	KUNIT_EXPECT_EQ(test, tgt_test_free_list_len(shost, NULL), 1);
+}
+
 static struct kunit_case tgt_cmd_free_list_cases[] = {
 	KUNIT_CASE(tgt_free_list_new_host_has_reserve_of_one),
 	KUNIT_CASE(tgt_free_list_get_leaves_reserve_alone),
@@ -227,6 +249,7 @@ static struct kunit_case tgt_cmd_free_list_cases[] = {
 	KUNIT_CASE(tgt_free_list_put_refills_empty_list_frees_on_full),
 	KUNIT_CASE(tgt_free_list_many_puts_keep_one),
 	KUNIT_CASE(tgt_free_list_random_sequence_matches_model),
+	KUNIT_CASE(tgt_free_list_alloc_queue_without_memory_fails),
 	{}
 };
 

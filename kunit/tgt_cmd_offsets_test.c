@@ -22,6 +22,7 @@
 #include <linux/prandom.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
+#include <kunit/static_stub.h>
 #include <kunit/test.h>
 
 #include <scsi/scsi.h>
@@ -48,6 +49,14 @@ static const struct tgt_test_limits tgt_limits[] = {
 	{ "ms=24,sg=8,bnd=0xfff", 24, 8, 65536, 0xfff },
 };
 
+/* physical address of a byte of a page or vmalloc() buffer */
+static phys_addr_t tgt_phys(const u8 *p)
+{
+	if (is_vmalloc_addr(p))
+		return page_to_phys(vmalloc_to_page(p)) + offset_in_page(p);
+	return virt_to_phys((void *)p);
+}
+
 /* model of the chunks the block layer makes */
 struct tgt_model {
 	unsigned int nr_chunks;
@@ -71,7 +80,7 @@ static void tgt_model_run(const struct tgt_test_limits *lim, const u8 *buf,
 		phys_addr_t seg_phys = 0;
 
 		while (pos < len) {
-			phys_addr_t p = virt_to_phys(buf + pos);
+			phys_addr_t p = tgt_phys(buf + pos);
 			unsigned int piece;
 
 			piece = min3(len - pos,
@@ -144,6 +153,7 @@ static bool tgt_all(const u8 *p, size_t n, u8 v)
 
 struct tgt_run {
 	const struct tgt_test_limits *lim;
+	u8 *buf;		/* NULL: tgt_buf + buf_off */
 	unsigned int buf_off;
 	unsigned int len;
 	enum dma_data_direction dir;
@@ -201,11 +211,11 @@ static bool tgt_check_log(struct kunit *test, struct tgt_test_host *th,
 
 			if (!s->len || s->len > lim->max_segment_size ||
 			    (s->phys | mask) != ((s->phys + s->len - 1) | mask) ||
-			    s->phys != virt_to_phys(buf + off + sum)) {
+			    s->phys != tgt_phys(buf + off + sum)) {
 				KUNIT_FAIL(test,
 					   "%s chunk %u seg %u: len %u phys %pa, expected phys %pa",
 					   label, i, j, s->len, &s->phys,
-					   &(phys_addr_t){ virt_to_phys(buf + off + sum) });
+					   &(phys_addr_t){ tgt_phys(buf + off + sum) });
 				return false;
 			}
 			sum += s->len;
@@ -231,8 +241,9 @@ static bool tgt_run_one(struct kunit *test, struct tgt_test_host *th,
 {
 	struct Scsi_Host *shost = th->shost;
 	unsigned int refs = tgt_test_refs(shost);
-	u8 *buf = tgt_buf + r->buf_off;
-	size_t guard = min_t(size_t, TGT_GUARD,
+	u8 *buf = r->buf ?: tgt_buf + r->buf_off;
+	size_t guard = r->buf ? TGT_GUARD :
+		       min_t(size_t, TGT_GUARD,
 			     TGT_BUF_SIZE - r->buf_off - r->len);
 	int failures = test->status == KUNIT_FAILURE;
 	struct scsi_cmnd *cmd;
@@ -615,10 +626,210 @@ static void tgt_offsets_bad_arguments_refused(struct kunit *test)
 						     tgt_test_cmd_done, th),
 			-EINVAL);
 	tgt_test_put(th, cmd);
+	cmd = tgt_test_get(th, DMA_TO_DEVICE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cmd);
+	KUNIT_EXPECT_EQ(test, scsi_tgt_queue_command(cmd, tgt_buf, 512, NULL,
+						     th),
+			-EINVAL);
+	tgt_test_put(th, cmd);
 	KUNIT_EXPECT_EQ(test, th->nr_calls, 0);
 	KUNIT_EXPECT_EQ(test, th->nr_responses, 0);
 	KUNIT_EXPECT_EQ(test, th->nr_cmd_done, 0);
 	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), 0);
+}
+
+/*
+ * A command still in the core (its chunk not completed yet) cannot be
+ * queued again; completing its chunks from process context finishes it.
+ */
+static void tgt_offsets_requeue_while_in_core_refused(struct kunit *test)
+{
+	static const struct tgt_test_limits lim = {
+		"max_sectors=8", 8, 128, 65536, 0xffffffff, 1
+	};
+	struct tgt_test_host *th = tgt_test_host_create(test, &lim, true);
+	unsigned int i, completed = 0;
+	struct scsi_cmnd *cmd;
+	int ret;
+
+	tgt_test_log_alloc(th, 8, 16);
+	tgt_test_log_reset(th);
+	memset(tgt_backing, 0, 3 * 4096);
+	tgt_fill(tgt_buf, 3 * 4096, 3);
+	th->backing = tgt_backing;
+	th->backing_len = 3 * 4096;
+	th->ctx = TGT_CTX_MANUAL;
+
+	cmd = tgt_test_get(th, DMA_TO_DEVICE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cmd);
+	ret = scsi_tgt_queue_command(cmd, tgt_buf, 3 * 4096, tgt_test_cmd_done,
+				     th);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, th->nr_calls, 1);
+	KUNIT_EXPECT_EQ(test, scsi_tgt_queue_command(cmd, tgt_buf, 4096,
+						     tgt_test_cmd_done, th),
+			-EBUSY);
+	KUNIT_EXPECT_EQ(test, th->nr_calls, 1);
+	KUNIT_EXPECT_EQ(test, th->nr_cmd_done, 0);
+
+	/* three chunks and the response, each completed by the test */
+	for (i = 0; i < 4 && !th->nr_cmd_done; i++) {
+		KUNIT_ASSERT_TRUE(test, tgt_test_complete_pending(th));
+		completed++;
+	}
+	KUNIT_EXPECT_EQ(test, completed, 4);
+	KUNIT_EXPECT_FALSE(test, tgt_test_complete_pending(th));
+	KUNIT_EXPECT_EQ(test, th->nr_calls, 3);
+	KUNIT_EXPECT_EQ(test, th->nr_responses, 1);
+	KUNIT_EXPECT_EQ(test, th->nr_cmd_done, 1);
+	KUNIT_EXPECT_EQ(test, th->cmd_err, 0);
+	for (i = 0; i < 3; i++)
+		KUNIT_EXPECT_EQ(test, th->calls[i].offset, i * 4096);
+	KUNIT_EXPECT_EQ(test, tgt_mismatch(tgt_backing, tgt_buf, 3 * 4096), 0);
+
+	/* and once done, it can be queued again */
+	th->ctx = TGT_CTX_INLINE;
+	KUNIT_EXPECT_EQ(test, tgt_test_run(th, cmd, tgt_buf, 4096), 0);
+	KUNIT_EXPECT_EQ(test, th->nr_calls, 1);
+	tgt_test_put(th, cmd);
+	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), 0);
+}
+
+/* the sg table of chunk @fail_at cannot be allocated */
+struct tgt_map_fault {
+	unsigned int calls;
+	unsigned int fail_at;
+};
+
+static int tgt_alloc_sgtable_fails_once(struct scsi_cmnd *cmd,
+					unsigned int nents)
+{
+	struct kunit *test = kunit_get_current_test();
+	struct tgt_map_fault *f = test->priv;
+
+	if (f->calls++ == f->fail_at)
+		return -ENOMEM;
+	/* what the real scsi_tgt_alloc_sgtable() does */
+	return sg_alloc_table_chained(&cmd->sdb.table, nents, NULL, 0);
+}
+
+struct tgt_map_fault_param {
+	const char *name;
+	unsigned int fail_at;
+	enum tgt_test_ctx ctx;
+	enum dma_data_direction dir;
+};
+
+/*
+ * Inline completions only: a KUnit static stub redirects calls made by the
+ * test's own thread, so chunks mapped from interrupt context cannot be made
+ * to fail this way. The error path does not depend on the context.
+ */
+static const struct tgt_map_fault_param tgt_map_fault_params[] = {
+	{ "chunk 0, to device", 0, TGT_CTX_INLINE, DMA_TO_DEVICE },
+	{ "chunk 2, from device", 2, TGT_CTX_INLINE, DMA_FROM_DEVICE },
+	{ "chunk 3, to device", 3, TGT_CTX_INLINE, DMA_TO_DEVICE },
+	{ "chunk 1, from device", 1, TGT_CTX_INLINE, DMA_FROM_DEVICE },
+};
+
+static void tgt_map_fault_desc(const struct tgt_map_fault_param *p,
+			       char *desc)
+{
+	strscpy(desc, p->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(tgt_map_fault, tgt_map_fault_params, tgt_map_fault_desc);
+
+/*
+ * A chunk that cannot be mapped stops the command: the error reaches done,
+ * the chunks before it were transferred, no response is sent, nothing is
+ * leaked and the host keeps working.
+ */
+static void tgt_offsets_mapping_failure_stops_and_leaks_nothing(struct kunit *test)
+{
+	static const struct tgt_test_limits lim = {
+		"max_sectors=8", 8, 128, 65536, 0xffffffff, 1
+	};
+	const struct tgt_map_fault_param *p = test->param_value;
+	struct tgt_model *m = tgt_offsets_model(test);
+	struct tgt_test_host *th = tgt_test_host_create(test, &lim, true);
+	unsigned int refs = tgt_test_refs(th->shost);
+	struct tgt_map_fault *f;
+	struct scsi_cmnd *cmd;
+	unsigned int i;
+	int err;
+	struct tgt_run r = {
+		.lim = &lim,
+		.len = 2 * 4096 + 7,
+		.dir = p->dir,
+		.ctx = p->ctx,
+		.salt = tgt_test_seed,
+	};
+
+	f = kunit_kzalloc(test, sizeof(*f), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	f->fail_at = p->fail_at;
+	test->priv = f;
+	tgt_test_log_alloc(th, 16, 64);
+	th->backing = tgt_backing;
+	th->backing_len = TGT_FAULT_LEN;
+	th->ctx = p->ctx;
+
+	cmd = tgt_test_get(th, p->dir, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cmd);
+	kunit_activate_static_stub(test, scsi_tgt_alloc_sgtable,
+				   tgt_alloc_sgtable_fails_once);
+	err = tgt_test_run(th, cmd, tgt_buf, TGT_FAULT_LEN);
+	kunit_deactivate_static_stub(test, scsi_tgt_alloc_sgtable);
+	KUNIT_EXPECT_EQ(test, err, -ENOMEM);
+	KUNIT_EXPECT_EQ(test, f->calls, p->fail_at + 1);
+	KUNIT_EXPECT_EQ(test, th->nr_calls, p->fail_at);
+	KUNIT_EXPECT_EQ(test, th->nr_responses, 0);
+	KUNIT_EXPECT_NULL(test, scsi_sglist(cmd));
+	KUNIT_EXPECT_EQ(test, scsi_sg_count(cmd), 0);
+	KUNIT_EXPECT_EQ(test, cmd->offset, p->fail_at * 4096);
+	for (i = 0; i < min(th->nr_calls, th->max_calls); i++)
+		KUNIT_EXPECT_EQ(test, th->calls[i].offset, i * 4096);
+	/* the request carries no data any more */
+	KUNIT_EXPECT_EQ(test, blk_rq_bytes(scsi_host_cmd_to_rq(cmd)), 0);
+	KUNIT_EXPECT_NULL(test, scsi_host_cmd_to_rq(cmd)->bio);
+
+	tgt_test_put(th, cmd);
+	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), 0);
+	KUNIT_EXPECT_EQ(test, tgt_test_refs(th->shost), refs);
+	KUNIT_EXPECT_TRUE(test, tgt_run_one(test, th, &r, m));
+}
+
+/*
+ * A vmalloc()ed buffer is mapped page by page (physically contiguous pages
+ * still merge): the chunks are what the model computes from the pages'
+ * physical addresses and the data arrives intact both ways.
+ */
+static void tgt_offsets_vmalloc_buffer(struct kunit *test)
+{
+	static const struct tgt_test_limits lim = {
+		"sg=4,seg=8192", 64, 4, 8192, 0xffffffff, 1
+	};
+	struct tgt_model *m = tgt_offsets_model(test);
+	struct tgt_test_host *th = tgt_test_host_create(test, &lim, true);
+	struct tgt_run r = {
+		.lim = &lim,
+		.len = 200000,
+		.ctx = TGT_CTX_INLINE,
+		.salt = tgt_test_seed,
+	};
+
+	r.buf = vmalloc(r.len + TGT_GUARD);
+	KUNIT_ASSERT_NOT_NULL(test, r.buf);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							(kunit_action_t *)vfree,
+							r.buf), 0);
+	r.dir = DMA_TO_DEVICE;
+	KUNIT_EXPECT_TRUE(test, tgt_run_one(test, th, &r, m));
+	r.dir = DMA_FROM_DEVICE;
+	r.ctx = TGT_CTX_HARDIRQ;
+	r.salt++;
+	KUNIT_EXPECT_TRUE(test, tgt_run_one(test, th, &r, m));
 }
 
 #define TGT_RANDOM_LIMITS	40
@@ -742,6 +953,10 @@ static struct kunit_case tgt_cmd_offsets_cases[] = {
 	KUNIT_CASE_PARAM(tgt_offsets_error_stops_and_leaks_nothing,
 			 tgt_fault_gen_params),
 	KUNIT_CASE(tgt_offsets_bad_arguments_refused),
+	KUNIT_CASE(tgt_offsets_requeue_while_in_core_refused),
+	KUNIT_CASE_PARAM(tgt_offsets_mapping_failure_stops_and_leaks_nothing,
+			 tgt_map_fault_gen_params),
+	KUNIT_CASE(tgt_offsets_vmalloc_buffer),
 	KUNIT_CASE(tgt_offsets_random_matrix),
 	{}
 };

@@ -280,13 +280,39 @@ struct tgt_removal {
 	struct Scsi_Host *shost;
 	struct scsi_cmnd *cmd[2];
 	bool added, removed, host_put, parent_unregistered;
+	/* the last put, from hardirq or softirq context */
+	struct hrtimer timer;
+	struct work_struct bh_work;
+	struct completion last_put;
+	bool last_put_in_irq;
 };
+
+static void tgt_removal_last_put(struct tgt_removal *r)
+{
+	r->last_put_in_irq = !in_task();
+	scsi_host_put_command(r->shost, r->cmd[1]);
+	r->cmd[1] = NULL;
+	complete(&r->last_put);
+}
+
+static enum hrtimer_restart tgt_removal_timer(struct hrtimer *timer)
+{
+	tgt_removal_last_put(container_of(timer, struct tgt_removal, timer));
+	return HRTIMER_NORESTART;
+}
+
+static void tgt_removal_bh(struct work_struct *work)
+{
+	tgt_removal_last_put(container_of(work, struct tgt_removal, bh_work));
+}
 
 static void tgt_removal_cleanup(void *data)
 {
 	struct tgt_removal *r = data;
 	int i;
 
+	hrtimer_cancel(&r->timer);
+	cancel_work_sync(&r->bh_work);
 	for (i = 0; i < ARRAY_SIZE(r->cmd); i++)
 		if (r->cmd[i])
 			scsi_host_put_command(r->shost, r->cmd[i]);
@@ -303,14 +329,31 @@ static void tgt_removal_cleanup(void *data)
 		kfree(r->parent);
 }
 
+static const enum tgt_test_ctx tgt_last_put_params[] = {
+	TGT_CTX_INLINE, TGT_CTX_HARDIRQ, TGT_CTX_SOFTIRQ,
+};
+
+static void tgt_last_put_desc(const enum tgt_test_ctx *p, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "last put from %s",
+		 *p == TGT_CTX_INLINE ? "process" : tgt_test_ctx_name(*p));
+}
+
+KUNIT_ARRAY_PARAM(tgt_last_put, tgt_last_put_params, tgt_last_put_desc);
+
 static void tgt_refcount_removed_host_lives_until_last_put(struct kunit *test)
 {
+	enum tgt_test_ctx ctx = *(const enum tgt_test_ctx *)test->param_value;
 	struct tgt_removal *r;
 	struct Scsi_Host *shost;
 	int ret;
 
 	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, r);
+	hrtimer_init(&r->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	r->timer.function = tgt_removal_timer;
+	INIT_WORK(&r->bh_work, tgt_removal_bh);
+	init_completion(&r->last_put);
 	r->parent = kzalloc(sizeof(*r->parent), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, r->parent);
 	init_completion(&r->parent->released);
@@ -362,8 +405,22 @@ static void tgt_refcount_removed_host_lives_until_last_put(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, tgt_test_refs(shost), 1);
 	KUNIT_EXPECT_FALSE(test, completion_done(&r->parent->released));
 
-	scsi_host_put_command(shost, r->cmd[1]);
-	r->cmd[1] = NULL;
+	/* the last put; the release then sleeps in process context */
+	switch (ctx) {
+	case TGT_CTX_HARDIRQ:
+		hrtimer_start(&r->timer, ns_to_ktime(50 * NSEC_PER_USEC),
+			      HRTIMER_MODE_REL_HARD);
+		break;
+	case TGT_CTX_SOFTIRQ:
+		queue_work(system_bh_wq, &r->bh_work);
+		break;
+	default:
+		tgt_removal_last_put(r);
+		break;
+	}
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&r->last_put, 5 * HZ),
+			0);
+	KUNIT_EXPECT_EQ(test, r->last_put_in_irq, ctx != TGT_CTX_INLINE);
 	/* shost is gone now */
 	KUNIT_EXPECT_NE_MSG(test,
 			    wait_for_completion_timeout(&r->parent->released,
@@ -381,7 +438,8 @@ static struct kunit_case tgt_cmd_refcount_cases[] = {
 	KUNIT_CASE(tgt_refcount_get_without_free_tag_takes_nothing),
 	KUNIT_CASE(tgt_refcount_get_alloc_failure_takes_nothing),
 	KUNIT_CASE(tgt_refcount_put_from_hardirq_drops_ref),
-	KUNIT_CASE(tgt_refcount_removed_host_lives_until_last_put),
+	KUNIT_CASE_PARAM(tgt_refcount_removed_host_lives_until_last_put,
+			 tgt_last_put_gen_params),
 	{}
 };
 

@@ -15,6 +15,7 @@
 
 #include <scsi/scsi_cmnd.h>
 #include <scsi/scsi_host.h>
+#include <scsi/scsi_tgt.h>
 
 #include "tgt_test.h"
 
@@ -329,6 +330,64 @@ static void tgt_tags_blocking_get_woken_by_put(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), 2);
 }
 
+static int tgt_nohooks_queuecommand(struct Scsi_Host *shost,
+				    struct scsi_cmnd *cmd)
+{
+	return SCSI_MLQUEUE_HOST_BUSY;
+}
+
+/* an initiator-only template: no transfer_data/transfer_response */
+static const struct scsi_host_template tgt_nohooks_sht = {
+	.module		= THIS_MODULE,
+	.name		= "tgt_kunit_nohooks",
+	.queuecommand	= tgt_nohooks_queuecommand,
+	.can_queue	= 4,
+	.this_id	= -1,
+	.sg_tablesize	= 16,
+	.cmd_per_lun	= 1,
+};
+
+static void tgt_tags_put_host(void *shost)
+{
+	scsi_host_put(shost);
+}
+
+/*
+ * scsi_tgt_alloc_queue() refuses a host without the target-mode hooks and
+ * a second queue, and a can_queue of 0 gives no queue; the tag depth is
+ * can_queue once it is valid.
+ */
+static void tgt_tags_alloc_queue_refuses_bad_hosts(struct kunit *test)
+{
+	struct tgt_test_limits lim = { .can_queue = 1 };
+	struct tgt_test_host *th;
+	struct Scsi_Host *shost;
+
+	shost = scsi_host_alloc(&tgt_nohooks_sht, 0);
+	KUNIT_ASSERT_NOT_NULL(test, shost);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, tgt_tags_put_host,
+							shost), 0);
+	KUNIT_EXPECT_EQ(test, scsi_tgt_alloc_queue(shost), -EINVAL);
+	KUNIT_EXPECT_NULL(test, shost->uspace_req_q);
+	KUNIT_EXPECT_NULL(test, scsi_host_get_command(shost, DMA_TO_DEVICE,
+						      GFP_KERNEL));
+
+	th = tgt_test_host_create(test, &lim, false);
+	th->shost->can_queue = 0;
+	KUNIT_EXPECT_EQ(test, scsi_tgt_alloc_queue(th->shost), -EINVAL);
+	KUNIT_EXPECT_NULL(test, th->shost->uspace_req_q);
+
+	th->shost->can_queue = 3;
+	KUNIT_ASSERT_EQ(test, scsi_tgt_alloc_queue(th->shost), 0);
+	KUNIT_ASSERT_NOT_NULL(test, th->shost->uspace_req_q);
+	KUNIT_EXPECT_EQ(test, th->shost->uspace_req_q->tag_set->queue_depth, 3);
+	/* the reserve of the failed attempt is kept, not doubled */
+	KUNIT_EXPECT_EQ(test, tgt_test_free_list_len(th->shost, NULL), 1);
+	KUNIT_EXPECT_EQ(test, scsi_tgt_alloc_queue(th->shost), -EBUSY);
+	tgt_tags_fill(test, th, 3);
+	KUNIT_EXPECT_NULL(test, tgt_test_get(th, DMA_TO_DEVICE, GFP_ATOMIC));
+}
+
 static struct kunit_case tgt_cmd_tags_cases[] = {
 	KUNIT_CASE_PARAM(tgt_tags_get_takes_distinct_tags_up_to_can_queue,
 			 tgt_can_queue_gen_params),
@@ -342,6 +401,7 @@ static struct kunit_case tgt_cmd_tags_cases[] = {
 			 tgt_ctx_gen_params),
 	KUNIT_CASE_PARAM(tgt_tags_blocking_get_woken_by_put,
 			 tgt_ctx_gen_params),
+	KUNIT_CASE(tgt_tags_alloc_queue_refuses_bad_hosts),
 	{}
 };
 

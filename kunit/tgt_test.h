@@ -29,6 +29,7 @@ enum tgt_test_ctx {
 	TGT_CTX_INLINE,		/* in the caller's context */
 	TGT_CTX_HARDIRQ,	/* from an hrtimer */
 	TGT_CTX_SOFTIRQ,	/* from a BH work item */
+	TGT_CTX_MANUAL,		/* when the test calls tgt_test_complete_pending() */
 };
 
 const char *tgt_test_ctx_name(enum tgt_test_ctx ctx);
@@ -117,6 +118,7 @@ void tgt_test_hold(struct tgt_test_host *th, struct scsi_cmnd *cmd);
 void tgt_test_unhold(struct tgt_test_host *th, struct scsi_cmnd *cmd);
 void tgt_test_put(struct tgt_test_host *th, struct scsi_cmnd *cmd);
 
+bool tgt_test_complete_pending(struct tgt_test_host *th);
 void tgt_test_log_alloc(struct tgt_test_host *th, unsigned int max_calls,
 			unsigned int max_segs);
 void tgt_test_log_reset(struct tgt_test_host *th);

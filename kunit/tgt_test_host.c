@@ -32,6 +32,8 @@ const char *tgt_test_ctx_name(enum tgt_test_ctx ctx)
 		return "hardirq";
 	case TGT_CTX_SOFTIRQ:
 		return "softirq";
+	case TGT_CTX_MANUAL:
+		return "manual";
 	}
 	return "?";
 }
@@ -56,6 +58,10 @@ static int tgt_test_complete(struct tgt_test_host *th, struct scsi_cmnd *cmd,
 		th->pending_done = done;
 		queue_work(system_bh_wq, &th->bh_work);
 		break;
+	case TGT_CTX_MANUAL:
+		th->pending_cmd = cmd;
+		th->pending_done = done;
+		break;
 	default:
 		done(cmd);
 		break;
@@ -72,6 +78,23 @@ static void tgt_test_deferred_done(struct tgt_test_host *th)
 	th->pending_done = NULL;
 	if (cmd && done)
 		done(cmd);
+}
+
+/**
+ * tgt_test_complete_pending - complete the LLD's pending call (TGT_CTX_MANUAL)
+ * @th: test host
+ *
+ * Calls the done callback of the last transfer_data()/transfer_response()
+ * call from the caller's (process) context.
+ *
+ * Return: true if a call was pending.
+ */
+bool tgt_test_complete_pending(struct tgt_test_host *th)
+{
+	bool pending = th->pending_cmd;
+
+	tgt_test_deferred_done(th);
+	return pending;
 }
 
 static enum hrtimer_restart tgt_test_timer_fn(struct hrtimer *timer)

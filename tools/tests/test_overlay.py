@@ -10,6 +10,8 @@ def mkrepo(root: Path) -> None:
     (root / "kunit/Kconfig").write_text("config X\n")
     (root / "kunit/Makefile").write_text("obj-y += x.o\n")
     (root / "kunit/x.c").write_text("int x;\n")
+    (root / "kunit/mutants").mkdir()
+    (root / "kunit/mutants/01-x.patch").write_text("diff\n")   # harness-side, not kernel code
     (root / "sim_lld").mkdir()
     (root / "sim_lld/only.h").write_text("#define A\n")   # no Kconfig, no Makefile
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 # repo dir -> kernel dir
 MAPPING = (("sim_lld", "drivers/scsi/sim_lld"), ("kunit", "drivers/scsi/tgt_kunit"))
-SKIP_DIRS = {"profiles", "__pycache__"}
+# harness-side material that is not kernel code
+SKIP_DIRS = {"profiles", "mutants", "selftest-bugs", "__pycache__"}
 SKIP_SUFFIXES = (".md", ".txt", ".orig", ".rej", "~", ".o", ".ko", ".cmd")
 HOOK_MARK = "# tgtsim overlay"
 
