@@ -16,7 +16,7 @@ TGTSIM := PYTHONPATH=$(CURDIR)/tools $(PYTHON) -m tgtsim --out $(OUT) --build-di
 
 .DEFAULT_GOAL := all
 .PHONY: all check help deps deps-check prepare refresh-patches build run report \
-	test-tools kernel clean distclean
+	lint mutants test-tools kernel clean distclean
 
 ## all: the main job: deps --install, prepare, build $(PROFILE), run, report
 all:
@@ -53,6 +53,14 @@ run:
 ## report: re-parse and print the latest run's reports
 report:
 	@$(TGTSIM) report
+
+## lint: checkpatch --strict, W=1 and sparse of every step of the series
+lint:
+	@$(TGTSIM) lint
+
+## mutants: run the suites against every deliberate break of the port
+mutants:
+	@$(TGTSIM) mutants --filter 'tgt_cmd*'
 
 ## test-tools: only the pytest suite of tools/
 test-tools:

@@ -72,3 +72,62 @@ def test_error_extraction_fallback() -> None:
     assert build.compile_errors(lines)[-1].startswith("make: ***")
     many = [f"f.c:{i}:1: error: e{i}" for i in range(20)]
     assert len([ln for ln in build.compile_errors(many) if "error:" in ln]) <= 20
+
+
+MAKE_COUNTING = ("all:\n\t@echo built >> $(O)/make-runs\n"
+                 "\t@echo '  LD      linux'\n\t@touch $(O)/linux\n")
+
+
+def commit_tree(paths: Paths) -> None:
+    from tgtsim.gitutil import Git
+    git = Git(paths.linux)
+    git.run("init", "-q")
+    git.commit_all("base")
+
+
+def make_runs(paths: Paths) -> int:
+    f = paths.kbuild("kunit") / "make-runs"
+    return len(f.read_text().splitlines()) if f.is_file() else 0
+
+
+def test_second_build_of_the_same_commit_and_config_is_skipped(paths: Paths, quiet) -> None:
+    tree(paths, MAKE_COUNTING)
+    commit_tree(paths)
+    build.build(paths, "kunit", quiet, 2, use_ccache=False)
+    build.build(paths, "kunit", quiet, 2, use_ccache=False)
+    assert make_runs(paths) == 1
+    # a changed fragment, a new commit, a touched binary: make runs again
+    (paths.profiles / "kunit.config").write_text("CONFIG_X=y\n")
+    build.build(paths, "kunit", quiet, 2, use_ccache=False)
+    assert make_runs(paths) == 2
+    (paths.linux / "new.c").write_text("int x;\n")
+    from tgtsim.gitutil import Git
+    Git(paths.linux).commit_all("more")
+    build.build(paths, "kunit", quiet, 2, use_ccache=False)
+    assert make_runs(paths) == 3
+    (paths.kbuild("kunit") / "linux").write_text("replaced\n")
+    build.build(paths, "kunit", quiet, 2, use_ccache=False)
+    assert make_runs(paths) == 4
+
+
+def test_a_tree_with_uncommitted_changes_is_always_made(paths: Paths, quiet) -> None:
+    tree(paths, MAKE_COUNTING)
+    commit_tree(paths)
+    (paths.linux / "dirty.c").write_text("int y;\n")
+    build.build(paths, "kunit", quiet, 2, use_ccache=False)
+    build.build(paths, "kunit", quiet, 2, use_ccache=False)
+    assert make_runs(paths) == 2
+    assert not (paths.kbuild("kunit") / build.STAMP).exists()
+
+
+def test_a_failed_build_leaves_no_stamp(paths: Paths, quiet) -> None:
+    tree(paths, MAKE_OK)
+    commit_tree(paths)
+    build.build(paths, "kunit", quiet, 2, use_ccache=False)
+    assert (paths.kbuild("kunit") / build.STAMP).is_file()
+    (paths.linux / "Makefile").write_text(MAKE_FAIL)
+    from tgtsim.gitutil import Git
+    Git(paths.linux).commit_all("break it")
+    with pytest.raises(BuildError):
+        build.build(paths, "kunit", quiet, 2, use_ccache=False)
+    assert not (paths.kbuild("kunit") / build.STAMP).exists()

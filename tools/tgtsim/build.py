@@ -7,14 +7,18 @@ with ccache, its whole output kept in build.log.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
 import sys
 from pathlib import Path
+from typing import Optional
 
 from tgtsim import profiles
 from tgtsim.errors import BuildError, InfraError
+from tgtsim.gitutil import Git
 from tgtsim.paths import Paths
 from tgtsim.procs import run_watched
 from tgtsim.progress import Progress
@@ -65,17 +69,62 @@ def config_errors(lines: list[str]) -> list[str]:
     return [ln for ln in lines if ln.strip()][-10:]
 
 
+STAMP = "tgtsim-build.json"
+
+
+def inputs_digest(tree: Path, frags: list[Path], opts: list[str]) -> Optional[str]:
+    """What a build of `tree` depends on: its commit, the config fragments and
+    the make options. None when the tree has uncommitted changes (then only
+    make can tell what is up to date)."""
+    git = Git(tree)
+    if not git.is_repo() or not git.is_clean():
+        return None
+    h = hashlib.sha256(git.head().encode())
+    for f in frags:
+        h.update(b"\0" + f.read_bytes())
+    h.update("\0".join(opts).encode())
+    return h.hexdigest()
+
+
+def up_to_date(kb: Path, digest: Optional[str]) -> bool:
+    """The binary in `kb` was built from exactly these inputs."""
+    binary = kb / "linux"
+    try:
+        stamp = json.loads((kb / STAMP).read_text())
+        return (digest is not None and stamp.get("digest") == digest
+                and binary.stat().st_mtime_ns == stamp.get("mtime_ns"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def write_stamp(kb: Path, digest: Optional[str]) -> None:
+    stamp = kb / STAMP
+    if digest is None:
+        stamp.unlink(missing_ok=True)
+        return
+    stamp.write_text(json.dumps({"digest": digest,
+                                 "mtime_ns": (kb / "linux").stat().st_mtime_ns}))
+
+
 def build(paths: Paths, profile: str, progress: Progress, jobs: int,
-          use_ccache: bool = True) -> Path:
+          use_ccache: bool = True, tree: Optional[Path] = None,
+          kbuild: Optional[Path] = None) -> Path:
+    """Build `profile` from `tree` (default build/linux) into `kbuild`
+    (default build/kbuild/PROFILE); return the UML binary."""
     frags = profiles.fragments(paths.profiles, profile)
-    tree = paths.linux
-    kunit_py = paths.kunit_tool / "kunit.py"
+    tree = tree or paths.linux
+    kunit_py = tree / "tools" / "testing" / "kunit" / "kunit.py"
     if not kunit_py.is_file():
         raise InfraError(f"{tree} is not prepared (no {kunit_py}): run `tgtsim prepare` first")
-    kb = paths.kbuild(profile)
+    kb = kbuild or paths.kbuild(profile)
     kb.mkdir(parents=True, exist_ok=True)
     log_path = kb / "build.log"
     opts = make_options(use_ccache)
+    digest = inputs_digest(tree, frags, opts)
+    if up_to_date(kb, digest):
+        progress.info(f"build: {profile} is up to date ({kb / 'linux'})")
+        return kb / "linux"
+    (kb / STAMP).unlink(missing_ok=True)
     lines_seen = {"n": 0}
 
     with open(log_path, "w", encoding="utf-8", errors="backslashreplace") as log:
@@ -104,4 +153,5 @@ def build(paths: Paths, profile: str, progress: Progress, jobs: int,
     binary = kb / "linux"
     if not binary.is_file():
         raise BuildError(f"build of profile '{profile}' produced no {binary}")
+    write_stamp(kb, digest)
     return binary

@@ -94,11 +94,12 @@ def build_parser() -> Parser:
     b.add_argument("profile", metavar="PROFILE")
     b.add_argument("--no-ccache", action="store_true", help="do not use ccache")
 
-    def run_opts(sp: Parser) -> None:
+    def run_opts(sp: Parser, idle_default: float = 120.0) -> None:
         sp.add_argument("--timeout", type=_positive_float, default=600.0, metavar="S",
                         help="kill the kernel after S seconds (default 600)")
-        sp.add_argument("--idle-timeout", type=_positive_float, default=120.0, metavar="S",
-                        help="kill the kernel after S seconds without output (default 120)")
+        sp.add_argument("--idle-timeout", type=_positive_float, default=idle_default, metavar="S",
+                        help="kill the kernel after S seconds without output "
+                        f"(default {idle_default:g})")
         sp.add_argument("--filter", dest="filter_glob", default="", metavar="GLOB",
                         help="run only matching tests (kunit.filter_glob, e.g. 'scsi*')")
         sp.add_argument("--seed", type=int, default=None,
@@ -122,6 +123,23 @@ def build_parser() -> Parser:
     a.add_argument("--no-ccache", action="store_true", help="do not use ccache")
     source_opts(a)
     run_opts(a)
+
+    m = add("mutants", "build and run the port with each deliberate break of kunit/mutants/; "
+            "which case catches which break",
+            "tgtsim mutants 04 05 --filter 'tgt_cmd*'")
+    m.add_argument("mutants", nargs="*", metavar="MUTANT",
+                   help="mutant numbers or names (default: all)")
+    m.add_argument("--profile", default="kunit")
+    m.add_argument("--update-readme", action="store_true",
+                   help="write the table into kunit/README.md")
+    m.add_argument("--no-ccache", action="store_true", help="do not use ccache")
+    run_opts(m, idle_default=60.0)
+
+    lt = add("lint", "checkpatch --strict of every patch; W=1 and sparse of every step of the "
+             "series against the base, with and without CONFIG_SCSI_TGT",
+             "tgtsim lint --no-build")
+    lt.add_argument("--no-build", action="store_true",
+                    help="only checkpatch (seconds instead of minutes)")
 
     c = add("check", "tgtsim's own pytest suite, then the main job; one combined count",
             "tgtsim check")
@@ -159,6 +177,21 @@ def cmd_all(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
         e.message += f"\n  reports: {d}"
         raise
     return run.run_profile(paths, args.profile, _run_options(args), progress)
+
+
+def cmd_mutants(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    from tgtsim import mutants, run
+    from tgtsim.results import Results, analyze
+    opts = _run_options(args)
+
+    def boot_fn(binary: Path, run_dir: Path, kunit_dir: Path) -> Results:
+        res = run.boot(binary, opts, run_dir / "console.log", progress)
+        run.write_ktap(run_dir / "ktap.log", res.lines)
+        return analyze(res.lines, kunit_dir, hang=run.hang_reason(res, opts),
+                       returncode=res.returncode)
+
+    return mutants.run(paths, args.mutants, args.profile, progress, args.jobs, boot_fn,
+                       update=args.update_readme, use_ccache=not args.no_ccache)
 
 
 def pytest_counts(junit: Path) -> tuple[int, int, int]:
@@ -280,6 +313,11 @@ def dispatch(args: argparse.Namespace) -> int:
         return cmd_all(paths, args, progress)
     if cmd == "check":
         return cmd_check(paths, args, progress)
+    if cmd == "mutants":
+        return cmd_mutants(paths, args, progress)
+    if cmd == "lint":
+        from tgtsim import lint
+        return lint.lint(paths, progress, args.jobs, do_build=not args.no_build)
     raise UsageError(f"unknown command {cmd}")
 
 

@@ -1,0 +1,85 @@
+from collections import Counter
+
+import pytest
+
+from tgtsim import lint
+from tgtsim.errors import InfraError
+
+CHECKPATCH_CLEAN = """\
+total: 0 errors, 0 warnings, 0 checks, 64 lines checked
+
+0001-x.patch has no obvious style problems and is ready for submission.
+"""
+CHECKPATCH_BAD = """\
+WARNING: added, moved or deleted file(s), does MAINTAINERS need updating?
+#12:
+new file mode 100644
+
+CHECK: spinlock_t definition without comment
+#306: FILE: include/scsi/scsi_host.h:740:
+
+total: 1 errors, 2 warnings, 3 checks, 450 lines checked
+"""
+# checkpatch without --strict prints no checks count
+CHECKPATCH_PLAIN = "total: 0 errors, 4 warnings, 10 lines checked\n"
+
+
+def test_checkpatch_totals() -> None:
+    assert lint.checkpatch_totals(CHECKPATCH_CLEAN) == (0, 0, 0)
+    assert lint.checkpatch_totals(CHECKPATCH_BAD) == (1, 2, 3)
+    assert lint.checkpatch_totals(CHECKPATCH_PLAIN) == (0, 4, 0)
+    with pytest.raises(InfraError, match="no summary"):
+        lint.checkpatch_totals("perl: cannot open\n")
+
+
+BUILD_BASE = [
+    "  CC      drivers/scsi/scsi_lib.o",
+    "../../linux/drivers/scsi/scsi_lib.c:1234:5: warning: no previous prototype for 'x' "
+    "[-Wmissing-prototypes]",
+    "../../linux/drivers/scsi/hosts.c:40:1: warning: symbol 'y' was not declared. "
+    "Should it be static?",
+    "  CHECK   ../../linux/drivers/scsi/hosts.c",
+]
+BUILD_STEP = [
+    # the same base warnings at other line numbers: not new
+    "../../linux/drivers/scsi/scsi_lib.c:1301:5: warning: no previous prototype for 'x' "
+    "[-Wmissing-prototypes]",
+    "/work/t/build/lint/linux/drivers/scsi/hosts.c:44:1: warning: symbol 'y' was not "
+    "declared. Should it be static?",
+    # one new from gcc, one new from sparse
+    "../../linux/drivers/scsi/scsi.c:300:9: warning: unused variable 'z' [-Wunused-variable]",
+    "../../linux/drivers/scsi/scsi_tgt_lib.c:77:16: warning: incorrect type in assignment",
+    "make[4]: *** [scripts/Makefile.build:229: drivers/scsi/scsi.o] Error 1",
+]
+
+
+def test_diagnostics_drop_line_numbers_and_path_prefixes() -> None:
+    d = lint.diagnostics(BUILD_BASE)
+    assert d == Counter({
+        ("drivers/scsi/scsi_lib.c",
+         "warning: no previous prototype for 'x' [-Wmissing-prototypes]"): 1,
+        ("drivers/scsi/hosts.c", "warning: symbol 'y' was not declared. Should it be static?"): 1,
+    })
+
+
+def test_new_diagnostics_are_those_the_base_lacks() -> None:
+    new = lint.new_diagnostics(lint.diagnostics(BUILD_BASE), lint.diagnostics(BUILD_STEP))
+    assert new == [("drivers/scsi/scsi.c", "warning: unused variable 'z' [-Wunused-variable]"),
+                   ("drivers/scsi/scsi_tgt_lib.c", "warning: incorrect type in assignment")]
+
+
+def test_a_second_copy_of_a_base_warning_is_new() -> None:
+    twice = BUILD_BASE + [BUILD_BASE[1].replace(":1234:", ":1500:")]
+    new = lint.new_diagnostics(lint.diagnostics(BUILD_BASE), lint.diagnostics(twice))
+    assert new == [("drivers/scsi/scsi_lib.c",
+                    "warning: no previous prototype for 'x' [-Wmissing-prototypes]")]
+
+
+def test_touched_c_files_in_series_order_without_duplicates() -> None:
+    p1 = "diff --git a/fs/seq_file.c b/fs/seq_file.c\n--- a/x\n" \
+         "diff --git a/include/linux/seq_file.h b/include/linux/seq_file.h\n"
+    p2 = "diff --git a/drivers/scsi/scsi.c b/drivers/scsi/scsi.c\n" \
+         "diff --git a/fs/seq_file.c b/fs/seq_file.c\n" \
+         "diff --git a/drivers/scsi/scsi_tgt_lib.c b/drivers/scsi/scsi_tgt_lib.c\n"
+    assert lint.touched_c_files([p1, p2]) == ["fs/seq_file.c", "drivers/scsi/scsi.c",
+                                              "drivers/scsi/scsi_tgt_lib.c"]

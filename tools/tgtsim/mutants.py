@@ -1,0 +1,231 @@
+"""`tgtsim mutants`: prove the suites can fail by breaking the port on purpose.
+
+Each `kunit/mutants/NN-name.patch` is a deliberate break of the port (its
+first line says which). The unmutated port and every mutant are built from a
+scratch worktree of build/linux (build/mutant/linux, so build/linux stays
+clean) into build/mutant/kbuild/PROFILE, booted, and parsed like any run. A
+case catches a mutant when it passes on the port and fails, or is never
+reported (crash, hang), under the mutant. The table of which case catches
+which mutant goes to out/mutants/<id>/table.md and, with --update-readme,
+between the markers of kunit/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from tgtsim import build, prepare, report
+from tgtsim.errors import BuildError, InfraError, UsageError
+from tgtsim.gitutil import Git
+from tgtsim.paths import Paths
+from tgtsim.progress import Progress
+from tgtsim.results import PASSED, Results, analyze
+
+MUTANT_RE = re.compile(r"^\d\d-[A-Za-z0-9._-]+\.patch$")
+BEGIN = "<!-- mutant-table:begin -->"
+END = "<!-- mutant-table:end -->"
+KILLED, SURVIVED, STILLBORN, STALE = "killed", "survived", "does not build", "does not apply"
+
+
+@dataclass
+class Mutant:
+    name: str          # NN-name
+    path: Path
+    description: str
+
+
+@dataclass
+class Outcome:
+    name: str
+    description: str
+    status: str                       # KILLED, SURVIVED, STILLBORN
+    caught: dict[str, list[str]] = field(default_factory=dict)   # suite.case -> params
+    crash: str = ""
+
+
+def discover(directory: Path) -> list[Mutant]:
+    out = []
+    for p in sorted(directory.glob("*.patch")):
+        if MUTANT_RE.match(p.name):
+            first = next((ln.strip() for ln in p.read_text().splitlines() if ln.strip()), "")
+            out.append(Mutant(name=p.stem, path=p, description=first))
+    return out
+
+
+def select(mutants: list[Mutant], wanted: list[str]) -> list[Mutant]:
+    """Mutants named by number ("03") or name prefix; all if none named."""
+    if not wanted:
+        return mutants
+    chosen = []
+    for w in wanted:
+        hits = [m for m in mutants if m.name == w or m.name.startswith(w if "-" in w else w + "-")]
+        if len(hits) != 1:
+            known = ", ".join(m.name for m in mutants) or "none"
+            raise UsageError(f"mutant '{w}' {'is ambiguous' if hits else 'not found'} "
+                             f"(known: {known})")
+        chosen.extend(h for h in hits if h not in chosen)
+    return chosen
+
+
+def _key(suite: str, name: str) -> tuple[str, str]:
+    """suite.case and the parameter ('' if none) of a result."""
+    case, _, param = name.partition("/")
+    return f"{suite}.{case}", param
+
+
+def caught(base: Results, mutant: Results) -> dict[str, list[str]]:
+    """Cases (suite.case) passing on the port that fail or vanish under the
+    mutant, with the parameters that did."""
+    ok = {(c.suite, c.name) for c in mutant.cases if c.status == PASSED}
+    red: dict[str, list[str]] = {}
+    for c in base.cases:
+        if c.status == PASSED and (c.suite, c.name) not in ok:
+            case, param = _key(c.suite, c.name)
+            red.setdefault(case, [])
+            if param:
+                red[case].append(param)
+    return red
+
+
+def verdict(name: str, description: str, base: Results, mutant: Optional[Results],
+            applied: bool = True) -> Outcome:
+    if not applied:
+        return Outcome(name, description, STALE)
+    if mutant is None:
+        return Outcome(name, description, STILLBORN)
+    red = caught(base, mutant)
+    return Outcome(name, description, KILLED if red else SURVIVED, red,
+                   mutant.crash.reason if mutant.crash else "")
+
+
+def render(base: Results, outcomes: list[Outcome], suites: list[str]) -> str:
+    """Markdown: one row per mutant, red case count per suite."""
+    passing = sum(1 for c in base.cases if c.status == PASSED)
+    killed = sum(1 for o in outcomes if o.status == KILLED)
+    lines = [f"Unmutated port: {passing}/{len(base.cases)} cases pass. "
+             f"Mutants killed: {killed}/{len(outcomes)}.", "",
+             "| mutant | " + " | ".join(suites) + " | verdict |",
+             "|---" * (len(suites) + 2) + "|"]
+    for o in outcomes:
+        cells = []
+        for s in suites:
+            n = sum(1 for case in o.caught if case.startswith(s + "."))
+            cells.append(f"**{n} red**" if n else "-")
+        lines.append(f"| {o.name} | " + " | ".join(cells) + f" | {o.status} |")
+    lines += ["", "Cases that catch each mutant:", ""]
+    for o in outcomes:
+        lines.append(f"- **{o.name}**: {o.description}")
+        if o.crash:
+            lines.append(f"  - the boot did not finish: {o.crash}")
+        if o.status != KILLED:
+            lines.append(f"  - {o.status.upper()}")
+        for case, params in sorted(o.caught.items()):
+            shown = "; ".join(params[:3]) + (" ..." if len(params) > 3 else "")
+            lines.append(f"  - `{case}`" + (f" [{shown}]" if shown else ""))
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(readme: Path, table: str) -> None:
+    text = readme.read_text()
+    if BEGIN not in text or END not in text or text.index(BEGIN) > text.index(END):
+        raise UsageError(f"{readme}: the markers {BEGIN} ... {END} are missing")
+    start = text.index(BEGIN) + len(BEGIN)
+    readme.write_text(text[:start] + "\n" + table + text[text.index(END):])
+
+
+class Runner:
+    """Builds and boots the port and its mutants from a scratch worktree."""
+
+    def __init__(self, paths: Paths, profile: str, progress: Progress, jobs: int,
+                 boot_fn, use_ccache: bool = True) -> None:
+        self.paths, self.profile, self.progress = paths, profile, progress
+        self.jobs, self.use_ccache, self.boot_fn = jobs, use_ccache, boot_fn
+        # the same layout as build/{linux,kbuild/PROFILE}: ccache (with
+        # CCACHE_BASEDIR) then sees the same relative paths and hits
+        self.tree = paths.build / "mutant" / "linux"
+        self.kbuild = paths.build / "mutant" / "kbuild" / profile
+
+    def reset(self, head: str) -> None:
+        linux = Git(self.paths.linux)
+        if self.tree.exists() and not Git(self.tree).is_repo():
+            shutil.rmtree(self.tree)   # left over from an earlier build/linux
+        if not self.tree.exists():
+            linux.run("worktree", "prune")
+            linux.run("worktree", "add", "-q", "--detach", str(self.tree), head)
+        tree = Git(self.tree)
+        tree.run("checkout", "-q", "--detach", head)
+        tree.run("reset", "-q", "--hard", head)
+        tree.run("clean", "-q", "-fd")
+
+    def one(self, label: str, run_dir: Path) -> Optional[Results]:
+        """Build and boot the tree as it is; None if it does not build."""
+        try:
+            binary = build.build(self.paths, self.profile, self.progress, self.jobs,
+                                 self.use_ccache, tree=self.tree, kbuild=self.kbuild)
+        except BuildError as e:
+            self.progress.info(f"mutants: {label} does not build: {e.message}")
+            (run_dir / "build-error.txt").write_text(e.message + "\n" + e.detail + "\n")
+            return None
+        res = self.boot_fn(binary, run_dir, self.tree / "tools" / "testing" / "kunit")
+        report.write(run_dir, res, {"run_id": run_dir.name, "profile": self.profile,
+                                    "mutant": label})
+        return res
+
+
+def run(paths: Paths, wanted: list[str], profile: str, progress: Progress, jobs: int,
+        boot_fn, update: bool = False, use_ccache: bool = True) -> int:
+    """Run the port and the mutants; 0 if every mutant was killed."""
+    selected = select(discover(paths.root / "kunit" / "mutants"), wanted)
+    if not selected:
+        raise UsageError(f"no mutants in {paths.root / 'kunit' / 'mutants'}")
+    prepare.prepare(paths, progress)
+    head = Git(paths.linux).head()
+    runner = Runner(paths, profile, progress, jobs, boot_fn, use_ccache)
+    out = paths.out / "mutants" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out.mkdir(parents=True, exist_ok=True)
+
+    runner.reset(head)
+    (out / "port").mkdir()
+    with progress.step("mutants: the unmutated port"):
+        base = runner.one("port", out / "port")
+    if base is None or base.crash or base.failed:
+        why = "does not build" if base is None else base.closing_line()
+        raise InfraError(f"the unmutated port does not pass ({why}); see {out / 'port'}")
+
+    outcomes = []
+    try:
+        for m in selected:
+            runner.reset(head)
+            d = out / m.name
+            d.mkdir()
+            applied = Git(runner.tree).run("apply", str(m.path), check=False)
+            if applied.returncode != 0:
+                (d / "apply-error.txt").write_text(applied.stderr)
+                progress.info(f"mutants: {m.name} does not apply to the port: "
+                              + (applied.stderr.strip().splitlines() or ["?"])[-1])
+                outcomes.append(verdict(m.name, m.description, base, None, applied=False))
+                continue
+            with progress.step(f"mutants: {m.name}"):
+                res = runner.one(m.name, d)
+            o = verdict(m.name, m.description, base, res)
+            progress.info(f"mutants: {m.name}: {o.status}"
+                          + (f" by {len(o.caught)} cases" if o.caught else ""))
+            outcomes.append(o)
+    finally:
+        runner.reset(head)
+
+    suites = [s for s in base.suites if any(c.status == PASSED for c in base.suite_cases(s))]
+    table = render(base, outcomes, suites)
+    (out / "table.md").write_text(table)
+    (out / "outcomes.json").write_text(json.dumps([asdict(o) for o in outcomes], indent=1))
+    if update:
+        update_readme(paths.root / "kunit" / "README.md", table)
+    print(table, end="")
+    print(f"mutants: {out}")
+    return 0 if all(o.status == KILLED for o in outcomes) else 1
