@@ -99,3 +99,23 @@ def test_all_build_failure_is_reported(project, quiet, monkeypatch, tmp_path: Pa
     res, meta = report.load(report.latest(project.out))
     assert meta["failed_step"] == "build" and res.failed == 1
     assert "x.c:1:1: error: boom" in (project.out / "junit.xml").read_text()
+
+
+def test_bisect_codes() -> None:
+    from tgtsim.errors import BuildError, InfraError, UsageError
+    assert cli.bisect_code(0, None) == 0
+    assert cli.bisect_code(1, None) == 1          # a case failed
+    assert cli.bisect_code(3, None) == 1          # the kernel crashed or hung
+    assert cli.bisect_code(None, BuildError("does not build")) == 125
+    assert cli.bisect_code(None, BuildError("patch 0003 does not apply")) == 125
+    assert cli.bisect_code(None, UsageError("bad option")) == 128
+    assert cli.bisect_code(None, InfraError("no gcc")) == 128
+
+
+def test_bisect_step_outside_a_git_tree_aborts_the_bisection(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KERNEL_SRC", raising=False)
+    rc = cli.main(["--out", str(tmp_path / "out"), "--build-dir", str(tmp_path / "b"),
+                   "bisect-step"])
+    assert rc == 128

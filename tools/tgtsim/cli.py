@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from tgtsim import __version__
-from tgtsim.errors import (EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE, BuildError,
-                           TgtsimError, UsageError)
+from tgtsim.errors import (EXIT_INFRA, EXIT_INTERRUPTED, EXIT_OK, EXIT_TEST_FAILURE,
+                           EXIT_USAGE, BuildError, TgtsimError, UsageError)
 from tgtsim.paths import Paths, find_repo_root
 from tgtsim.progress import Progress, Timings
 
@@ -135,6 +135,19 @@ def build_parser() -> Parser:
     m.add_argument("--no-ccache", action="store_true", help="do not use ccache")
     run_opts(m, idle_default=60.0)
 
+    bs = add("bisect-step", "one step of `git bisect run` in a Linux 6.12 git tree: prepare "
+             "build/linux from its HEAD plus the series, build, run; exit 0 good, 1 bad "
+             "(a test failed, the kernel crashed or hung), 125 skip (the series does not "
+             "apply or the kernel does not build), 128 abort (usage or infrastructure error)",
+             "cd ~/linux && git bisect run ~/tgtsim/tools/bin/tgtsim bisect-step "
+             "--filter 'tgt_cmd*'")
+    bs.add_argument("--profile", default=os.environ.get("PROFILE") or "kunit")
+    bs.add_argument("--kernel-src", default=os.environ.get("KERNEL_SRC") or None,
+                    metavar="PATH", help="the tree being bisected (default: $KERNEL_SRC, "
+                    "else the git tree of the current directory)")
+    bs.add_argument("--no-ccache", action="store_true", help="do not use ccache")
+    run_opts(bs)
+
     lt = add("lint", "checkpatch --strict of every patch; W=1 and sparse of every step of the "
              "series against the base, with and without CONFIG_SCSI_TGT",
              "tgtsim lint --no-build")
@@ -192,6 +205,56 @@ def cmd_mutants(paths: Paths, args: argparse.Namespace, progress: Progress) -> i
 
     return mutants.run(paths, args.mutants, args.profile, progress, args.jobs, boot_fn,
                        update=args.update_readme, use_ccache=not args.no_ccache)
+
+
+BISECT_GOOD, BISECT_BAD, BISECT_SKIP, BISECT_ABORT = 0, 1, 125, 128
+
+
+def bisect_code(rc: Optional[int], error: Optional[TgtsimError]) -> int:
+    """`git bisect run` exit code of a step: the run's exit code or the
+    error that stopped it."""
+    if error is not None:
+        return BISECT_SKIP if isinstance(error, BuildError) else BISECT_ABORT
+    if rc == EXIT_OK:
+        return BISECT_GOOD
+    if rc in (EXIT_TEST_FAILURE, EXIT_INFRA):   # failed cases, crash, hang
+        return BISECT_BAD
+    return BISECT_ABORT
+
+
+def _bisect_tree(args: argparse.Namespace) -> tuple[str, str]:
+    """The tree being bisected and its HEAD commit."""
+    from tgtsim.gitutil import Git
+    src = args.kernel_src
+    if not src:
+        top = Git(Path.cwd()).run("rev-parse", "--show-toplevel", check=False)
+        if top.returncode != 0:
+            raise UsageError("bisect-step: run it in the git tree being bisected, "
+                             "or set KERNEL_SRC")
+        src = top.stdout.strip()
+    if not Git(Path(src)).is_repo():
+        raise UsageError(f"bisect-step: {src} is not a git tree")
+    return src, Git(Path(src)).out("rev-parse", "HEAD")
+
+
+def cmd_bisect_step(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    rc: Optional[int] = None
+    error: Optional[TgtsimError] = None
+    head = "?"
+    try:
+        args.kernel_src, args.kernel_ref = _bisect_tree(args)
+        head = args.kernel_ref[:12]
+        args.no_deps = True
+        progress.info(f"bisect-step: {args.kernel_src} at {head}")
+        rc = cmd_all(paths, args, progress)
+    except TgtsimError as e:
+        _print_error(e)
+        error = e
+    code = bisect_code(rc, error)
+    progress.info(f"bisect-step: {head} is "
+                  + {BISECT_GOOD: "good", BISECT_BAD: "bad", BISECT_SKIP: "skipped (125)",
+                     BISECT_ABORT: "not testable: abort (128)"}[code])
+    return code
 
 
 def pytest_counts(junit: Path) -> tuple[int, int, int]:
@@ -315,6 +378,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return cmd_check(paths, args, progress)
     if cmd == "mutants":
         return cmd_mutants(paths, args, progress)
+    if cmd == "bisect-step":
+        return cmd_bisect_step(paths, args, progress)
     if cmd == "lint":
         from tgtsim import lint
         return lint.lint(paths, progress, args.jobs, do_build=not args.no_build)
