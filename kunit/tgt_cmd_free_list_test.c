@@ -109,6 +109,64 @@ static void tgt_free_list_put_refills_empty_list_frees_on_full(struct kunit *tes
 	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(shost), 0);
 }
 
+/*
+ * A command that refilled the list comes back from it as a fresh command:
+ * nothing of its previous use (offset, result, data buffer, CDB, LLD
+ * scribble) survives, its request is the new one.
+ */
+static void tgt_free_list_reused_command_is_zeroed(struct kunit *test)
+{
+	struct tgt_test_host *th = tgt_test_host_create(test, NULL, true);
+	struct Scsi_Host *shost = th->shost;
+	struct scsi_cmnd *from_reserve, *used, *again;
+	struct scsi_host_cmd *first;
+	static u8 buf[4096];
+
+	kunit_activate_static_stub(test, scsi_host_cmd_alloc,
+				   tgt_free_list_alloc_fails);
+	from_reserve = tgt_test_get(th, DMA_TO_DEVICE, GFP_KERNEL);
+	kunit_deactivate_static_stub(test, scsi_host_cmd_alloc);
+	KUNIT_ASSERT_NOT_NULL(test, from_reserve);
+
+	/* a command with a history: data transferred, result and fields set */
+	used = tgt_test_get(th, DMA_TO_DEVICE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, used);
+	tgt_test_log_alloc(th, 4, 4);
+	th->backing = kunit_kzalloc(test, sizeof(buf), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, th->backing);
+	th->backing_len = sizeof(buf);
+	th->fail_response = true;
+	KUNIT_ASSERT_EQ(test, tgt_test_run(th, used, buf, sizeof(buf)), -EIO);
+	KUNIT_ASSERT_EQ(test, used->offset, sizeof(buf));
+	KUNIT_ASSERT_NE(test, used->result, 0);
+	used->cmnd[0] = 0x2a;
+	used->cmd_len = 10;
+	used->host_scribble = (unsigned char *)used;
+	used->underflow = 512;
+
+	tgt_test_put(th, used);	/* the list was empty: it keeps this one */
+	KUNIT_ASSERT_EQ(test, tgt_test_free_list_len(shost, &first), 1);
+	KUNIT_ASSERT_PTR_EQ(test, first, to_hcmd(used));
+
+	kunit_activate_static_stub(test, scsi_host_cmd_alloc,
+				   tgt_free_list_alloc_fails);
+	again = tgt_test_get(th, DMA_FROM_DEVICE, GFP_KERNEL);
+	kunit_deactivate_static_stub(test, scsi_host_cmd_alloc);
+	KUNIT_ASSERT_PTR_EQ(test, again, used);
+	KUNIT_EXPECT_EQ(test, again->sc_data_direction, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_EQ(test, again->offset, 0);
+	KUNIT_EXPECT_EQ(test, again->result, 0);
+	KUNIT_EXPECT_EQ(test, scsi_bufflen(again), 0);
+	KUNIT_EXPECT_NULL(test, scsi_sglist(again));
+	KUNIT_EXPECT_EQ(test, again->cmnd[0], 0);
+	KUNIT_EXPECT_EQ(test, again->cmd_len, 0);
+	KUNIT_EXPECT_NULL(test, again->host_scribble);
+	KUNIT_EXPECT_EQ(test, again->underflow, 0);
+	KUNIT_EXPECT_PTR_EQ(test, scsi_host_cmd_to_rq(again)->end_io_data,
+			    (void *)again);
+	KUNIT_EXPECT_PTR_EQ(test, scsi_tgt_cmd_to_host(again), shost);
+}
+
 /* many puts in a row never grow the list past its reserve */
 static void tgt_free_list_many_puts_keep_one(struct kunit *test)
 {
@@ -247,6 +305,7 @@ static struct kunit_case tgt_cmd_free_list_cases[] = {
 	KUNIT_CASE(tgt_free_list_get_leaves_reserve_alone),
 	KUNIT_CASE(tgt_free_list_alloc_failure_takes_reserve),
 	KUNIT_CASE(tgt_free_list_put_refills_empty_list_frees_on_full),
+	KUNIT_CASE(tgt_free_list_reused_command_is_zeroed),
 	KUNIT_CASE(tgt_free_list_many_puts_keep_one),
 	KUNIT_CASE(tgt_free_list_random_sequence_matches_model),
 	KUNIT_CASE(tgt_free_list_alloc_queue_without_memory_fails),
