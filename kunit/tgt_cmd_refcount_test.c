@@ -284,12 +284,13 @@ struct tgt_removal {
 	struct hrtimer timer;
 	struct work_struct bh_work;
 	struct completion last_put;
-	bool last_put_in_irq;
+	bool last_put_in_task, last_put_irqs_off;
 };
 
 static void tgt_removal_last_put(struct tgt_removal *r)
 {
-	r->last_put_in_irq = !in_task();
+	r->last_put_in_task = in_task();
+	r->last_put_irqs_off = irqs_disabled();
 	scsi_host_put_command(r->shost, r->cmd[1]);
 	r->cmd[1] = NULL;
 	complete(&r->last_put);
@@ -329,22 +330,31 @@ static void tgt_removal_cleanup(void *data)
 		kfree(r->parent);
 }
 
-static const enum tgt_test_ctx tgt_last_put_params[] = {
-	TGT_CTX_INLINE, TGT_CTX_HARDIRQ, TGT_CTX_SOFTIRQ,
+struct tgt_last_put_param {
+	const char *name;
+	enum tgt_test_ctx ctx;
+	bool irqs_off;		/* process context, interrupts disabled */
 };
 
-static void tgt_last_put_desc(const enum tgt_test_ctx *p, char *desc)
+static const struct tgt_last_put_param tgt_last_put_params[] = {
+	{ "last put from process context", TGT_CTX_INLINE, false },
+	{ "last put with interrupts disabled", TGT_CTX_INLINE, true },
+	{ "last put from hardirq", TGT_CTX_HARDIRQ, false },
+	{ "last put from softirq", TGT_CTX_SOFTIRQ, false },
+};
+
+static void tgt_last_put_desc(const struct tgt_last_put_param *p, char *desc)
 {
-	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "last put from %s",
-		 *p == TGT_CTX_INLINE ? "process" : tgt_test_ctx_name(*p));
+	strscpy(desc, p->name, KUNIT_PARAM_DESC_SIZE);
 }
 
 KUNIT_ARRAY_PARAM(tgt_last_put, tgt_last_put_params, tgt_last_put_desc);
 
 static void tgt_refcount_removed_host_lives_until_last_put(struct kunit *test)
 {
-	enum tgt_test_ctx ctx = *(const enum tgt_test_ctx *)test->param_value;
+	const struct tgt_last_put_param *p = test->param_value;
 	struct tgt_removal *r;
+	unsigned long flags;
 	struct Scsi_Host *shost;
 	int ret;
 
@@ -406,7 +416,7 @@ static void tgt_refcount_removed_host_lives_until_last_put(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, completion_done(&r->parent->released));
 
 	/* the last put; the release then sleeps in process context */
-	switch (ctx) {
+	switch (p->ctx) {
 	case TGT_CTX_HARDIRQ:
 		hrtimer_start(&r->timer, ns_to_ktime(50 * NSEC_PER_USEC),
 			      HRTIMER_MODE_REL_HARD);
@@ -415,12 +425,18 @@ static void tgt_refcount_removed_host_lives_until_last_put(struct kunit *test)
 		queue_work(system_bh_wq, &r->bh_work);
 		break;
 	default:
+		if (p->irqs_off)
+			local_irq_save(flags);
 		tgt_removal_last_put(r);
+		if (p->irqs_off)
+			local_irq_restore(flags);
 		break;
 	}
 	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&r->last_put, 5 * HZ),
 			0);
-	KUNIT_EXPECT_EQ(test, r->last_put_in_irq, ctx != TGT_CTX_INLINE);
+	KUNIT_EXPECT_EQ(test, r->last_put_in_task, p->ctx == TGT_CTX_INLINE);
+	KUNIT_EXPECT_EQ(test, r->last_put_irqs_off,
+			p->irqs_off || p->ctx == TGT_CTX_HARDIRQ);
 	/* shost is gone now */
 	KUNIT_EXPECT_NE_MSG(test,
 			    wait_for_completion_timeout(&r->parent->released,
