@@ -599,15 +599,10 @@ unlock:
 }
 EXPORT_SYMBOL_GPL(sim_lld_host_add);
 
-static void sim_cmd_free(struct sim_lld_cmd *sc);
-
 /* the host is off the list: tear it down, drop the list's reference */
 static void sim_host_teardown(struct sim_lld_host *sh)
 {
-	struct sim_lld_cmd *sc, *tmp;
 	struct Scsi_Host *shost;
-	unsigned long flags;
-	LIST_HEAD(done);
 
 	mutex_lock(&sh->cfg_mutex);
 	sh->removing = true;
@@ -620,19 +615,14 @@ static void sim_host_teardown(struct sim_lld_host *sh)
 	/* waits for file operations in progress (e.g. a waiting writer) */
 	debugfs_remove(sh->dir);
 	sh->dir = NULL;
+	/* every command is reaped (done) when this returns */
 	flush_workqueue(sim_wq);
 
-	/* free the commands nobody owns any more */
-	spin_lock_irqsave(&sh->lock, flags);
-	list_for_each_entry_safe(sc, tmp, &sh->cmds, node) {
-		if (!sc->owner && sc->state == SIM_LLD_CMD_DONE)
-			list_move(&sc->node, &done);
-	}
-	spin_unlock_irqrestore(&sh->lock, flags);
-	list_for_each_entry_safe(sc, tmp, &done, node) {
-		list_del_init(&sc->node);
-		sim_cmd_free(sc);
-	}
+	/*
+	 * Commands still on sh->cmds belong to someone: an in-kernel caller
+	 * that has not called sim_lld_cmd_release() yet, or an open cmd file.
+	 * Each holds a reference on sh and is freed by its holder.
+	 */
 	sim_host_put(sh);
 }
 
@@ -1314,9 +1304,13 @@ static void sim_cmd_reap(struct work_struct *work)
 	sc->backing = NULL;
 	atomic_dec(&sh->outstanding);
 
-	complete_all(&sc->done);
+	/*
+	 * Under sh->lock, so that sim_lld_cmd_release() sees the command done
+	 * only after the waiters were woken: it may free it at once then.
+	 */
 	spin_lock_irqsave(&sh->lock, flags);
 	sc->state = SIM_LLD_CMD_DONE;
+	complete_all(&sc->done);
 	orphan = sc->orphan;
 	if (orphan)
 		list_del_init(&sc->node);
