@@ -203,8 +203,9 @@ int sim_lld_parse_knob(enum sim_lld_knob k, const char *buf, u64 *v)
 	if (k >= SIM_LLD_NR_KNOBS)
 		return -EINVAL;
 	if (kstrtou64(buf, 0, v)) {
-		pr_err("%s: invalid value, not a number in range\n",
-		       sim_knobs[k].name);
+		pr_err("%s='%.*s' invalid: not a decimal or 0x hex number in [%llu, %llu]\n",
+		       sim_knobs[k].name, (int)min_t(size_t, strcspn(buf, "\n"), 32),
+		       buf, sim_knobs[k].min, sim_knobs[k].max);
 		return -EINVAL;
 	}
 	return sim_lld_check_knob(k, *v);
@@ -2122,7 +2123,8 @@ static int sim_parse_dir(const char *s, enum dma_data_direction *dir)
  *	 modified
  * @req: the request
  *
- * Syntax only; sim_lld_cmd_run() checks the values.
+ * Syntax only; sim_lld_cmd_run() checks the values (and refuses both
+ * buf=kmalloc and buf=vmalloc; buf=kvmalloc clears both).
  *
  * Return: 0, or -EINVAL for a missing dir or len, an unknown token or a
  * value that is not a number.
@@ -2149,16 +2151,13 @@ int sim_lld_parse_req(char *buf, struct sim_lld_req *req)
 			ret = kstrtou32(tok + 6, 0, &req->align);
 		} else if (!strncmp(tok, "timeout_ms=", 11)) {
 			ret = kstrtou32(tok + 11, 0, &req->timeout_ms);
-		} else if (!strncmp(tok, "buf=", 4)) {
-			/* the last buf= counts */
+		} else if (!strcmp(tok, "buf=kmalloc")) {
+			req->flags |= SIM_LLD_REQ_KMALLOC;
+		} else if (!strcmp(tok, "buf=vmalloc")) {
+			req->flags |= SIM_LLD_REQ_VMALLOC;
+		} else if (!strcmp(tok, "buf=kvmalloc")) {
 			req->flags &= ~(SIM_LLD_REQ_KMALLOC |
 					SIM_LLD_REQ_VMALLOC);
-			if (!strcmp(tok + 4, "kmalloc"))
-				req->flags |= SIM_LLD_REQ_KMALLOC;
-			else if (!strcmp(tok + 4, "vmalloc"))
-				req->flags |= SIM_LLD_REQ_VMALLOC;
-			else if (strcmp(tok + 4, "kvmalloc"))
-				ret = -EINVAL;
 		} else if (!strcmp(tok, "async")) {
 			req->flags |= SIM_LLD_REQ_ASYNC;
 		} else if (!strcmp(tok, "nowait")) {

@@ -9,6 +9,7 @@
 #include <linux/blkdev.h>
 #include <linux/err.h>
 #include <linux/gfp.h>
+#include <linux/kstrtox.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/prandom.h>
@@ -174,17 +175,28 @@ static void sim_test_knob_invalid(struct kunit *test)
 	struct sim_lld_counters c;
 	struct sim_lld_host *sh;
 	struct Scsi_Host *shost;
+	unsigned int hosts;
 	int i, ret;
 
 	sh = sim_k_add(test, &lim0);
 	shost = sim_lld_host_shost(sh);
+	hosts = sim_lld_nr_hosts();
 	for (i = 0; i < ARRAY_SIZE(sim_k_bad_values); i++) {
 		const struct sim_k_bad *b = &sim_k_bad_values[i];
+		u64 v;
 
 		KUNIT_EXPECT_EQ_MSG(test, sim_lld_host_store_knob(sh, b->knob,
 								  b->text),
 				    -EINVAL, "knob %d value '%s'", b->knob,
 				    b->text);
+		/* a new host with the value is refused too */
+		lim = lim0;
+		if (!kstrtou64(b->text, 0, &v)) {
+			lim.v[b->knob] = v;
+			KUNIT_EXPECT_PTR_EQ(test, sim_lld_host_add(&lim),
+					    ERR_PTR(-EINVAL));
+		}
+		KUNIT_EXPECT_EQ(test, sim_lld_nr_hosts(), hosts);
 		sim_lld_host_get_limits(sh, &lim);
 		KUNIT_EXPECT_MEMEQ(test, &lim, &lim0, sizeof(lim));
 		KUNIT_EXPECT_PTR_EQ(test, sim_lld_host_shost(sh), shost);
@@ -1024,7 +1036,10 @@ static const struct sim_k_req_text sim_k_req_texts[] = {
 	       5 } },
 	{ "len=0 dir=none", 0, { DMA_NONE, 0, 0, 0, 0, 0 } },
 	{ "dir=bidi len=1 buf=kmalloc buf=vmalloc", 0,
-	  { DMA_BIDIRECTIONAL, 1, 0, 0, SIM_LLD_REQ_VMALLOC, 0 } },
+	  { DMA_BIDIRECTIONAL, 1, 0, 0,
+	    SIM_LLD_REQ_KMALLOC | SIM_LLD_REQ_VMALLOC, 0 } },
+	{ "dir=to len=1 buf=kmalloc buf=kvmalloc", 0,
+	  { DMA_TO_DEVICE, 1, 0, 0, 0, 0 } },
 	{ "dir=to", -EINVAL },
 	{ "len=5", -EINVAL },
 	{ "dir=sideways len=5", -EINVAL },
@@ -1051,6 +1066,56 @@ static void sim_test_parse_req(struct kunit *test)
 			KUNIT_EXPECT_MEMEQ_MSG(test, &req, &t->req, sizeof(req),
 					       "'%s'", t->text);
 	}
+}
+
+/* requests refused by sim_lld (no command) or by the target core */
+static void sim_test_cmd_refused(struct kunit *test)
+{
+	static const struct {
+		struct sim_lld_req req;
+		bool by_core;		/* a command was made and refused */
+	} bad[] = {
+		{ { DMA_TO_DEVICE, SIM_LLD_MAX_CMD_LEN + 1 } },
+		{ { DMA_TO_DEVICE, 4096, 0, 4096 } },
+		{ { DMA_TO_DEVICE, 4096, 0, 0,
+		    SIM_LLD_REQ_KMALLOC | SIM_LLD_REQ_VMALLOC } },
+		{ { 7, 4096 } },
+		{ { DMA_BIDIRECTIONAL, 4096 }, true },
+		{ { DMA_NONE, 4096 }, true },
+	};
+	struct sim_lld_limits lim = sim_k_limits(4, 16, 4096, 0xffffffff, 4);
+	struct sim_lld_req good = { .dir = DMA_TO_DEVICE, .len = 4096 };
+	struct sim_lld_counters c;
+	struct sim_lld_host *sh;
+	struct sim_lld_cmd *sc;
+	int i;
+
+	sh = sim_k_add(test, &lim);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		KUNIT_EXPECT_EQ_MSG(test, sim_k_run(test, sh, &bad[i].req, &sc),
+				    -EINVAL, "request %d", i);
+		if (!bad[i].by_core) {
+			KUNIT_EXPECT_NULL_MSG(test, sc, "request %d", i);
+			continue;
+		}
+		KUNIT_ASSERT_NOT_NULL_MSG(test, sc, "request %d", i);
+		KUNIT_EXPECT_EQ(test, sc->state, SIM_LLD_CMD_DONE);
+		KUNIT_EXPECT_EQ(test, sc->err, -EINVAL);
+		KUNIT_EXPECT_EQ(test, sc->log.nr_chunks, 0);
+		KUNIT_EXPECT_FALSE(test, sc->log.resp_seen);
+	}
+	sim_lld_host_counters(sh, &c);
+	KUNIT_EXPECT_EQ(test, c.commands, 2);
+	KUNIT_EXPECT_EQ(test, c.cmds_failed, 2);
+	KUNIT_EXPECT_EQ(test, c.chunks, 0);
+	KUNIT_EXPECT_EQ(test, c.responses, 0);
+	sim_k_expect_idle(test, sh);
+
+	KUNIT_EXPECT_EQ(test, sim_k_run(test, sh, &good, &sc), 0);
+	KUNIT_ASSERT_NOT_NULL(test, sc);
+	KUNIT_EXPECT_EQ(test, sc->err, 0);
+	KUNIT_EXPECT_EQ(test, sc->verify, SIM_LLD_VERIFY_OK);
+	sim_lld_host_remove(sh);
 }
 
 struct sim_k_fault_text {
@@ -1241,6 +1306,7 @@ static struct kunit_case sim_lld_test_cases[] = {
 	KUNIT_CASE(sim_test_parse_limits),
 	KUNIT_CASE(sim_test_parse_req),
 	KUNIT_CASE(sim_test_parse_fault),
+	KUNIT_CASE(sim_test_cmd_refused),
 	KUNIT_CASE(sim_test_add_remove_100),
 	KUNIT_CASE_PARAM(sim_test_limit_violation, sim_k_viol_gen_params),
 	KUNIT_CASE_PARAM(sim_test_matrix, sim_k_matrix_gen),
