@@ -715,19 +715,31 @@ static void sim_test_hot_remove(struct kunit *test)
 	unsigned int live = sim_lld_live_shosts();
 	unsigned int refs = sim_lld_root_refs();
 	unsigned int hosts = sim_lld_nr_hosts();
+	struct sim_lld_counters c;
 	struct sim_lld_cmd *sc[6];
 	struct sim_lld_host *sh;
 	int i;
 
 	sh = sim_k_add(test, &lim);
 	KUNIT_EXPECT_EQ(test, sim_lld_nr_hosts(), hosts + 1);
-	sim_lld_host_set_completion(sh, SIM_LLD_COMPL_HRTIMER, 100000);
 	sim_lld_host_set_fault(sh, &f);
 	for (i = 0; i < 6; i++) {
+		/*
+		 * The first three complete inline: chunk 1 is withheld when
+		 * sim_lld_cmd_run() returns. The others complete from an
+		 * hrtimer and are still at chunk 0 or 1 when removal starts.
+		 */
+		if (i == 3)
+			sim_lld_host_set_completion(sh, SIM_LLD_COMPL_HRTIMER,
+						    100000);
 		req.seed = i;
 		KUNIT_EXPECT_EQ(test, sim_k_run(test, sh, &req, &sc[i]), 0);
 		KUNIT_ASSERT_NOT_NULL(test, sc[i]);
 	}
+	sim_lld_host_counters(sh, &c);
+	KUNIT_EXPECT_EQ(test, c.outstanding, 6);
+	KUNIT_EXPECT_GE(test, c.dropped_now, 3);
+	KUNIT_EXPECT_EQ(test, c.tags_in_use, 6);
 	/* the commands keep sh's memory alive until released */
 	sim_lld_host_remove(sh);
 	KUNIT_EXPECT_EQ(test, sim_lld_nr_hosts(), hosts);
