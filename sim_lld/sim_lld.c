@@ -16,7 +16,6 @@
 
 #include <linux/ctype.h>
 #include <linux/debugfs.h>
-#include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/fault-inject.h>
 #include <linux/hrtimer.h>
@@ -66,6 +65,7 @@ struct sim_lld_host {
 	u64 next_id;
 	atomic_t foreign_calls;
 
+	wait_queue_head_t idle_wq;	/* outstanding or pending dropped */
 	atomic_t outstanding;		/* injected commands not yet put */
 	atomic_t pending;		/* accepted transfers not completed */
 	atomic_t dropped_now;
@@ -203,8 +203,9 @@ int sim_lld_parse_knob(enum sim_lld_knob k, const char *buf, u64 *v)
 	if (k >= SIM_LLD_NR_KNOBS)
 		return -EINVAL;
 	if (kstrtou64(buf, 0, v)) {
-		pr_err("%s: invalid value, not a number in range\n",
-		       sim_knobs[k].name);
+		pr_err("%s='%.*s' invalid: not a decimal or 0x hex number in [%llu, %llu]\n",
+		       sim_knobs[k].name, (int)min_t(size_t, strcspn(buf, "\n"), 32),
+		       buf, sim_knobs[k].min, sim_knobs[k].max);
 		return -EINVAL;
 	}
 	return sim_lld_check_knob(k, *v);
@@ -236,18 +237,32 @@ void sim_lld_default_limits(struct sim_lld_limits *lim)
 }
 EXPORT_SYMBOL_GPL(sim_lld_default_limits);
 
-static int sim_param_knob_set(const char *val, const struct kernel_param *kp)
+/**
+ * sim_lld_set_default_knob - set the default of a limit for new hosts
+ * @k: the knob
+ * @buf: NUL-terminated text, as for the module parameter of the same name
+ *
+ * Return: 0, or -EINVAL (with a kernel message) leaving the default as it
+ * was.
+ */
+int sim_lld_set_default_knob(enum sim_lld_knob k, const char *buf)
 {
-	u64 *p = kp->arg;
-	enum sim_lld_knob k = p - sim_def;
 	u64 v;
 	int ret;
 
-	ret = sim_lld_parse_knob(k, val, &v);
+	ret = sim_lld_parse_knob(k, buf, &v);
 	if (ret)
 		return ret;
-	WRITE_ONCE(*p, v);
+	WRITE_ONCE(sim_def[k], v);
 	return 0;
+}
+EXPORT_SYMBOL_GPL(sim_lld_set_default_knob);
+
+static int sim_param_knob_set(const char *val, const struct kernel_param *kp)
+{
+	u64 *p = kp->arg;
+
+	return sim_lld_set_default_knob(p - sim_def, val);
 }
 
 static int sim_param_knob_get(char *buf, const struct kernel_param *kp)
@@ -504,9 +519,13 @@ static void sim_shost_destroy(struct sim_lld_host *sh, struct Scsi_Host *shost)
 	scsi_remove_host(shost);
 	for (;;) {
 		sim_lld_host_flush_dropped(sh);
-		if (!sim_shost_busy(sh, shost))
+		/*
+		 * Woken when a command is reaped or a transfer completed;
+		 * the timeout re-checks tags held by other users of shost.
+		 */
+		if (wait_event_timeout(sh->idle_wq, !sim_shost_busy(sh, shost),
+				       HZ / 10))
 			break;
-		usleep_range(1000, 2000);
 		if (time_after(jiffies, start + 10 * HZ)) {
 			pr_warn("host%u: still waiting for %d commands, %d completions, %u tags after %u s\n",
 				sh->index, atomic_read(&sh->outstanding),
@@ -518,6 +537,63 @@ static void sim_shost_destroy(struct sim_lld_host *sh, struct Scsi_Host *shost)
 	scsi_host_put(shost);
 	atomic_dec(&sim_live_shosts);
 }
+
+/**
+ * sim_lld_root_refs - references on sim_lld's root device
+ *
+ * Every Scsi_Host of sim_lld is a child of the root device and holds
+ * references on it until the Scsi_Host is released (freed): the same value
+ * before and after adding and removing hosts proves they were released.
+ *
+ * Return: kref_read() of the root device.
+ */
+unsigned int sim_lld_root_refs(void)
+{
+	return kref_read(&sim_root_dev->kobj.kref);
+}
+EXPORT_SYMBOL_GPL(sim_lld_root_refs);
+
+/**
+ * sim_lld_nr_hosts - number of sim_lld hosts
+ *
+ * Return: the hosts added (at load, by add_host or sim_lld_host_add())
+ * and not yet removed.
+ */
+unsigned int sim_lld_nr_hosts(void)
+{
+	unsigned int n;
+
+	mutex_lock(&sim_hosts_lock);
+	n = sim_nr_hosts;
+	mutex_unlock(&sim_hosts_lock);
+	return n;
+}
+EXPORT_SYMBOL_GPL(sim_lld_nr_hosts);
+
+/**
+ * sim_lld_limits_by_index - the limits of host N (debugfs hostN)
+ * @index: sim_lld host index
+ * @lim: filled in
+ *
+ * Return: 0, or -ENODEV if there is no such host.
+ */
+int sim_lld_limits_by_index(unsigned int index, struct sim_lld_limits *lim)
+{
+	struct sim_lld_host *sh;
+	int ret = -ENODEV;
+
+	mutex_lock(&sim_hosts_lock);
+	list_for_each_entry(sh, &sim_hosts, list) {
+		if (sh->index == index) {
+			sim_lld_host_get_limits(sh, lim);
+			ret = 0;
+			break;
+		}
+	}
+	mutex_unlock(&sim_hosts_lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(sim_lld_limits_by_index);
 
 /**
  * sim_lld_live_shosts - Scsi_Hosts created and not yet removed
@@ -550,6 +626,7 @@ struct sim_lld_host *sim_lld_host_add(const struct sim_lld_limits *lim)
 	kref_init(&sh->kref);
 	mutex_init(&sh->cfg_mutex);
 	spin_lock_init(&sh->lock);
+	init_waitqueue_head(&sh->idle_wq);
 	INIT_LIST_HEAD(&sh->cmds);
 	INIT_LIST_HEAD(&sh->dropped);
 	INIT_LIST_HEAD(&sh->list);
@@ -599,15 +676,10 @@ unlock:
 }
 EXPORT_SYMBOL_GPL(sim_lld_host_add);
 
-static void sim_cmd_free(struct sim_lld_cmd *sc);
-
 /* the host is off the list: tear it down, drop the list's reference */
 static void sim_host_teardown(struct sim_lld_host *sh)
 {
-	struct sim_lld_cmd *sc, *tmp;
 	struct Scsi_Host *shost;
-	unsigned long flags;
-	LIST_HEAD(done);
 
 	mutex_lock(&sh->cfg_mutex);
 	sh->removing = true;
@@ -620,19 +692,14 @@ static void sim_host_teardown(struct sim_lld_host *sh)
 	/* waits for file operations in progress (e.g. a waiting writer) */
 	debugfs_remove(sh->dir);
 	sh->dir = NULL;
+	/* every command is reaped (done) when this returns */
 	flush_workqueue(sim_wq);
 
-	/* free the commands nobody owns any more */
-	spin_lock_irqsave(&sh->lock, flags);
-	list_for_each_entry_safe(sc, tmp, &sh->cmds, node) {
-		if (!sc->owner && sc->state == SIM_LLD_CMD_DONE)
-			list_move(&sc->node, &done);
-	}
-	spin_unlock_irqrestore(&sh->lock, flags);
-	list_for_each_entry_safe(sc, tmp, &done, node) {
-		list_del_init(&sc->node);
-		sim_cmd_free(sc);
-	}
+	/*
+	 * Commands still on sh->cmds belong to someone: an in-kernel caller
+	 * that has not called sim_lld_cmd_release() yet, or an open cmd file.
+	 * Each holds a reference on sh and is freed by its holder.
+	 */
 	sim_host_put(sh);
 }
 
@@ -874,12 +941,34 @@ EXPORT_SYMBOL_GPL(sim_lld_host_counters);
 /* ------------------------------------------------------------------ */
 /* the LLD                                                              */
 
+/* the context a completion runs in, SIM_LLD_CTX_* */
+static u32 sim_ctx(void)
+{
+	if (in_hardirq())
+		return SIM_LLD_CTX_HARDIRQ;
+	if (in_serving_softirq())
+		return SIM_LLD_CTX_SOFTIRQ;
+	if (current_work())
+		return SIM_LLD_CTX_WORKER;
+	return SIM_LLD_CTX_CALLER;
+}
+
 static void sim_call_done(struct sim_lld_host *sh, struct scsi_cmnd *cmd,
 			  void (*done)(struct scsi_cmnd *cmd))
 {
-	done(cmd);
-	/* last use of sh by this completion; the pending ref pins sh */
+	struct sim_lld_cmd *sc = (void *)cmd->host_scribble;
+
+	/* the chunks of a command are sequential: no concurrent writer */
+	if (sc)
+		sc->done_ctx |= sim_ctx();
+	/*
+	 * No longer pending once done() is called: done() may finish the
+	 * command, and a waiter woken then must see the host idle.
+	 */
 	atomic_dec(&sh->pending);
+	done(cmd);
+	wake_up(&sh->idle_wq);
+	/* last use of sh by this completion; our reference pins sh */
 	sim_host_put(sh);
 }
 
@@ -1313,10 +1402,16 @@ static void sim_cmd_reap(struct work_struct *work)
 	kvfree(sc->backing);
 	sc->backing = NULL;
 	atomic_dec(&sh->outstanding);
+	wake_up(&sh->idle_wq);
 
-	complete_all(&sc->done);
+	/*
+	 * Under sh->lock, so that sim_lld_cmd_release() sees the command done
+	 * only after the waiters were woken: it may free it at once then.
+	 */
 	spin_lock_irqsave(&sh->lock, flags);
-	sc->state = SIM_LLD_CMD_DONE;
+	/* pairs with sim_cmd_done_p(): the results are written before */
+	smp_store_release(&sc->state, SIM_LLD_CMD_DONE);
+	complete_all(&sc->done);
 	orphan = sc->orphan;
 	if (orphan)
 		list_del_init(&sc->node);
@@ -1478,9 +1573,10 @@ int sim_lld_cmd_run(struct sim_lld_host *sh, const struct sim_lld_req *req,
 		else
 			ret = (req->flags & SIM_LLD_REQ_NOWAIT) ? -EBUSY :
 								  -ENOMEM;
-		atomic_dec(&sh->outstanding);
 		scsi_host_put(shost);
 		atomic_dec(&sh->dev_refs);
+		atomic_dec(&sh->outstanding);
+		wake_up(&sh->idle_wq);
 		goto free;
 	}
 	sc->shost = shost;
@@ -1626,8 +1722,15 @@ static int sim_limits_open(struct inode *inode, struct file *file)
 	return single_open(file, sim_limits_show, inode->i_private);
 }
 
-/* "key=value ..." -> limits; unknown keys or bad values: -EINVAL */
-static int sim_parse_limits(char *buf, struct sim_lld_limits *lim)
+/**
+ * sim_lld_parse_limits - parse a write of the limits file
+ * @buf: "key=value ..." (keys: the knob names), modified
+ * @lim: the keys given are set, the others left as they are
+ *
+ * Return: 0, or -EINVAL for a token without '=', an unknown key or an
+ * invalid value (@lim may be partly updated then).
+ */
+int sim_lld_parse_limits(char *buf, struct sim_lld_limits *lim)
 {
 	char *tok, *val;
 	int k, ret;
@@ -1654,6 +1757,7 @@ static int sim_parse_limits(char *buf, struct sim_lld_limits *lim)
 	}
 	return 0;
 }
+EXPORT_SYMBOL_GPL(sim_lld_parse_limits);
 
 static ssize_t sim_limits_write(struct file *file, const char __user *ubuf,
 				size_t count, loff_t *ppos)
@@ -1667,7 +1771,7 @@ static ssize_t sim_limits_write(struct file *file, const char __user *ubuf,
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
 	sim_lld_host_get_limits(sh, &lim);
-	ret = sim_parse_limits(buf, &lim);
+	ret = sim_lld_parse_limits(buf, &lim);
 	kfree(buf);
 	if (!ret)
 		ret = sim_lld_host_set_limits(sh, &lim);
@@ -1748,22 +1852,34 @@ static int sim_fault_open(struct inode *inode, struct file *file)
 	return single_open(file, sim_fault_show, inode->i_private);
 }
 
-/*
- * "none" | "flush" | "fail|busy|drop chunk=N [times=K]" |
- * "fail|busy|drop resp [times=K]"; times -1 = every time.
+/**
+ * sim_lld_parse_fault - parse a write of the fault file
+ * @buf: "none" | "flush" | "fail|busy|drop chunk=N [times=K]" |
+ *	 "fail|busy|drop resp [times=K]" (times -1 = every time), modified
+ * @f: the fault, for all but "flush"
+ * @flush: set for "flush"
+ *
+ * Return: 0 or -EINVAL.
  */
-static int sim_parse_fault(struct sim_lld_host *sh, char *buf)
+int sim_lld_parse_fault(char *buf, struct sim_lld_fault *f, bool *flush)
 {
-	struct sim_lld_fault f = { .times = 1 };
 	bool have_target = false;
 	char *tok;
 	int i;
 
-	tok = strsep(&buf, " \t\n");
+	memset(f, 0, sizeof(*f));
+	f->times = 1;
+	*flush = false;
+	do {
+		tok = strsep(&buf, " \t\n");
+	} while (tok && !*tok);
 	if (!tok)
-		return -EINVAL;
+		goto bad;
 	if (!strcmp(tok, "flush")) {
-		sim_lld_host_flush_dropped(sh);
+		while ((tok = strsep(&buf, " \t\n")) != NULL)
+			if (*tok)
+				goto bad;
+		*flush = true;
 		return 0;
 	}
 	for (i = 0; i < ARRAY_SIZE(sim_fault_names); i++)
@@ -1771,46 +1887,56 @@ static int sim_parse_fault(struct sim_lld_host *sh, char *buf)
 			break;
 	if (i == ARRAY_SIZE(sim_fault_names))
 		goto bad;
-	f.type = i;
+	f->type = i;
 	while ((tok = strsep(&buf, " \t\n")) != NULL) {
 		if (!*tok)
 			continue;
-		if (!strcmp(tok, "resp")) {
-			f.resp = true;
+		if (!strcmp(tok, "resp") && f->type != SIM_LLD_FAULT_NONE) {
+			f->resp = true;
 			have_target = true;
-		} else if (!strncmp(tok, "chunk=", 6)) {
-			if (kstrtou32(tok + 6, 0, &f.chunk))
+		} else if (!strncmp(tok, "chunk=", 6) &&
+			   f->type != SIM_LLD_FAULT_NONE) {
+			if (kstrtou32(tok + 6, 0, &f->chunk))
 				goto bad;
 			have_target = true;
-		} else if (!strncmp(tok, "times=", 6)) {
-			if (kstrtoint(tok + 6, 0, &f.times) || f.times < -1)
+		} else if (!strncmp(tok, "times=", 6) &&
+			   f->type != SIM_LLD_FAULT_NONE) {
+			if (kstrtoint(tok + 6, 0, &f->times) || f->times < -1)
 				goto bad;
 		} else {
 			goto bad;
 		}
 	}
-	if (f.type != SIM_LLD_FAULT_NONE && !have_target)
+	if (f->type != SIM_LLD_FAULT_NONE && !have_target)
 		goto bad;
-	sim_lld_host_set_fault(sh, &f);
 	return 0;
 bad:
 	pr_err_ratelimited("fault: use none, flush, or fail|busy|drop chunk=N|resp [times=K]\n");
 	return -EINVAL;
 }
+EXPORT_SYMBOL_GPL(sim_lld_parse_fault);
 
 static ssize_t sim_fault_write(struct file *file, const char __user *ubuf,
 			       size_t count, loff_t *ppos)
 {
 	struct sim_lld_host *sh = ((struct seq_file *)file->private_data)->private;
+	struct sim_lld_fault f;
+	bool flush;
 	char *buf;
 	int ret;
 
 	buf = sim_get_user_text(ubuf, count);
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
-	ret = sim_parse_fault(sh, buf);
+	ret = sim_lld_parse_fault(buf, &f, &flush);
 	kfree(buf);
-	return ret ?: count;
+	if (ret)
+		return ret;
+	if (flush)
+		sim_lld_host_flush_dropped(sh);
+	else
+		sim_lld_host_set_fault(sh, &f);
+	return count;
 }
 
 static const struct file_operations sim_fault_fops = {
@@ -1990,11 +2116,20 @@ static int sim_parse_dir(const char *s, enum dma_data_direction *dir)
 	return 0;
 }
 
-/*
- * "dir=to|from|none|bidi len=N [seed=S] [align=A] [buf=kvmalloc|kmalloc|
- * vmalloc] [async] [nowait] [timeout_ms=T]"
+/**
+ * sim_lld_parse_req - parse a command request written to the cmd file
+ * @buf: "dir=to|from|none|bidi len=N [seed=S] [align=A]
+ *	 [buf=kvmalloc|kmalloc|vmalloc] [async] [nowait] [timeout_ms=T]",
+ *	 modified
+ * @req: the request
+ *
+ * Syntax only; sim_lld_cmd_run() checks the values (and refuses both
+ * buf=kmalloc and buf=vmalloc; buf=kvmalloc clears both).
+ *
+ * Return: 0, or -EINVAL for a missing dir or len, an unknown token or a
+ * value that is not a number.
  */
-static int sim_parse_req(char *buf, struct sim_lld_req *req)
+int sim_lld_parse_req(char *buf, struct sim_lld_req *req)
 {
 	bool have_dir = false, have_len = false;
 	char *tok;
@@ -2037,6 +2172,7 @@ static int sim_parse_req(char *buf, struct sim_lld_req *req)
 		pr_err_ratelimited("cmd: invalid request, see README.md\n");
 	return ret ? -EINVAL : 0;
 }
+EXPORT_SYMBOL_GPL(sim_lld_parse_req);
 
 /* "wait id=N [timeout_ms=T]" | "wait all [timeout_ms=T]" */
 static int sim_fd_wait(struct sim_fd *fd, char *buf)
@@ -2045,7 +2181,7 @@ static int sim_fd_wait(struct sim_fd *fd, char *buf)
 	struct sim_lld_cmd *sc, *found = NULL;
 	unsigned int tmo = READ_ONCE(sim_cmd_timeout_ms);
 	unsigned long flags, end;
-	bool all = false;
+	bool all = false, have_id = false;
 	u64 id = 0;
 	char *tok;
 
@@ -2055,10 +2191,14 @@ static int sim_fd_wait(struct sim_fd *fd, char *buf)
 		if (!strcmp(tok, "all"))
 			all = true;
 		else if (!strncmp(tok, "id=", 3) && !kstrtou64(tok + 3, 0, &id))
-			;
+			have_id = true;
 		else if (strncmp(tok, "timeout_ms=", 11) ||
 			 kstrtouint(tok + 11, 0, &tmo))
 			return -EINVAL;
+	}
+	if (all == have_id) {
+		pr_err_ratelimited("cmd: use wait id=N or wait all [timeout_ms=T]\n");
+		return -EINVAL;
 	}
 	if (!all) {
 		spin_lock_irqsave(&sh->lock, flags);
@@ -2130,7 +2270,7 @@ static ssize_t sim_cmd_write(struct file *file, const char __user *ubuf,
 		ret = sim_fd_wait(fd, p + 4);
 		goto out;
 	}
-	ret = sim_parse_req(p, &req);
+	ret = sim_lld_parse_req(p, &req);
 	if (ret)
 		goto out;
 	ret = sim_lld_cmd_run(fd->sh, &req, fd, &sc);
@@ -2147,27 +2287,73 @@ out:
 	return ret ?: count;
 }
 
-static size_t sim_render_cmd(struct sim_lld_cmd *sc, char *buf, size_t size)
+static bool sim_cmd_done_p(const struct sim_lld_cmd *sc)
 {
-	struct sim_lld_log *log = &sc->log;
+	/*
+	 * The log is stable only once the command is done: pairs with the
+	 * smp_store_release() in sim_cmd_reap().
+	 */
+	return smp_load_acquire(&sc->state) == SIM_LLD_CMD_DONE;
+}
+
+/**
+ * sim_lld_cmd_render_size - buffer size sim_lld_cmd_render() needs
+ * @sc: command
+ *
+ * Return: the size, enough for the longest values of every field.
+ */
+size_t sim_lld_cmd_render_size(const struct sim_lld_cmd *sc)
+{
+	if (!sim_cmd_done_p(sc))
+		return 256;
+	return 256 + (size_t)sc->log.nr_chunks * 96 +
+	       (size_t)sc->log.nr_segs * 64;
+}
+EXPORT_SYMBOL_GPL(sim_lld_cmd_render_size);
+
+/**
+ * sim_lld_cmd_render - the text a read of the cmd file gives for a command
+ * @sc: command
+ * @buf: output
+ * @size: its size, see sim_lld_cmd_render_size()
+ *
+ * A command in flight is one SIM_LLD_CMD_FMT line with state=pending; a
+ * finished one is followed by its log (SIM_LLD_CHUNK_FMT and SIM_LLD_SEG_FMT
+ * lines, SIM_LLD_RESP_FMT if the response was sent).
+ *
+ * Return: the length of the text (without the NUL).
+ */
+size_t sim_lld_cmd_render(const struct sim_lld_cmd *sc, char *buf,
+			  size_t size)
+{
+	const struct sim_lld_log *log = &sc->log;
 	size_t n;
 	u32 i, j;
 
+	if (!sim_cmd_done_p(sc))
+		return scnprintf(buf, size, SIM_LLD_CMD_FMT, sc->id,
+				 sim_state_names[SIM_LLD_CMD_PENDING],
+				 sim_dir_name(sc->req.dir), sc->req.len,
+				 sc->req.seed, 0, 0, SIM_LLD_VERIFY_SKIPPED,
+				 -1LL, 0, 0);
+
 	n = scnprintf(buf, size, SIM_LLD_CMD_FMT, sc->id,
-		      sim_state_names[sc->state], sim_dir_name(sc->req.dir),
-		      sc->req.len, sc->req.seed, sc->err, sc->result,
-		      sc->verify, sc->mismatch, log->nr_chunks, log->overflow);
+		      sim_state_names[SIM_LLD_CMD_DONE],
+		      sim_dir_name(sc->req.dir), sc->req.len, sc->req.seed,
+		      sc->err, sc->result, sc->verify, sc->mismatch,
+		      log->nr_chunks, log->overflow);
 	for (i = 0; i < log->nr_chunks; i++) {
-		struct sim_lld_chunk *c = &log->chunks[i];
+		const struct sim_lld_chunk *c = &log->chunks[i];
 
 		n += scnprintf(buf + n, size - n, SIM_LLD_CHUNK_FMT, i,
 			       c->offset, c->length, c->nents, c->result,
 			       sim_reason_names[c->reason]);
 		for (j = 0; j < c->nsegs; j++) {
-			struct sim_lld_seg *s = &log->segs[c->first_seg + j];
+			const struct sim_lld_seg *sg;
 
+			sg = &log->segs[c->first_seg + j];
 			n += scnprintf(buf + n, size - n, SIM_LLD_SEG_FMT, j,
-				       s->length, s->addr);
+				       sg->length, sg->addr);
 		}
 	}
 	if (log->resp_seen)
@@ -2176,6 +2362,7 @@ static size_t sim_render_cmd(struct sim_lld_cmd *sc, char *buf, size_t size)
 			       sim_reason_names[log->resp_reason]);
 	return n;
 }
+EXPORT_SYMBOL_GPL(sim_lld_cmd_render);
 
 static ssize_t sim_cmd_read(struct file *file, char __user *ubuf,
 			    size_t count, loff_t *ppos)
@@ -2188,19 +2375,13 @@ static ssize_t sim_cmd_read(struct file *file, char __user *ubuf,
 	mutex_lock(&fd->lock);
 	sc = fd->cur;
 	if (*ppos == 0) {
-		/* the log is stable only once the command is done */
-		bool done = sc && completion_done(&sc->done);
-
 		kvfree(fd->text);
 		fd->text = NULL;
 		fd->text_len = 0;
 		if (fd->summary)
 			size = 128;
-		else if (sc && done)
-			size = 256 + sc->log.nr_chunks * 96 +
-			       sc->log.nr_segs * 48;
 		else if (sc)
-			size = 256;
+			size = sim_lld_cmd_render_size(sc);
 		else
 			size = 0;
 		if (size) {
@@ -2216,16 +2397,8 @@ static ssize_t sim_cmd_read(struct file *file, char __user *ubuf,
 						 fd->waited, fd->ok,
 						 fd->failed,
 						 fd->still_pending);
-		else if (sc && done)
-			fd->text_len = sim_render_cmd(sc, fd->text, size);
 		else if (sc)
-			fd->text_len = scnprintf(fd->text, size,
-						 SIM_LLD_CMD_FMT, sc->id,
-						 sim_state_names[SIM_LLD_CMD_PENDING],
-						 sim_dir_name(sc->req.dir),
-						 sc->req.len, sc->req.seed, 0,
-						 0, SIM_LLD_VERIFY_SKIPPED,
-						 -1LL, 0, 0);
+			fd->text_len = sim_lld_cmd_render(sc, fd->text, size);
 	}
 	ret = simple_read_from_buffer(ubuf, count, ppos, fd->text,
 				      fd->text_len);

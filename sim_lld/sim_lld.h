@@ -79,6 +79,16 @@ struct sim_lld_log {
 #define SIM_LLD_REQ_KMALLOC	0x4	/* target buffer from kmalloc */
 #define SIM_LLD_REQ_VMALLOC	0x8	/* target buffer from vmalloc */
 
+/*
+ * Contexts a command's transfers were completed in (sim_lld_cmd.done_ctx,
+ * one bit each): the thread that called transfer_*() (inline), a
+ * workqueue worker, softirq, hardirq.
+ */
+#define SIM_LLD_CTX_CALLER	0x1
+#define SIM_LLD_CTX_WORKER	0x2
+#define SIM_LLD_CTX_SOFTIRQ	0x4
+#define SIM_LLD_CTX_HARDIRQ	0x8
+
 struct sim_lld_req {
 	enum dma_data_direction dir;
 	u32 len;
@@ -114,6 +124,7 @@ struct sim_lld_cmd {
 	/* LLD side, used by the chunk sequence only */
 	u32 calls;
 	u32 next_off;
+	u32 done_ctx;			/* SIM_LLD_CTX_* of the done() calls */
 	/* results */
 	enum sim_lld_cmd_state state;
 	int err;			/* from the target core */
@@ -134,6 +145,7 @@ struct sim_lld_counters {
 int sim_lld_check_knob(enum sim_lld_knob k, u64 v);
 int sim_lld_parse_knob(enum sim_lld_knob k, const char *buf, u64 *v);
 void sim_lld_default_limits(struct sim_lld_limits *lim);
+int sim_lld_set_default_knob(enum sim_lld_knob k, const char *buf);
 
 struct sim_lld_host *sim_lld_host_add(const struct sim_lld_limits *lim);
 void sim_lld_host_remove(struct sim_lld_host *sh);
@@ -153,6 +165,16 @@ unsigned int sim_lld_host_flush_dropped(struct sim_lld_host *sh);
 void sim_lld_host_counters(struct sim_lld_host *sh,
 			   struct sim_lld_counters *c);
 unsigned int sim_lld_live_shosts(void);
+unsigned int sim_lld_root_refs(void);
+unsigned int sim_lld_nr_hosts(void);
+int sim_lld_limits_by_index(unsigned int index, struct sim_lld_limits *lim);
+
+int sim_lld_parse_limits(char *buf, struct sim_lld_limits *lim);
+int sim_lld_parse_req(char *buf, struct sim_lld_req *req);
+int sim_lld_parse_fault(char *buf, struct sim_lld_fault *f, bool *flush);
+size_t sim_lld_cmd_render(const struct sim_lld_cmd *sc, char *buf,
+			  size_t size);
+size_t sim_lld_cmd_render_size(const struct sim_lld_cmd *sc);
 
 int sim_lld_cmd_run(struct sim_lld_host *sh, const struct sim_lld_req *req,
 		    void *owner, struct sim_lld_cmd **out);

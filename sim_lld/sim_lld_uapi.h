@@ -18,6 +18,34 @@
 #define SIM_LLD_F_REMOVE_HOST	"remove_host"	/* w: index */
 #define SIM_LLD_F_HOSTS		"hosts"		/* r: "index host_no" lines */
 
+/*
+ * What to write (text, at most 256 bytes a write; EINVAL otherwise):
+ *
+ *   add_host       "N" adds N hosts with the defaults, "-N" removes the
+ *                  last N (|N| <= SIM_LLD_MAX_HOSTS)
+ *   remove_host    "I" removes hostI
+ *   <knob>         one value, decimal or 0x hex; EINVAL for an invalid
+ *                  one (host unchanged), EBUSY while the host has
+ *                  commands (host unchanged); else the host is re-created
+ *                  with a new scsi host number (host_no)
+ *   limits         "sg_tablesize=.. max_sectors=.. max_segment_size=..
+ *                  dma_boundary=.. can_queue=.." (any subset)
+ *   completion     "inline" | "workqueue" | "softirq" | "hrtimer"
+ *   fault          "none" | "flush" | "fail|busy|drop chunk=N [times=K]" |
+ *                  "fail|busy|drop resp [times=K]" (K = -1: always)
+ *   counters       "0" or "reset"
+ *   cmd            "dir=to|from|none|bidi len=N [seed=S] [align=A]
+ *                  [buf=kvmalloc|kmalloc|vmalloc] [async] [nowait]
+ *                  [timeout_ms=T]" runs a command (synchronous unless
+ *                  async: the write returns when it ended, whatever its
+ *                  err), or "wait id=N [timeout_ms=T]" | "wait all
+ *                  [timeout_ms=T]"; errors EINVAL, EBUSY (nowait, no
+ *                  tag), ENODEV, ENOMEM, ETIMEDOUT, ENOENT (wait id)
+ *
+ * A write sets the cmd file's position to 0; read from 0 (or pread at 0)
+ * to get the result of the fd's current command.
+ */
+
 /* per host files */
 #define SIM_LLD_F_SG_TABLESIZE		"sg_tablesize"
 #define SIM_LLD_F_MAX_SECTORS		"max_sectors"
