@@ -73,11 +73,21 @@ for name in "$@"; do
 	echo "    # Subtest: $name"
 	echo "    # $name: $desc"
 	start=$(date +%s)
-	# the program's exit status comes out on fd 3, its output goes
-	# indented to the console (fd 4); KSFT_TAP_LEVEL: no second version line
-	status=$( { { KSFT_TAP_LEVEL=1 timeout -k 10 "$TIMEOUT" "$DIR/$name" \
-			2>&1 3>&- 4>&-; echo $? >&3; } |
-		    sed -u 's/^/    /' >&4; } 3>&1 )
+	# The program runs in a session of its own (setsid: no fork, as a
+	# background job is not a group leader, so the session id is $!),
+	# under timeout(1). kselftest_harness puts each test in a process
+	# group of its own: whatever of the session is left when the program
+	# ended is killed, or it would keep the pipe to sed open. The exit
+	# status comes out on fd 3, the output goes indented to the console
+	# (fd 4). KSFT_TAP_LEVEL: the program prints no second version line.
+	status=$( { {
+		KSFT_TAP_LEVEL=1 setsid timeout -k 10 "$TIMEOUT" "$DIR/$name" \
+			</dev/null 2>&1 3>&- 4>&- &
+		pid=$!
+		wait $pid
+		st=$?
+		pkill -KILL -s "$pid" 2>/dev/null
+		echo $st >&3; } | sed -u 's/^/    /' >&4; } 3>&1 )
 	secs=$(( $(date +%s) - start ))
 	case "$status" in
 	0)	echo "ok $n $name" ;;
