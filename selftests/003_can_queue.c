@@ -109,7 +109,8 @@ TEST_F(cq, nowait_refused)
 
 	/* every tag is free again: can_queue commands at once succeed */
 	for (i = 0; i < (int)cq; i++)
-		ASSERT_EQ(0, tgt_cmd_write(self->fd, "dir=from len=12288 seed=%d async nowait\n", i));
+		ASSERT_EQ(0, tgt_cmd_write(self->fd,
+					   "dir=from len=12288 seed=%d async nowait\n", i));
 	ASSERT_EQ(0, tgt_cmd_write(self->fd, "wait all timeout_ms=10000\n"));
 	ASSERT_EQ(0, tgt_cmd_read(self->fd, &r));
 	ASSERT_EQ(cq, r.waited);

@@ -82,8 +82,10 @@ FIXTURE_SETUP(hotremove)
 	unsigned long long n;
 
 	self->fd = -1;
-	self->child[0] = self->child[1] = 0;
-	self->pipe_rd[0] = self->pipe_rd[1] = -1;
+	self->child[0] = 0;
+	self->child[1] = 0;
+	self->pipe_rd[0] = -1;
+	self->pipe_rd[1] = -1;
 	tgt_assert_idle(_metadata, 0, NULL);
 	ASSERT_EQ(0, tgt_read_ull(SIM_LLD_DEBUGFS_ROOT "/" SIM_LLD_F_ADD_HOST, &n));
 	self->nhosts = n;
@@ -154,7 +156,8 @@ static pid_t writer(struct __test_metadata *_metadata, unsigned int host,
 	if (pid == 0) {
 		close(p[0]);
 		fd = tgt_cmd_open(host);
-		ret = fd < 0 ? fd : tgt_cmd_write(fd, "dir=from len=16384 seed=5 timeout_ms=30000\n");
+		ret = fd < 0 ? fd : tgt_cmd_write(fd,
+				"dir=from len=16384 seed=5 timeout_ms=30000\n");
 		_exit(write(p[1], &ret, sizeof(ret)) == sizeof(ret) ? 0 : 1);
 	}
 	close(p[1]);
@@ -251,7 +254,8 @@ TEST_F(hotremove, readd_after_remove)
 
 	ASSERT_EQ(0, tgt_write_host(self->host, SIM_LLD_F_FAULT, "drop chunk=0 times=-1\n"));
 	for (i = 0; i < CAN_QUEUE; i++)
-		ASSERT_EQ(0, tgt_cmd_write(self->fd, "dir=from len=8192 seed=%d async nowait\n", i));
+		ASSERT_EQ(0, tgt_cmd_write(self->fd,
+					   "dir=from len=8192 seed=%d async nowait\n", i));
 	ASSERT_EQ(CAN_QUEUE, tgt_wait_counter(self->host, C_DROPPED_NOW, CAN_QUEUE, 10000));
 	snprintf(idx, sizeof(idx), "%u\n", self->host);
 	ASSERT_EQ(0, tgt_write_root(SIM_LLD_F_REMOVE_HOST, idx));

@@ -145,7 +145,8 @@ TEST_F_TIMEOUT(stress, mixed_10000, 600)
 				tgt_result_free(&r);
 			}
 			if (batch > 1) {
-				ASSERT_EQ(0, tgt_cmd_write(self->fd, "wait all timeout_ms=20000\n"));
+				ASSERT_EQ(0, tgt_cmd_write(self->fd,
+						"wait all timeout_ms=20000\n"));
 				ASSERT_EQ(0, tgt_cmd_read(self->fd, &r));
 				ASSERT_TRUE(r.summary);
 				ASSERT_EQ(batch, r.waited);
