@@ -129,6 +129,22 @@ def test_no_ktap_at_all(kunit_dir: Path) -> None:
     assert len(cases) == 5 and all(c.status == CRASHED for c in cases)
 
 
+def test_failure_message_prefers_the_assertion() -> None:
+    log = ["    #  RUN           stress.mixed_10000 ...",
+           "    # /w/selftests/007_stress.c:74:mixed_10000:seed 1 (kernel argument tgtsim_seed=N)",
+           "sim_lld: host0: chunk 1 off 0 len 1 nents 1 violates offset",
+           "    # /w/selftests/tgt_selftest.h:860:mixed_10000:Expected 0 (0) == r->err (-5)",
+           "    # /w/selftests/tgt_selftest.h:861:mixed_10000:len 1: err -5 result 0x70000",
+           "    # mixed_10000: Test terminated by assertion"]
+    assert selftests.failure_message(log) == \
+        "tgt_selftest.h:860: len 1: err -5 result 0x70000 (Expected 0 (0) == r->err (-5))"
+    # a note not right after the assertion is not its note
+    assert selftests.failure_message(log[:4] + log[5:]) == \
+        "tgt_selftest.h:860: Expected 0 (0) == r->err (-5)"
+    assert selftests.failure_message(log[:3]) == \
+        "007_stress.c:74: seed 1 (kernel argument tgtsim_seed=N)"
+
+
 def test_failure_message_without_assertion() -> None:
     assert selftests.failure_message(["    # to: Test terminated by timeout"]) == \
         "Test terminated by timeout"

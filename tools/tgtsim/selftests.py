@@ -163,13 +163,19 @@ def hang_reason(res: Result, opts: SelftestOptions) -> str:
 
 
 def failure_message(log: list[str]) -> str:
-    """The first assertion of a failed test, with the note logged after it."""
-    hits = [(m.group(1), m.group(2).strip()) for m in map(_TH_LOG.match, log) if m]
+    """The first assertion of a failed test ("Expected ..."), with the note
+    logged right after it; else its first logged line, else the harness's
+    verdict ("Test terminated by timeout")."""
+    hits = [(i, m.group(1), m.group(2).strip()) for i, m in
+            enumerate(map(_TH_LOG.match, log)) if m]
+    for k, (i, where, text) in enumerate(hits):
+        if text.startswith("Expected"):
+            if k + 1 < len(hits) and hits[k + 1][0] == i + 1 and \
+                    not hits[k + 1][2].startswith("Expected"):
+                text = f"{hits[k + 1][2]} ({text})"
+            return f"{where}: {text}"[:400]
     if hits:
-        where, text = hits[0]
-        if text.startswith("Expected") and len(hits) > 1 and hits[1][0] == where:
-            text = f"{hits[1][1]} ({text})"
-        return f"{where}: {text}"[:400]
+        return f"{hits[0][1]}: {hits[0][2]}"[:400]
     for line in log:
         m = _TERMINATED.match(line)
         if m:
