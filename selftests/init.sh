@@ -99,5 +99,11 @@ for name in "$@"; do
 	esac
 	echo "# $name: ${secs}s"
 done
+# kernels with kmemleak (debug profile): its report of what is left
+# unreferenced goes to the console (nothing when there is no leak)
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan > /sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak
+fi
 echo "# tgtsim selftests: done"
 poweroff
