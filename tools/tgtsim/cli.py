@@ -106,8 +106,16 @@ def build_parser() -> Parser:
                         help="seed passed to the tgt_kunit suites (tgt_kunit.seed=N)")
         sp.add_argument("--kernel-arg", dest="kernel_args", action="append", default=[],
                         metavar="ARG", help="extra kernel command line argument (repeatable)")
+        sp.add_argument("--no-selftests", dest="selftests", action="store_false",
+                        help="skip the kselftest boot after the KUnit boot")
+        sp.add_argument("--selftest-timeout", type=_positive_float, default=300.0, metavar="S",
+                        help="kill the selftest boot after S seconds (default 300; each "
+                        "program gets min(S, 120))")
+        sp.add_argument("--selftest-filter", default="", metavar="GLOB",
+                        help="run only the selftest programs matching GLOB (e.g. '003*')")
 
-    r = add("run", "boot the built kernel, run the KUnit suites and write the reports",
+    r = add("run", "boot the built kernel, run the KUnit suites, then the selftests, and "
+            "write the reports",
             "tgtsim run kunit --filter 'scsi_lib*' --timeout 300")
     r.add_argument("profile", metavar="PROFILE", nargs="?", default="kunit")
     run_opts(r)
@@ -167,9 +175,14 @@ def build_parser() -> Parser:
 
 def _run_options(args: argparse.Namespace):
     from tgtsim.run import RunOptions
+    from tgtsim.selftests import SelftestOptions
+    st = SelftestOptions(timeout=args.selftest_timeout, idle_timeout=args.idle_timeout,
+                         filter_glob=args.selftest_filter, seed=args.seed,
+                         kernel_args=list(args.kernel_args),
+                         jobs=args.jobs) if args.selftests else None
     return RunOptions(timeout=args.timeout, idle_timeout=args.idle_timeout,
                       filter_glob=args.filter_glob, seed=args.seed,
-                      kernel_args=list(args.kernel_args))
+                      kernel_args=list(args.kernel_args), selftests=st)
 
 
 def cmd_all(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:

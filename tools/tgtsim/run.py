@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from tgtsim import kunit_tools, profiles, report
+from tgtsim import kunit_tools, profiles, report, selftests
 from tgtsim.errors import InfraError
 from tgtsim.paths import Paths
 from tgtsim.procs import Result, run_watched
@@ -33,6 +33,8 @@ class RunOptions:
     filter_glob: str = ""
     seed: Optional[int] = None
     kernel_args: list[str] = field(default_factory=list)
+    # the selftest boot after the KUnit boot (None: no selftests)
+    selftests: Optional[selftests.SelftestOptions] = None
 
     def args(self) -> list[str]:
         a = list(UML_ARGS)
@@ -79,10 +81,11 @@ def finish(paths: Paths, run_dir: Path, res: Results, meta: dict, progress: Prog
     body, closing = text.rstrip("\n").rsplit("\n", 1) if "\n" in text.rstrip("\n") \
         else ("", text.rstrip("\n"))
     if res.crash:
+        log = {"kernel": "console.log", "selftests": selftests.CONSOLE,
+               "selftests-build": selftests.BUILD_LOG}.get(res.crash.where, "build.log")
         sys.stdout.flush()
         sys.stderr.write(f"tgtsim: error: {res.crash.reason}\n"
-                         f"--- last {len(res.crash.tail)} lines of {run_dir}/"
-                         f"{'console.log' if res.crash.where == 'kernel' else 'build.log'} ---\n"
+                         f"--- last {len(res.crash.tail)} lines of {run_dir}/{log} ---\n"
                          + "".join(f"  {ln}\n" for ln in res.crash.tail) + "---\n")
         sys.stderr.flush()
     if body:
@@ -107,6 +110,8 @@ def run_profile(paths: Paths, profile: str, opts: RunOptions, progress: Progress
         shutil.copyfile(kb / "build.log", run_dir / "build.log")
     console = run_dir / "console.log"
     started = time.time()
+    st = opts.selftests
+    prep = selftests.prepare(paths, run_dir, st, progress) if st else None
     with progress.step(f"boot {profile}"):
         res = boot(binary, opts, console, progress)
     results = analyze(res.lines, kdir, hang=hang_reason(res, opts), returncode=res.returncode)
@@ -114,6 +119,9 @@ def run_profile(paths: Paths, profile: str, opts: RunOptions, progress: Progress
     meta = {"run_id": run_dir.name, "profile": profile, "started": started,
             "duration": round(res.duration, 1), "kernel_args": opts.args(),
             "returncode": res.returncode}
+    if st and prep:
+        selftests.run(binary, paths.root / "selftests" / "init.sh", run_dir, prep, st, kdir,
+                      results, meta, progress)
     return finish(paths, run_dir, results, meta, progress)
 
 
@@ -149,7 +157,9 @@ def reanalyze(paths: Paths, run_dir: Path, progress: Progress) -> int:
         hang = ""
         if res.crash and res.crash.reason.startswith(("kernel hang", "kernel timeout")):
             hang = res.crash.reason
-        res = analyze(lines, kunit_dir(paths), hang=hang, returncode=meta.get("returncode", 0))
+        kdir = kunit_dir(paths)
+        res = analyze(lines, kdir, hang=hang, returncode=meta.get("returncode", 0))
+        selftests.reanalyze(run_dir, meta, kdir, res)
     keep = {k: v for k, v in meta.items() if k not in ("counts", "crash", "suites", "exit_code")}
     is_latest = report.latest(paths.out) == run_dir.resolve()
     return finish(paths, run_dir, res, keep, progress, switch=is_latest)

@@ -1,0 +1,109 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# init.sh - PID 1 of the tgtsim selftest boot (UML, hostfs root = host's /).
+#
+#   linux mem=256M root=/dev/root rootfstype=hostfs rootflags=/ rw \
+#         init=/abs/path/selftests/init.sh con=null con0=fd:0,fd:1 \
+#         kunit.enable=0 tgtsim_selftests=/abs/path/build/selftests </dev/null
+#
+# Mounts proc, sysfs and debugfs, runs each program of tests.list (in
+# order) with a timeout, prints one KTAP document on the console (each
+# program a subtest, its kselftest TAP indented by 4), and powers off.
+# Programs can also be run by hand in a UML shell (see README.md).
+# Kernel arguments of the form name=value reach this script as environment:
+#   tgtsim_selftests=DIR  programs and tests.list (default: ../build/selftests
+#                         next to this script)
+#   tgtsim_timeout=S      per program timeout in seconds (default 120)
+#   tgtsim_filter=GLOB    run only the programs whose name matches GLOB
+#   tgtsim_seed=N         seed of the randomised tests (default 1)
+
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+
+# /proc/sysrq-trigger does not exist on UML (MAGIC_SYSRQ depends on !UML):
+# the poweroff helper calls reboot(RB_POWER_OFF), which does not return.
+poweroff() {
+	sync
+	exec "$DIR/poweroff"
+}
+
+if [ "$$" != 1 ]; then
+	echo "init.sh: must run as PID 1 of the UML selftest boot (see its header)" >&2
+	exit 2
+fi
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+DIR=${tgtsim_selftests:-$HERE/../build/selftests}
+TIMEOUT=${tgtsim_timeout:-120}
+FILTER=${tgtsim_filter:-*}
+tgtsim_seed=${tgtsim_seed:-1}
+export tgtsim_seed
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t debugfs debugfs /sys/kernel/debug
+
+LIST="$DIR/tests.list"
+if [ ! -r "$LIST" ]; then
+	echo "init.sh: no $LIST: build the selftests first (make -C selftests)"
+	poweroff
+fi
+
+# the programs to run, in order
+names=
+while IFS='	' read -r name desc; do
+	case "$name" in
+	$FILTER) names="$names $name" ;;
+	esac
+done < "$LIST"
+set -f
+set -- $names
+set +f
+
+echo "KTAP version 1"
+echo "# tgtsim selftests: $# programs from $DIR, seed $tgtsim_seed, timeout ${TIMEOUT}s"
+echo "1..$#"
+exec 4>&1
+n=0
+for name in "$@"; do
+	n=$((n + 1))
+	desc=$(grep "^$name	" "$LIST" | cut -f2-)
+	echo "    KTAP version 1"
+	echo "    # Subtest: $name"
+	echo "    # $name: $desc"
+	start=$(date +%s)
+	# The program runs in a session of its own (setsid: no fork, as a
+	# background job is not a group leader, so the session id is $!),
+	# under timeout(1). kselftest_harness puts each test in a process
+	# group of its own: whatever of the session is left when the program
+	# ended is killed, or it would keep the pipe to sed open. The exit
+	# status comes out on fd 3, the output goes indented to the console
+	# (fd 4). KSFT_TAP_LEVEL: the program prints no second version line.
+	status=$( { {
+		KSFT_TAP_LEVEL=1 setsid timeout -k 10 "$TIMEOUT" "$DIR/$name" \
+			</dev/null 2>&1 3>&- 4>&- &
+		pid=$!
+		wait $pid
+		st=$?
+		pkill -KILL -s "$pid" 2>/dev/null
+		echo $st >&3; } | sed -u 's/^/    /' >&4; } 3>&1 )
+	secs=$(( $(date +%s) - start ))
+	case "$status" in
+	0)	echo "ok $n $name" ;;
+	4)	echo "ok $n $name # SKIP" ;;
+	124|137)
+		echo "    # $name: timed out after ${TIMEOUT}s (killed)"
+		echo "not ok $n $name # TIMEOUT ${TIMEOUT}s" ;;
+	*)	echo "not ok $n $name # exit=$status" ;;
+	esac
+	echo "# $name: ${secs}s"
+done
+# kernels with kmemleak (debug profile): its report of what is left
+# unreferenced goes to the console (nothing when there is no leak)
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan > /sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak
+fi
+echo "# tgtsim selftests: done"
+poweroff
