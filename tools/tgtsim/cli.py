@@ -333,7 +333,8 @@ def cmd_check(paths: Paths, args: argparse.Namespace, progress: Progress) -> int
     passed, failed, skipped = p_pass + k_pass, p_fail + k_fail, p_skip + k_skip
     print(f"pytest: {p_pass} passed, {p_fail} failed, {p_skip} skipped (tools/tests)")
     if not args.no_kernel:
-        print(f"kunit:  {k_pass} passed, {k_fail} failed, {k_skip} skipped ({args.profile})")
+        print(f"kernel: {k_pass} passed, {k_fail} failed, {k_skip} skipped "
+              f"({args.profile}: KUnit and selftests)")
     line = f"check: {passed} passed, {failed} failed, {skipped} skipped"
     print(progress.paint(line, "red" if failed else "green"), flush=True)
     if rc_k in (EXIT_USAGE, EXIT_INFRA):
