@@ -17,16 +17,19 @@
  *    segment stays within max_segment_size; otherwise it starts a new
  *    segment, which ends the chunk if it already has sg_tablesize segments.
  */
+#include <linux/dma-mapping.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/prandom.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
+#include <kunit/device.h>
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
 
 #include <scsi/scsi.h>
 #include <scsi/scsi_cmnd.h>
+#include <scsi/scsi_device.h>
 #include <scsi/scsi_host.h>
 #include <scsi/scsi_tgt.h>
 
@@ -601,6 +604,72 @@ static void tgt_offsets_error_stops_and_leaks_nothing(struct kunit *test)
 }
 
 /* bad arguments are refused at once and done is not called */
+static void tgt_remove_host(void *shost)
+{
+	scsi_remove_host(shost);
+}
+
+static void tgt_limits_desc(const struct tgt_test_limits *p, char *desc)
+{
+	strscpy(desc, p->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(tgt_limits, tgt_limits, tgt_limits_desc);
+
+/*
+ * uspace_req_q has exactly the limits the request queue of a scsi_device of
+ * the same host gets (the initiator path, scsi_alloc_sdev()), and the host's
+ * DMA device is told the segment limits. The device is probed for real: the
+ * test host's queuecommand fails INQUIRY, so the scan gives up after the
+ * queue was made and recorded by slave_alloc.
+ */
+static void tgt_offsets_uspace_queue_has_sdev_queue_limits(struct kunit *test)
+{
+	const struct tgt_test_limits *lim = test->param_value;
+	static atomic_t nr_parents = ATOMIC_INIT(0);
+	struct device_dma_parameters *parms;
+	const struct queue_limits *u, *s;
+	struct tgt_test_host *th;
+	struct device *parent;
+	char name[32];
+	int ret;
+
+	snprintf(name, sizeof(name), "tgt_kunit_dma%d",
+		 atomic_inc_return(&nr_parents));
+	parent = kunit_device_register(test, name);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(parent));
+	parms = kunit_kzalloc(test, sizeof(*parms), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, parms);
+	parent->dma_parms = parms;
+
+	th = tgt_test_host_create(test, lim, true);
+	ret = scsi_add_host(th->shost, parent);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, tgt_remove_host,
+							th->shost), 0);
+	KUNIT_EXPECT_NE(test, scsi_add_device(th->shost, 0, 0, 0), 0);
+	KUNIT_ASSERT_EQ(test, th->nr_sdev_allocs, 1);
+
+	u = &th->shost->uspace_req_q->limits;
+	s = &th->sdev_lim;
+	KUNIT_EXPECT_EQ(test, u->max_hw_sectors, lim->max_sectors);
+	KUNIT_EXPECT_EQ(test, u->max_segments, lim->sg_tablesize);
+	KUNIT_EXPECT_EQ(test, u->max_segment_size, lim->max_segment_size);
+	KUNIT_EXPECT_EQ(test, u->seg_boundary_mask, lim->dma_boundary);
+	KUNIT_EXPECT_EQ(test, u->max_hw_sectors, s->max_hw_sectors);
+	KUNIT_EXPECT_EQ(test, u->max_sectors, s->max_sectors);
+	KUNIT_EXPECT_EQ(test, u->max_segments, s->max_segments);
+	KUNIT_EXPECT_EQ(test, u->max_segment_size, s->max_segment_size);
+	KUNIT_EXPECT_EQ(test, u->seg_boundary_mask, s->seg_boundary_mask);
+	KUNIT_EXPECT_EQ(test, u->virt_boundary_mask, s->virt_boundary_mask);
+	KUNIT_EXPECT_EQ(test, u->dma_alignment, s->dma_alignment);
+	KUNIT_EXPECT_EQ(test, u->logical_block_size, s->logical_block_size);
+	KUNIT_EXPECT_EQ(test, u->features, s->features);
+	/* scsi_init_limits() passed the limits on to the DMA device */
+	KUNIT_EXPECT_EQ(test, dma_get_max_seg_size(parent), lim->max_segment_size);
+	KUNIT_EXPECT_EQ(test, dma_get_seg_boundary(parent), lim->dma_boundary);
+}
+
 static void tgt_offsets_bad_arguments_refused(struct kunit *test)
 {
 	struct tgt_test_host *th = tgt_test_host_create(test, NULL, true);
@@ -952,6 +1021,8 @@ static struct kunit_case tgt_cmd_offsets_cases[] = {
 			 tgt_ctx_gen_params),
 	KUNIT_CASE_PARAM(tgt_offsets_error_stops_and_leaks_nothing,
 			 tgt_fault_gen_params),
+	KUNIT_CASE_PARAM(tgt_offsets_uspace_queue_has_sdev_queue_limits,
+			 tgt_limits_gen_params),
 	KUNIT_CASE(tgt_offsets_bad_arguments_refused),
 	KUNIT_CASE(tgt_offsets_requeue_while_in_core_refused),
 	KUNIT_CASE_PARAM(tgt_offsets_mapping_failure_stops_and_leaks_nothing,

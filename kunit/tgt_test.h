@@ -10,6 +10,7 @@
 #ifndef _TGT_TEST_H
 #define _TGT_TEST_H
 
+#include <linux/blkdev.h>
 #include <linux/completion.h>
 #include <linux/dma-direction.h>
 #include <linux/hrtimer.h>
@@ -95,6 +96,10 @@ struct tgt_test_host {
 	struct work_struct bh_work;
 	struct scsi_cmnd *pending_cmd;
 	void (*pending_done)(struct scsi_cmnd *cmd);
+
+	/* the queue limits of the last scsi_device allocated on the host */
+	struct queue_limits sdev_lim;
+	unsigned int nr_sdev_allocs;
 
 	/* completion of scsi_tgt_queue_command() */
 	struct completion cmd_done;

@@ -14,6 +14,7 @@
 
 #include <scsi/scsi.h>
 #include <scsi/scsi_cmnd.h>
+#include <scsi/scsi_device.h>
 #include <scsi/scsi_host.h>
 #include <scsi/scsi_tgt.h>
 
@@ -191,11 +192,22 @@ static int tgt_test_queuecommand(struct Scsi_Host *shost,
 	return 0;
 }
 
+/* a scsi_device is being allocated: record the limits of its queue */
+static int tgt_test_slave_alloc(struct scsi_device *sdev)
+{
+	struct tgt_test_host *th = shost_to_th(sdev->host);
+
+	th->sdev_lim = sdev->request_queue->limits;
+	th->nr_sdev_allocs++;
+	return 0;
+}
+
 static const struct scsi_host_template tgt_test_sht = {
 	.module			= THIS_MODULE,
 	.name			= "tgt_kunit",
 	.proc_name		= "tgt_kunit",
 	.queuecommand		= tgt_test_queuecommand,
+	.slave_alloc		= tgt_test_slave_alloc,
 	.transfer_response	= tgt_test_transfer_response,
 	.transfer_data		= tgt_test_transfer_data,
 	.can_queue		= 32,
