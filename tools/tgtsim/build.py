@@ -36,6 +36,15 @@ def make_options(use_ccache: bool) -> list[str]:
     return []
 
 
+def profile_make_options(paths: Paths, profile: str) -> list[str]:
+    """Make variables a profile needs beyond its config fragments (coverage:
+    gcov instruments only the paths of coverage/scope)."""
+    if profile == "coverage":
+        from tgtsim import coverage
+        return coverage.make_options(paths)
+    return []
+
+
 def build_env(paths: Paths) -> dict[str, str]:
     """ccache: relative paths under the checkout, so that clones elsewhere
     (CI, a colleague's tree) hit the same cache entries."""
@@ -119,7 +128,7 @@ def build(paths: Paths, profile: str, progress: Progress, jobs: int,
     kb = kbuild or paths.kbuild(profile)
     kb.mkdir(parents=True, exist_ok=True)
     log_path = kb / "build.log"
-    opts = make_options(use_ccache)
+    opts = make_options(use_ccache) + profile_make_options(paths, profile)
     digest = inputs_digest(tree, frags, opts)
     if up_to_date(kb, digest):
         progress.info(f"build: {profile} is up to date ({kb / 'linux'})")

@@ -162,9 +162,29 @@ def build_parser() -> Parser:
     lt.add_argument("--no-build", action="store_true",
                     help="only checkpatch (seconds instead of minutes)")
 
-    c = add("check", "tgtsim's own pytest suite, then the main job; one combined count",
+    cv = add("coverage", "gcov build and run of the coverage profile: lcov HTML, Cobertura XML, "
+             "patch-line coverage and its gate (coverage/thresholds)",
+             "tgtsim coverage && xdg-open out/latest/coverage/html/index.html\n"
+             "         tgtsim coverage --tracefile out/latest/coverage/coverage.info")
+    cv.add_argument("--no-deps", action="store_true", help="skip the dependency step")
+    cv.add_argument("--no-ccache", action="store_true", help="do not use ccache")
+    cv.add_argument("--no-gate", action="store_true",
+                    help="report only: a coverage below coverage/thresholds does not fail")
+    cv.add_argument("--no-html", action="store_true", help="skip genhtml")
+    cv.add_argument("--no-cobertura", action="store_true", help="skip gcovr's cobertura.xml")
+    cv.add_argument("--raise-thresholds", action="store_true",
+                    help="after a passing run, raise coverage/thresholds to the achieved "
+                    "percentages (never lowers them)")
+    cv.add_argument("--tracefile", metavar="FILE",
+                    help="no build or boot: print the patch-line report and apply the gate "
+                    "to this lcov tracefile (needs a prepared build/linux)")
+    source_opts(cv)
+    run_opts(cv)
+
+    c = add("check", "tgtsim's own pytest suite, then the main job with the coverage profile "
+            "(KUnit, selftests and the coverage gate); one combined count",
             "tgtsim check")
-    c.add_argument("--profile", default=os.environ.get("PROFILE") or "kunit")
+    c.add_argument("--profile", default=os.environ.get("PROFILE") or "coverage")
     c.add_argument("--no-deps", action="store_true", help="skip the dependency step")
     c.add_argument("--no-ccache", action="store_true", help="do not use ccache")
     c.add_argument("--no-kernel", action="store_true", help="only the pytest suite")
@@ -186,8 +206,13 @@ def _run_options(args: argparse.Namespace):
 
 
 def cmd_all(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    from tgtsim import build, deps, prepare, profiles, run
+    from tgtsim import build, coverage, deps, prepare, profiles, run
     profiles.fragments(paths.profiles, args.profile)  # fail fast on a bad profile
+    collect = None
+    if args.profile == coverage.PROFILE:   # thresholds are checked before building
+        collect = coverage.collector(paths, progress, coverage.Options(
+            gate=not getattr(args, "no_gate", False), html=not getattr(args, "no_html", False),
+            cobertura=not getattr(args, "no_cobertura", False), jobs=args.jobs))
     if not args.no_deps:
         deps.run_deps(True, progress)
     try:
@@ -195,6 +220,8 @@ def cmd_all(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
     except BuildError as e:
         run.record_failure(paths, args.profile, "prepare", e.message, e.detail, progress)
         raise
+    if collect is not None:
+        coverage.check_scope(paths)
     try:
         build.build(paths, args.profile, progress, args.jobs, not args.no_ccache)
     except BuildError as e:
@@ -202,7 +229,33 @@ def cmd_all(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
                                {"build.log": paths.kbuild(args.profile) / "build.log"})
         e.message += f"\n  reports: {d}"
         raise
-    return run.run_profile(paths, args.profile, _run_options(args), progress)
+    if collect is not None:
+        coverage.zero_counters(paths.kbuild(args.profile))
+    return run.run_profile(paths, args.profile, _run_options(args), progress, collect)
+
+
+def cmd_coverage(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    from tgtsim import coverage, covgate, report
+    if args.tracefile:
+        return coverage.check_tracefile(paths, Path(args.tracefile), not args.no_gate)
+    args.profile = coverage.PROFILE
+    rc = cmd_all(paths, args, progress)
+    if args.raise_thresholds:
+        if rc != 0:
+            progress.info("coverage: run not passing, thresholds left as they are")
+            return rc
+        latest = report.latest(paths.out)
+        _res, meta = report.load(latest) if latest else (None, {})
+        cov = meta.get("coverage") or {}
+        if "lines" not in cov:
+            raise TgtsimError("no coverage figures in the latest run")
+        path = coverage.thresholds_path(paths)
+        text, changed = covgate.raise_thresholds(path.read_text(), cov["lines"]["percent"],
+                                                 cov["branches"]["percent"])
+        if changed:
+            path.write_text(text)
+        progress.info(f"coverage: {path}: " + ("; ".join(changed) if changed else "unchanged"))
+    return rc
 
 
 def cmd_mutants(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
@@ -388,6 +441,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return run.reanalyze(paths, run_dir, progress)
     if cmd == "all":
         return cmd_all(paths, args, progress)
+    if cmd == "coverage":
+        return cmd_coverage(paths, args, progress)
     if cmd == "check":
         return cmd_check(paths, args, progress)
     if cmd == "mutants":

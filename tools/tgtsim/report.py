@@ -10,7 +10,7 @@ import re
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from tgtsim.errors import InfraError
 from tgtsim.results import CRASHED, FAILED, SKIPPED, Results, suite_status
@@ -41,7 +41,7 @@ def new_run_dir(out: Path, profile: str) -> Path:
     raise InfraError(f"cannot create a run directory in {out}/runs")
 
 
-def summary_text(res: Results, header: str = "") -> str:
+def summary_text(res: Results, header: str = "", notes: Sequence[str] = ()) -> str:
     lines = [header] if header else []
     for suite in res.suites:
         cases = res.suite_cases(suite)
@@ -61,6 +61,7 @@ def summary_text(res: Results, header: str = "") -> str:
     if res.crash:
         lines.append(f"CRASH {res.crash.reason}")
         lines.append("    (console tail in console.log and junit.xml)")
+    lines.extend(notes)    # e.g. coverage; the closing count line stays last
     lines.append(res.closing_line())
     return "\n".join(lines) + "\n"
 
@@ -103,9 +104,9 @@ def results_json(res: Results, meta: dict[str, Any]) -> str:
     return json.dumps(data, indent=1) + "\n"
 
 
-def write(run_dir: Path, res: Results, meta: dict[str, Any]) -> None:
+def write(run_dir: Path, res: Results, meta: dict[str, Any], notes: Sequence[str] = ()) -> None:
     try:
-        (run_dir / "summary.txt").write_text(summary_text(res))
+        (run_dir / "summary.txt").write_text(summary_text(res, notes=notes))
         (run_dir / "results.json").write_text(results_json(res, meta))
         (run_dir / "junit.xml").write_bytes(junit_xml(res))
     except OSError as e:

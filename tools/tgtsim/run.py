@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from tgtsim import kunit_tools, profiles, report, selftests
 from tgtsim.errors import InfraError
@@ -74,15 +74,20 @@ def kunit_dir(paths: Paths) -> Path:
 def finish(paths: Paths, run_dir: Path, res: Results, meta: dict, progress: Progress,
            switch: bool = True) -> int:
     """Write the reports, switch out/latest, print the summary."""
-    report.write(run_dir, res, meta)
+    notes: list[str] = []
+    if meta.get("coverage"):
+        from tgtsim import coverage
+        notes = coverage.apply(res, meta["coverage"])
+    report.write(run_dir, res, meta, notes)
     if switch:
         report.switch_latest(paths.out, run_dir)
-    text = report.summary_text(res)
+    text = report.summary_text(res, notes=notes)
     body, closing = text.rstrip("\n").rsplit("\n", 1) if "\n" in text.rstrip("\n") \
         else ("", text.rstrip("\n"))
     if res.crash:
         log = {"kernel": "console.log", "selftests": selftests.CONSOLE,
-               "selftests-build": selftests.BUILD_LOG}.get(res.crash.where, "build.log")
+               "selftests-build": selftests.BUILD_LOG,
+               "coverage": "coverage/coverage.log"}.get(res.crash.where, "build.log")
         sys.stdout.flush()
         sys.stderr.write(f"tgtsim: error: {res.crash.reason}\n"
                          f"--- last {len(res.crash.tail)} lines of {run_dir}/{log} ---\n"
@@ -97,7 +102,14 @@ def finish(paths: Paths, run_dir: Path, res: Results, meta: dict, progress: Prog
     return res.exit_code()
 
 
-def run_profile(paths: Paths, profile: str, opts: RunOptions, progress: Progress) -> int:
+Collector = Callable[[Path, Results, dict[str, Any]], None]
+
+
+def run_profile(paths: Paths, profile: str, opts: RunOptions, progress: Progress,
+                collect: Optional[Collector] = None) -> int:
+    """Boot, analyze, write the reports. `collect(run_dir, results, meta)`
+    runs after all boots of the run, before the reports are written
+    (coverage capture)."""
     profiles.fragments(paths.profiles, profile)  # unknown profile -> exit 2
     kb = paths.kbuild(profile)
     binary = kb / "linux"
@@ -122,6 +134,8 @@ def run_profile(paths: Paths, profile: str, opts: RunOptions, progress: Progress
     if st and prep:
         selftests.run(binary, paths.root / "selftests" / "init.sh", run_dir, prep, st, kdir,
                       results, meta, progress)
+    if collect is not None:     # after all boots of the run
+        collect(run_dir, results, meta)
     return finish(paths, run_dir, results, meta, progress)
 
 

@@ -1,0 +1,269 @@
+"""`tgtsim coverage` end to end on a tiny tree: a patch adds C code to
+drivers/scsi/scsi.c, a small program built with gcc --coverage plays the
+kernel (it writes its .gcda at exit, as UML does) and prints a KTAP log; the
+real lcov, genhtml and gcovr make the reports."""
+
+import json
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA
+from conftest import make_tree_files, patch_for
+from tgtsim import cobertura, coverage, prepare, report, run
+from tgtsim.errors import UsageError
+from tgtsim.paths import Paths
+from tgtsim.run import RunOptions
+
+pytestmark = pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("gcc", "lcov", "genhtml", "gcovr")),
+    reason="needs gcc, lcov and gcovr (tgtsim deps --install)")
+
+SCSI_C = """int a;
+int b;
+int c;
+
+int tgt_check(int x)
+{
+	if (x > 10)
+		return 1;
+	return 0;
+}
+
+int tgt_unused(int y)
+{
+	return y * 2;
+}
+"""
+MAIN_C = """#include <stdlib.h>
+int tgt_check(int x);
+int main(int argc, char **argv)
+{
+	return tgt_check(argc > 1 ? atoi(argv[1]) : 3);
+}
+"""
+
+
+def thresholds(paths: Paths, lines: float, branches: float, extra: str = "") -> None:
+    (paths.root / "coverage").mkdir(exist_ok=True)
+    (paths.root / "coverage/thresholds").write_text(
+        f"patch-lines {lines}\npatch-branches {branches}\n{extra}")
+
+
+@pytest.fixture
+def cov(project: Paths, quiet, kunit_dir: Path, monkeypatch, tmp_path: Path) -> Paths:
+    """A prepared project whose kbuild/coverage 'linux' runs a gcov program."""
+    monkeypatch.setenv("TGTSIM_KUNIT_DIR", str(kunit_dir))
+    (project.profiles / "coverage.config").write_text("CONFIG_GCOV=y\n")
+    thresholds(project, 0, 0)
+
+    def edit(repo: Path) -> None:
+        (repo / "drivers/scsi/scsi.c").write_text(SCSI_C)
+
+    text = patch_for(tmp_path, make_tree_files, edit, "scsi: tgt_check", "p1")
+    (project.patches / "0001-tgt-check.patch").write_text(text)
+    project.series.write_text("0001-tgt-check.patch\n")
+    prepare.prepare(project, quiet)
+    kb = project.kbuild("coverage")
+    (kb / "drivers/scsi").mkdir(parents=True)
+    (kb / "main.c").write_text(MAIN_C)
+    # compiled in kbuild with a relative source path, like kbuild with ccache
+    for cmd in (["gcc", "--coverage", "-O0", "-c", "../../linux/drivers/scsi/scsi.c",
+                 "-o", "drivers/scsi/scsi.o"],
+                ["gcc", "-O0", "-c", "main.c", "-o", "main.o"],
+                ["gcc", "--coverage", "-o", "prog", "drivers/scsi/scsi.o", "main.o"]):
+        subprocess.run(cmd, cwd=kb, check=True)
+    set_kernel(project, "./prog\n")
+    return project
+
+
+def set_kernel(paths: Paths, body: str) -> None:
+    exe = paths.kbuild("coverage") / "linux"
+    exe.write_text(f"#!/bin/sh\n{body}cat {DATA / 'pass.log'}\n")
+    exe.chmod(0o755)
+
+
+def run_cov(paths: Paths, quiet, gate: bool = True) -> int:
+    coverage.zero_counters(paths.kbuild("coverage"))
+    collect = coverage.collector(paths, quiet, coverage.Options(gate=gate, jobs=1))
+    return run.run_profile(paths, "coverage", RunOptions(), quiet, collect)
+
+
+def test_gate_fails_naming_the_line(cov: Paths, quiet, capsys) -> None:
+    thresholds(cov, 100, 100)
+    assert run_cov(cov, quiet) == 1
+    out = capsys.readouterr().out
+    d = report.latest(cov.out)
+    summary = (d / "summary.txt").read_text().splitlines()
+    assert "FAIL tgtsim.coverage (2 cases, 2 failed)" in summary
+    fail = [ln for ln in summary if ln.startswith("    FAIL patch-lines: ")]
+    assert fail == ["    FAIL patch-lines: patch lines 50.0% (3/6), threshold 100.0%; "
+                    "uncovered: drivers/scsi/scsi.c:8, drivers/scsi/scsi.c:12, "
+                    "drivers/scsi/scsi.c:14"]
+    assert any(ln.startswith("    FAIL patch-branches: patch branches 50.0% (1/2)")
+               and "drivers/scsi/scsi.c:7 (1/2)" in ln for ln in summary)
+    assert summary[-1] == "5 passed, 2 failed, 0 skipped"   # the closing line stays last
+    assert any(ln.startswith("COVERAGE patch lines 50.0% (3/6, threshold 100.0%), "
+                             "patch branches 50.0% (1/2, threshold 100.0%)  gate FAIL")
+               for ln in summary)
+    assert "    drivers/scsi/scsi.c" in "\n".join(summary)
+    assert "uncovered: 8,12,14" in "\n".join(summary)
+    assert out.splitlines()[-1] == "5 passed, 2 failed, 0 skipped"
+    patch = (d / "coverage/patch.txt").read_text()
+    assert "  drivers/scsi/scsi.c:8: return 1;" in patch
+    assert "  drivers/scsi/scsi.c:7: 1/2 taken: if (x > 10)" in patch
+    # JUnit: the gate is a failing testcase with the lines in its message
+    junit = ET.parse(d / "junit.xml").getroot()
+    tc = [t for t in junit.iter("testcase") if t.get("classname") == "tgtsim.coverage"]
+    assert [t.get("name") for t in tc] == ["patch-lines", "patch-branches"]
+    assert "drivers/scsi/scsi.c:8" in tc[0].find("failure").get("message")
+    data = json.loads((d / "results.json").read_text())
+    assert data["coverage"]["lines"] == {"hit": 3, "total": 6, "percent": 50.0,
+                                         "threshold": 100.0, "ok": False}
+    assert data["coverage"]["uncovered_lines"] == ["drivers/scsi/scsi.c:8",
+                                                   "drivers/scsi/scsi.c:12",
+                                                   "drivers/scsi/scsi.c:14"]
+    assert data["exit_code"] == 1
+
+
+def test_reports_and_passing_gate(cov: Paths, quiet) -> None:
+    thresholds(cov, 50, 50)
+    assert run_cov(cov, quiet) == 0
+    d = report.latest(cov.out)
+    assert (d / "coverage/html/index.html").is_file()
+    assert (d / "coverage/html/drivers/scsi/scsi.c.gcov.html").is_file()
+    html = (d / "coverage/html/index.html").read_text()
+    assert "Branches" in html          # branch coverage on
+    xml = d / "coverage/cobertura.xml"
+    assert cobertura.check(xml) == []
+    assert cobertura.filenames(xml) == ["drivers/scsi/scsi.c"]   # relative to the tree
+    root = ET.parse(xml).getroot()
+    lines = {int(ln.get("number")): int(ln.get("hits")) for ln in root.iter("line")}
+    assert lines[8] == 0 and lines[9] == 1
+    assert "BRDA:7," in (d / "coverage/coverage.info").read_text()
+    summary = (d / "summary.txt").read_text()
+    assert "PASS tgtsim.coverage (2 cases)" in summary and "gate PASS" in summary
+    assert summary.splitlines()[-1] == "7 passed, 0 failed, 0 skipped"
+    assert "COVERAGE sim_lld lines" in summary
+    assert (d / "coverage/sim_lld.txt").is_file()
+    # `tgtsim report` re-parses the console and keeps the coverage parts
+    (d / "summary.txt").unlink()
+    assert run.reanalyze(cov, d, quiet) == 0
+    assert (d / "summary.txt").read_text() == summary
+
+
+def test_counters_zeroed_before_each_run(cov: Paths, quiet) -> None:
+    thresholds(cov, 0, 0)
+    set_kernel(cov, "./prog 20 || true\n")       # covers line 8
+    assert run_cov(cov, quiet) == 0
+    first = json.loads((report.latest(cov.out) / "results.json").read_text())
+    assert "drivers/scsi/scsi.c:8" not in first["coverage"]["uncovered_lines"]
+    set_kernel(cov, "./prog\n")
+    assert run_cov(cov, quiet) == 0
+    second = json.loads((report.latest(cov.out) / "results.json").read_text())
+    assert "drivers/scsi/scsi.c:8" in second["coverage"]["uncovered_lines"]
+
+
+def test_two_boots_are_both_captured(cov: Paths, quiet) -> None:
+    """The capture runs after all boots of the run: counters of a second
+    program run in the same 'boot' (as a selftest boot would add) count."""
+    set_kernel(cov, "./prog\n./prog 20 || true\n")
+    assert run_cov(cov, quiet) == 0
+    data = json.loads((report.latest(cov.out) / "results.json").read_text())
+    assert data["coverage"]["lines"]["hit"] == 4
+
+
+def test_no_gcda_is_infra_error(cov: Paths, quiet, capsys) -> None:
+    set_kernel(cov, "")
+    assert run_cov(cov, quiet) == 3
+    d = report.latest(cov.out)
+    summary = (d / "summary.txt").read_text()
+    assert "CRASH coverage failed: no .gcda files" in summary
+    assert "COVERAGE not available" in summary
+    assert "coverage/coverage.log ---" in capsys.readouterr().err
+
+
+def test_no_gate_reports_only(cov: Paths, quiet) -> None:
+    thresholds(cov, 100, 100)
+    assert run_cov(cov, quiet, gate=False) == 0
+    summary = (report.latest(cov.out) / "summary.txt").read_text()
+    assert "tgtsim.coverage" not in summary and "COVERAGE patch lines 50.0%" in summary
+
+
+def test_bad_thresholds_fail_before_building(cov: Paths, quiet) -> None:
+    (cov.root / "coverage/thresholds").write_text("patch-lines 200\npatch-branches 1\n")
+    with pytest.raises(UsageError, match="percentage"):
+        coverage.collector(cov, quiet, coverage.Options())
+
+
+def test_scope(tmp_path: Path) -> None:
+    paths = Paths.make(tmp_path)
+    assert coverage.read_scope(paths) == list(coverage.DEFAULT_SCOPE)
+    (tmp_path / "coverage").mkdir()
+    (tmp_path / "coverage/scope").write_text("# c\ndrivers/scsi/\nfs/seq_file.c # x\n")
+    assert coverage.read_scope(paths) == ["drivers/scsi/", "fs/seq_file.c"]
+    plines = {"drivers/scsi/a.c": {1: ""}, "lib/b.c": {1: ""}, "fs/seq_file.c": {1: ""},
+              "drivers/scsi/Kconfig": {1: ""}, "include/x.h": {1: ""}, "Makefile": {1: ""}}
+    assert coverage.outside_scope(coverage.read_scope(paths), plines) == ["include/x.h",
+                                                                         "lib/b.c"]
+    assert coverage.outside_scope(["*"], plines) == []
+    for bad in ("/abs/", "../up/", "a b", "drivers/*.c", "a;b", "a\\b", "$(x)"):
+        (tmp_path / "coverage/scope").write_text(bad + "\n")
+        with pytest.raises(UsageError, match="coverage/scope:1"):
+            coverage.read_scope(paths)
+    (tmp_path / "coverage/scope").write_text("# nothing\n")
+    with pytest.raises(UsageError, match="no path listed"):
+        coverage.read_scope(paths)
+
+
+def test_make_options(tmp_path: Path, monkeypatch) -> None:
+    from tgtsim import build
+    paths = Paths.make(tmp_path)
+    (tmp_path / "coverage").mkdir()
+    (tmp_path / "coverage/scope").write_text("drivers/scsi/\nfs/seq_file.c\n")
+    monkeypatch.delenv("KCFLAGS", raising=False)
+    want = "KCFLAGS=-fprofile-filter-files=/drivers/scsi/\\;/fs/seq_file.c"
+    assert coverage.make_options(paths) == [want]
+    assert build.profile_make_options(paths, "coverage") == [want]
+    assert build.profile_make_options(paths, "kunit") == []
+    monkeypatch.setenv("KCFLAGS", "-Wno-foo")
+    assert coverage.make_options(paths) == [
+        "KCFLAGS=-Wno-foo -fprofile-filter-files=/drivers/scsi/\\;/fs/seq_file.c"]
+    (tmp_path / "coverage/scope").write_text("*\n")
+    assert coverage.make_options(paths) == []
+
+
+def test_check_scope(cov: Paths) -> None:
+    coverage.check_scope(cov)              # drivers/scsi/scsi.c is in the default scope
+    (cov.root / "coverage/scope").write_text("block/\n")
+    with pytest.raises(UsageError, match="outside coverage/scope .*drivers/scsi/scsi.c"):
+        coverage.check_scope(cov)
+
+
+def test_cobertura_cmd_scope(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    for d in ("drivers/scsi", "fs"):
+        (kb / d).mkdir(parents=True)
+    cmd = coverage.cobertura_cmd(kb, tmp_path / "linux", tmp_path / "c.xml",
+                                 ["drivers/scsi/", "include/scsi/", "fs/seq_file.c", "block/"], 2)
+    assert cmd[-2:] == [str(kb / "drivers/scsi"), str(kb / "fs")]
+    i = cmd.index("--filter")
+    assert cmd[i:i + 8] == ["--filter", "drivers/scsi/.*", "--filter", "include/scsi/.*",
+                            "--filter", "fs/seq_file\\.c$", "--filter", "block/.*"]
+
+
+def test_sim_lld_report() -> None:
+    from tgtsim import lcovinfo
+    data = {"drivers/scsi/sim_lld/sim_lld.c": lcovinfo.FileCoverage(
+                lines={1: 1, 2: 0}, branches={(1, 0, 0): 1, (1, 0, 1): None},
+                functions={"f": 1, "g": 0}, function_lines={"f": 1, "g": 2}),
+            "drivers/scsi/scsi.c": lcovinfo.FileCoverage(lines={1: 1})}
+    rep = coverage.sim_lld_report(data)
+    assert rep["files"] == {"sim_lld/sim_lld.c": {"lines": 2, "lines_hit": 1, "branches": 2,
+                                                  "branches_hit": 1, "functions": 2,
+                                                  "functions_hit": 1}}
+    assert rep["total"]["lines"] == 2
+    assert "sim_lld/sim_lld.c            lines  50.0% (1/2)" in coverage.sim_lld_text(rep)

@@ -1,0 +1,391 @@
+"""`tgtsim coverage`: gcov build, every boot of the run, lcov capture, reports, gate.
+
+Flow: prepare, build the `coverage` profile (CONFIG_GCOV, instrumentation
+limited to the paths of coverage/scope, which must hold every C file of the
+series), delete the old .gcda files of its build directory, run (all boots of the run; UML writes the .gcda files
+when it exits), then capture once with `lcov -c -d <kbuild>` and write into
+out/runs/<id>/coverage/:
+
+    coverage.info   the lcov tracefile (branch data on)
+    scope.info      its records of the files in coverage/scope
+    html/           genhtml report of scope.info (branch coverage on), index.html
+    cobertura.xml   gcovr's Cobertura XML of the same files, filenames relative
+                    to the kernel tree
+    coverage.log    the commands and their output
+    patch.txt       coverage of the lines added or changed by the patch series
+    sim_lld.txt     coverage of the simulated LLD (not part of the patch lines)
+
+The patch-line totals and the gate (coverage/thresholds) go into the run's
+summary.txt and results.json; the gate is two test cases of the suite
+`tgtsim.coverage` (patch-lines, patch-branches), so a gate below its threshold
+fails the run (exit 1) and names the uncovered lines.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from tgtsim import cobertura as cobertura_check
+from tgtsim import covgate, lcovinfo, patchlines
+from tgtsim.errors import InfraError, TgtsimError, UsageError
+from tgtsim.paths import Paths
+from tgtsim.procs import run_watched
+from tgtsim.progress import Progress
+from tgtsim.results import FAILED, PASSED, Case, Crash, Results
+
+PROFILE = "coverage"
+SUITE = "tgtsim.coverage"
+LCOV_RC = ["--rc", "lcov_branch_coverage=1"]
+SIM_LLD_DIR = "drivers/scsi/sim_lld/"
+SUBDIR = "coverage"
+TOOL_TIMEOUT = 1800.0
+DEFAULT_SCOPE = ("drivers/scsi/", "block/", "include/scsi/")
+EVERYTHING = "*"
+SCOPE_RE = re.compile(r"^[A-Za-z0-9_.+/-]+$")
+
+
+def thresholds_path(paths: Paths) -> Path:
+    return paths.root / "coverage" / "thresholds"
+
+
+def zero_counters(kbuild: Path) -> int:
+    """Delete the .gcda files under `kbuild` (what `lcov -z -d` does, faster)."""
+    n = 0
+    for dirpath, _dirs, files in os.walk(kbuild):
+        for f in files:
+            if f.endswith(".gcda"):
+                try:
+                    os.unlink(os.path.join(dirpath, f))
+                    n += 1
+                except FileNotFoundError:
+                    pass
+    return n
+
+
+def count_gcda(kbuild: Path) -> int:
+    return sum(1 for _d, _s, files in os.walk(kbuild) for f in files if f.endswith(".gcda"))
+
+
+def _tool(name: str) -> str:
+    exe = shutil.which(name)
+    if exe is None:
+        pkg = {"lcov": "lcov", "genhtml": "lcov", "gcovr": "gcovr", "gcov": "gcc"}.get(name, name)
+        raise InfraError(f"{name} not found (Debian package {pkg}: `tgtsim deps --install`)")
+    return exe
+
+
+def _run_tool(cmd: list[str], log: Path, progress: Progress, what: str,
+              cwd: Optional[Path] = None) -> None:
+    with open(log, "a", encoding="utf-8", errors="backslashreplace") as f:
+        f.write("$ " + " ".join(cmd) + "\n")
+        f.flush()
+
+        def on_line(line: str) -> None:
+            f.write(line + "\n")
+            progress.output(line)
+
+        res = run_watched(cmd, cwd=cwd, on_line=on_line, timeout=TOOL_TIMEOUT)
+    if res.returncode != 0 or res.timed_out:
+        tail = [ln for ln in res.lines if ln.strip()][-12:]
+        raise InfraError(f"{what} failed (exit {res.returncode}; log: {log})",
+                         detail="\n".join(tail))
+
+
+def capture(kbuild: Path, tree: Path, info: Path, log: Path, progress: Progress) -> None:
+    # the objects were compiled in kbuild (paths relative to it with ccache's base_dir)
+    cmd = [_tool("lcov"), "-q", "-c", "-d", str(kbuild), "-b", str(kbuild), *LCOV_RC,
+           "-t", "tgtsim", "-o", str(info)]
+    with progress.step("coverage: lcov capture"):
+        _run_tool(cmd, log, progress, "lcov capture")
+
+
+def read_scope(paths: Paths) -> list[str]:
+    """coverage/scope: the kernel-tree paths (a directory ends in '/') that are
+    compiled with gcov instrumentation and shown by the HTML and Cobertura
+    reports; a line `*` instruments and shows the whole kernel."""
+    f = paths.root / "coverage" / "scope"
+    if not f.is_file():
+        return list(DEFAULT_SCOPE)
+    out = []
+    for no, raw in enumerate(f.read_text().splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line != EVERYTHING and (not SCOPE_RE.match(line) or line.startswith("/")
+                                   or ".." in line.split("/")):
+            raise UsageError(f"{f}:{no}: a path in the kernel tree (dir/ or file, letters, "
+                             f"digits, _ . + - /) or `*` expected, got {line!r}")
+        out.append(line)
+    if not out:
+        raise UsageError(f"{f}: no path listed")
+    return out
+
+
+def in_scope(path: str, scope: list[str]) -> bool:
+    return any(s == EVERYTHING or path == s or (s.endswith("/") and path.startswith(s))
+               for s in scope)
+
+
+def outside_scope(scope: list[str], plines: patchlines.PatchLines) -> list[str]:
+    """C files of the series that the scope does not instrument."""
+    return [p for p in sorted(plines) if p.endswith((".c", ".h")) and not in_scope(p, scope)]
+
+
+def check_scope(paths: Paths) -> None:
+    """Every C file the series changes must be instrumented, or its lines
+    would silently count as not executable."""
+    missing = outside_scope(read_scope(paths), patchlines.for_tree(paths.linux))
+    if missing:
+        raise UsageError("files changed by the patch series are outside coverage/scope "
+                         "(not instrumented, their lines would not be measured): "
+                         + ", ".join(missing) + "; add them to coverage/scope")
+
+
+def make_options(paths: Paths) -> list[str]:
+    """Make variables of the coverage build: CONFIG_GCOV compiles every object
+    with -fprofile-arcs; gcc's -fprofile-filter-files restricts the
+    instrumentation to the scope (the regexes are searched in the source
+    path, which is relative with ccache: '/drivers/scsi/' matches both). The
+    shell of kbuild's recipes turns the escaped ';' separators back into ';'."""
+    scope = read_scope(paths)
+    if EVERYTHING in scope:
+        return []
+    flag = "-fprofile-filter-files=" + "\\;".join("/" + s for s in scope)
+    user = os.environ.get("KCFLAGS", "").strip()
+    return [f"KCFLAGS={user + ' ' if user else ''}{flag}"]
+
+
+def extract(info: Path, tree: Path, scope: list[str], out: Path, log: Path,
+            progress: Progress) -> None:
+    """The records of `info` whose source file is in `scope`."""
+    patterns = [f"{tree}/{s}*" if s.endswith("/") else f"{tree}/{s}" for s in scope]
+    cmd = [_tool("lcov"), "-q", *LCOV_RC, "-e", str(info), *patterns, "-o", str(out)]
+    with progress.step("coverage: lcov extract"):
+        _run_tool(cmd, log, progress, "lcov extract")
+
+
+def genhtml(info: Path, tree: Path, html: Path, log: Path, progress: Progress) -> None:
+    cmd = [_tool("genhtml"), "-q", "--branch-coverage", *LCOV_RC, "--prefix", str(tree),
+           "--title", "tgtsim", "--legend", "-o", str(html), str(info)]
+    with progress.step("coverage: genhtml"):
+        _run_tool(cmd, log, progress, "genhtml")
+
+
+def cobertura_cmd(kbuild: Path, tree: Path, xml: Path, scope: list[str], jobs: int
+                  ) -> list[str]:
+    """gcovr runs gcov on the .gcda files itself (Debian's gcovr 5.2 cannot
+    read lcov tracefiles). It searches the build directories of the scope
+    (headers get their data from the objects including them) and keeps the
+    scope's files; `-r tree` makes the filenames relative to the kernel tree."""
+    search: list[str] = []
+    filters: list[str] = []
+    for s in ([] if EVERYTHING in scope else scope):
+        filters += ["--filter", re.escape(s) + (".*" if s.endswith("/") else "$")]
+        d = s.rstrip("/") if s.endswith("/") else os.path.dirname(s)
+        if d and not d.startswith(("include/", "arch/um/include/")) and \
+                (kbuild / d).is_dir() and str(kbuild / d) not in search:
+            search.append(str(kbuild / d))
+    return [_tool("gcovr"), "-r", str(tree), "--object-directory", str(kbuild),
+            f"-j{max(jobs, 1)}", "--gcov-ignore-parse-errors", "--exclude-unreachable-branches",
+            *filters, "--cobertura", str(xml), "--cobertura-pretty",
+            *(search or [str(kbuild)])]
+
+
+def cobertura(kbuild: Path, tree: Path, xml: Path, scope: list[str], log: Path,
+              progress: Progress, jobs: int) -> None:
+    with progress.step("coverage: gcovr cobertura"):
+        _run_tool(cobertura_cmd(kbuild, tree, xml, scope, jobs), log, progress, "gcovr",
+                  cwd=tree)
+    problems = cobertura_check.check(xml)
+    if problems:
+        raise InfraError(f"gcovr wrote an invalid Cobertura file {xml}",
+                         detail="\n".join(problems[:20]))
+
+
+# -- reports ---------------------------------------------------------------
+
+def sim_lld_report(data: lcovinfo.Tracefile) -> dict[str, Any]:
+    files = {p: c for p, c in sorted(data.items()) if p.startswith(SIM_LLD_DIR)}
+
+    def entry(c: lcovinfo.FileCoverage) -> dict[str, int]:
+        return {"lines": c.lines_found, "lines_hit": c.lines_hit,
+                "branches": c.branches_found, "branches_hit": c.branches_hit,
+                "functions": c.functions_found, "functions_hit": c.functions_hit}
+
+    total = lcovinfo.FileCoverage()
+    for c in files.values():
+        total.merge(c)
+    return {"total": entry(total),
+            "files": {"sim_lld/" + p[len(SIM_LLD_DIR):]: entry(c) for p, c in files.items()}}
+
+
+def sim_lld_text(rep: dict[str, Any]) -> str:
+    def row(name: str, e: dict[str, int]) -> str:
+        return (f"{name:<28} lines {covgate.pct(e['lines_hit'], e['lines']):5.1f}% "
+                f"({e['lines_hit']}/{e['lines']})  branches "
+                f"{covgate.pct(e['branches_hit'], e['branches']):5.1f}% "
+                f"({e['branches_hit']}/{e['branches']})  functions "
+                f"{covgate.pct(e['functions_hit'], e['functions']):5.1f}% "
+                f"({e['functions_hit']}/{e['functions']})")
+    out = ["coverage of sim_lld/ (drivers/scsi/sim_lld/ in the tree; not part of the "
+           "patch lines)", ""]
+    out += [row(name, e) for name, e in rep["files"].items()] or ["no data for sim_lld"]
+    out += ["", row("total", rep["total"])]
+    return "\n".join(out) + "\n"
+
+
+def summarize(rep: covgate.PatchReport, sim: dict[str, Any], gate: bool) -> dict[str, Any]:
+    """The `coverage` entry of results.json."""
+    d = rep.to_dict()
+    d["gate"] = [{"name": n, "passed": ok, "message": m}
+                 for n, ok, m in covgate.gate_messages(rep)] if gate else []
+    d["sim_lld"] = sim
+    d["reports"] = {"html": f"{SUBDIR}/html/index.html", "cobertura": f"{SUBDIR}/cobertura.xml",
+                    "patch": f"{SUBDIR}/patch.txt", "sim_lld": f"{SUBDIR}/sim_lld.txt",
+                    "tracefile": f"{SUBDIR}/coverage.info"}
+    return d
+
+
+def summary_notes(cov: dict[str, Any]) -> list[str]:
+    """Lines of summary.txt (before its closing count line)."""
+    if cov.get("error"):
+        return [f"COVERAGE not available: {cov['error']}"]
+    li, br = cov["lines"], cov["branches"]
+    verdict = "" if not cov.get("gate") else (
+        "  gate PASS" if all(g["passed"] for g in cov["gate"]) else "  gate FAIL")
+    out = [f"COVERAGE patch lines {li['percent']:.1f}% ({li['hit']}/{li['total']}, threshold "
+           f"{li['threshold']:.1f}%), patch branches {br['percent']:.1f}% ({br['hit']}/"
+           f"{br['total']}, threshold {br['threshold']:.1f}%){verdict}"]
+    for f in cov["files"]:
+        if not f["lines"]:
+            continue
+        line = (f"    {f['path']:<34} lines {covgate.pct(f['lines_hit'], f['lines']):5.1f}% "
+                f"({f['lines_hit']}/{f['lines']})  branches "
+                f"{covgate.pct(f['branches_hit'], f['branches']):5.1f}% "
+                f"({f['branches_hit']}/{f['branches']})")
+        if f["uncovered"]:
+            line += "  uncovered: " + patchlines.ranges(f["uncovered"])
+        out.append(line)
+    t = cov["sim_lld"]["total"]
+    out.append(f"COVERAGE sim_lld lines {covgate.pct(t['lines_hit'], t['lines']):.1f}% "
+               f"({t['lines_hit']}/{t['lines']}), branches "
+               f"{covgate.pct(t['branches_hit'], t['branches']):.1f}% "
+               f"({t['branches_hit']}/{t['branches']}), functions "
+               f"{covgate.pct(t['functions_hit'], t['functions']):.1f}% "
+               f"({t['functions_hit']}/{t['functions']})")
+    out.append(f"    reports: {SUBDIR}/html/index.html, {SUBDIR}/cobertura.xml, "
+               f"{SUBDIR}/patch.txt, {SUBDIR}/sim_lld.txt")
+    return out
+
+
+def apply(res: Results, cov: dict[str, Any]) -> list[str]:
+    """Add the gate's test cases to `res` (once) and return the summary notes.
+    Used for a fresh run and when `tgtsim report` re-parses a run."""
+    if not any(c.suite == SUITE for c in res.cases):
+        for g in cov.get("gate", []):
+            res.cases.append(Case(suite=SUITE, name=g["name"],
+                                  status=PASSED if g["passed"] else FAILED,
+                                  message="" if g["passed"] else g["message"],
+                                  log=[g["message"]]))
+        if cov.get("gate") and SUITE not in res.suites:
+            res.suites.append(SUITE)
+    return summary_notes(cov)
+
+
+@dataclass
+class Options:
+    gate: bool = True
+    html: bool = True
+    cobertura: bool = True
+    jobs: int = 2
+
+
+def analyze(paths: Paths, info: Path, th: covgate.Thresholds, gate: bool = True
+            ) -> tuple[covgate.PatchReport, dict[str, Any], dict[str, Any]]:
+    """Patch report, sim_lld report and the results.json entry of a tracefile."""
+    data = lcovinfo.relative_to_tree(lcovinfo.load(info), paths.linux)
+    plines = patchlines.for_tree(paths.linux)
+    if not any(p in data for p in plines):
+        raise InfraError(f"the tracefile {info} has no data for any file of the patch series "
+                         "(no .gcda files written? is the profile built with gcov?)")
+    rep = covgate.patch_report(plines, data, th)
+    sim = sim_lld_report(data)
+    return rep, sim, summarize(rep, sim, gate)
+
+
+def check_tracefile(paths: Paths, info: Path, gate: bool = True) -> int:
+    """`tgtsim coverage --tracefile FILE`: the patch report of FILE, gate applied."""
+    import sys
+    th = covgate.load_thresholds(thresholds_path(paths))
+    if not info.is_file():
+        raise UsageError(f"no such tracefile: {info}")
+    rep, sim, _cov = analyze(paths, info, th, gate)
+    sys.stdout.write(covgate.report_text(rep))
+    sys.stdout.write("\n" + sim_lld_text(sim))
+    if gate and not rep.passed:
+        for name, ok, msg in covgate.gate_messages(rep):
+            if not ok:
+                sys.stdout.write(f"FAIL {SUITE} {name}: {msg}\n")
+        return 1
+    return 0
+
+
+def collector(paths: Paths, progress: Progress, opts: Options
+              ) -> Callable[[Path, Results, dict[str, Any]], None]:
+    """The hook run_profile calls after all boots of the run."""
+    th = covgate.load_thresholds(thresholds_path(paths))   # a bad file: exit 2, early
+    scope = read_scope(paths)
+    kbuild = paths.kbuild(PROFILE)
+
+    def collect(run_dir: Path, res: Results, meta: dict[str, Any]) -> None:
+        out_dir = run_dir / SUBDIR
+        log = out_dir / "coverage.log"
+        started = time.monotonic()
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            n = count_gcda(kbuild)
+            if n == 0:
+                raise InfraError(f"no .gcda files in {kbuild} after the run: the kernel wrote "
+                                 "no coverage data (crashed before exit, or built without gcov)")
+            info = out_dir / "coverage.info"
+            capture(kbuild, paths.linux, info, log, progress)
+            rep, sim, cov = analyze(paths, info, th, opts.gate)
+            (out_dir / "patch.txt").write_text(covgate.report_text(rep))
+            (out_dir / "sim_lld.txt").write_text(sim_lld_text(sim))
+            if opts.html:
+                scoped = info
+                if EVERYTHING not in scope:
+                    scoped = out_dir / "scope.info"
+                    extract(info, paths.linux, scope, scoped, log, progress)
+                genhtml(scoped, paths.linux, out_dir / "html", log, progress)
+            if opts.cobertura:
+                cobertura(kbuild, paths.linux, out_dir / "cobertura.xml", scope, log,
+                          progress, opts.jobs)
+            cov["scope"] = scope
+            cov["gcda_files"] = n
+            cov["duration"] = round(time.monotonic() - started, 1)
+            meta["coverage"] = cov
+            progress.info(f"coverage: patch lines {rep.line_pct:.1f}% ({rep.lines_hit}/"
+                          f"{rep.lines}), branches {rep.branch_pct:.1f}% "
+                          f"({rep.branches_hit}/{rep.branches}): {out_dir}")
+        except OSError as e:
+            _failed(res, meta, f"cannot write {out_dir}: {e.strerror or e}", "")
+        except TgtsimError as e:
+            _failed(res, meta, e.message, e.detail)
+
+    return collect
+
+
+def _failed(res: Results, meta: dict[str, Any], message: str, detail: str) -> None:
+    """A capture that failed is an infrastructure error of the run (exit 3)
+    unless the boot itself already failed (then its report comes first)."""
+    meta["coverage"] = {"error": message}
+    if res.crash is None:
+        res.crash = Crash(reason=f"coverage failed: {message}",
+                          tail=(detail.splitlines() or [message])[-60:], where="coverage")
