@@ -4,6 +4,9 @@
 PYTHON     ?= /usr/bin/python3
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PROFILE    ?= kunit
+# make check builds and runs the coverage profile (same KUnit results as the
+# kunit profile, plus the coverage gate) unless PROFILE is given
+CHECK_PROFILE ?= $(if $(filter file,$(origin PROFILE)),coverage,$(PROFILE))
 KERNEL_SRC ?=
 KERNEL_REF ?=
 OUT        ?= out
@@ -15,16 +18,20 @@ TGTSIM := PYTHONPATH=$(CURDIR)/tools $(PYTHON) -m tgtsim --out $(OUT) --build-di
 	--jobs $(JOBS) $(if $(filter 1,$(V)),-v)
 
 .DEFAULT_GOAL := all
-.PHONY: all check help deps deps-check prepare refresh-patches build run report \
+.PHONY: all check coverage help deps deps-check prepare refresh-patches build run report \
 	lint mutants test-tools kernel clean distclean
 
 ## all: the main job: deps --install, prepare, build $(PROFILE), run, report
 all:
 	@$(TGTSIM) all --profile $(PROFILE)
 
-## check: pytest of tools/tests + the main job; last line `check: N passed, N failed, N skipped`
+## check: pytest of tools/tests + the coverage job (KUnit + gate); last line `check: N passed, N failed, N skipped`
 check:
-	@$(TGTSIM) check --profile $(PROFILE)
+	@$(TGTSIM) check --profile $(CHECK_PROFILE)
+
+## coverage: gcov build + run; out/latest/coverage/ (HTML, cobertura.xml, patch.txt); gate coverage/thresholds
+coverage:
+	@$(TGTSIM) coverage
 
 ## deps: install the missing Debian packages (root)
 deps:
