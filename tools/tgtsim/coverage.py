@@ -227,12 +227,9 @@ def sim_lld_report(data: lcovinfo.Tracefile) -> dict[str, Any]:
 
 def sim_lld_text(rep: dict[str, Any]) -> str:
     def row(name: str, e: dict[str, int]) -> str:
-        return (f"{name:<28} lines {covgate.pct(e['lines_hit'], e['lines']):5.1f}% "
-                f"({e['lines_hit']}/{e['lines']})  branches "
-                f"{covgate.pct(e['branches_hit'], e['branches']):5.1f}% "
-                f"({e['branches_hit']}/{e['branches']})  functions "
-                f"{covgate.pct(e['functions_hit'], e['functions']):5.1f}% "
-                f"({e['functions_hit']}/{e['functions']})")
+        return (f"{name:<28} lines {covgate.fmt_count(e['lines_hit'], e['lines'], 11)} "
+                f"branches {covgate.fmt_count(e['branches_hit'], e['branches'], 11)} "
+                f"functions {covgate.fmt_count(e['functions_hit'], e['functions'])}")
     out = ["coverage of sim_lld/ (drivers/scsi/sim_lld/ in the tree; not part of the "
            "patch lines)", ""]
     out += [row(name, e) for name, e in rep["files"].items()] or ["no data for sim_lld"]
@@ -265,13 +262,11 @@ def summary_notes(cov: dict[str, Any]) -> list[str]:
     for f in cov["files"]:
         if not f["lines"]:
             continue
-        line = (f"    {f['path']:<34} lines {covgate.pct(f['lines_hit'], f['lines']):5.1f}% "
-                f"({f['lines_hit']}/{f['lines']})  branches "
-                f"{covgate.pct(f['branches_hit'], f['branches']):5.1f}% "
-                f"({f['branches_hit']}/{f['branches']})")
+        line = (f"    {f['path']:<30} lines {covgate.fmt_count(f['lines_hit'], f['lines'], 9)}"
+                f" branches {covgate.fmt_count(f['branches_hit'], f['branches'], 9)}")
         if f["uncovered"]:
-            line += "  uncovered: " + patchlines.ranges(f["uncovered"])
-        out.append(line)
+            line += " uncovered: " + patchlines.ranges(f["uncovered"])
+        out.append(line.rstrip())
     t = cov["sim_lld"]["total"]
     out.append(f"COVERAGE sim_lld lines {covgate.pct(t['lines_hit'], t['lines']):.1f}% "
                f"({t['lines_hit']}/{t['lines']}), branches "

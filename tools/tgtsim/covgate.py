@@ -290,22 +290,26 @@ def patch_report(patch: PatchLines, data: Tracefile, th: Thresholds) -> PatchRep
     return PatchReport(files=files, thresholds=th, unused_exclusions=unused, source=patch)
 
 
-def _fmt_count(hit: int, total: int) -> str:
-    return f"{pct(hit, total):5.1f}% ({hit}/{total})"
+def fmt_count(hit: int, total: int, width: int = 0) -> str:
+    """'  96.1% (75/78)' (the count left-aligned in `width`), '-' for 0/0."""
+    if total == 0:
+        return f"{'-':>6}{'':<{width + 1}}" if width else "-"
+    count = f"({hit}/{total})"
+    return f"{pct(hit, total):5.1f}% {count:<{width}}"
 
 
 def report_text(rep: PatchReport, title: str = "patch-line coverage") -> str:
     th = rep.thresholds
     out = [f"{title} (lines added or changed by patches/linux-6.12/, executable lines only)",
            "",
-           f"patch lines:    {_fmt_count(rep.lines_hit, rep.lines)}   threshold {th.lines:.1f}%"
+           f"patch lines:    {fmt_count(rep.lines_hit, rep.lines)}   threshold {th.lines:.1f}%"
            f"  {'ok' if rep.lines_ok() else 'BELOW THRESHOLD'}",
-           f"patch branches: {_fmt_count(rep.branches_hit, rep.branches)}   threshold "
+           f"patch branches: {fmt_count(rep.branches_hit, rep.branches)}   threshold "
            f"{th.branches:.1f}%  {'ok' if rep.branches_ok() else 'BELOW THRESHOLD'}",
-           "", f"{'file':<40} {'lines':>18} {'branches':>18}  patch lines (executable)"]
+           "", f"{'file':<36} {'lines':<18} {'branches':<18} patch lines (executable)"]
     for f in rep.files:
-        out.append(f"{f.path:<40} {_fmt_count(f.lines_hit, f.lines):>18} "
-                   f"{_fmt_count(f.branches_hit, f.branches):>18}  {f.patch_lines} ({f.lines})")
+        out.append(f"{f.path:<36} {fmt_count(f.lines_hit, f.lines, 11)} "
+                   f"{fmt_count(f.branches_hit, f.branches, 11)} {f.patch_lines} ({f.lines})")
     unc = rep.uncovered_lines()
     out += ["", f"uncovered patch lines ({len(unc)}):"]
     out += [f"  {p}:{ln}: {t.strip()}" for p, ln, t in unc] or ["  none"]
