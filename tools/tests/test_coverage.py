@@ -223,17 +223,42 @@ def test_make_options(tmp_path: Path, monkeypatch) -> None:
     from tgtsim import build
     paths = Paths.make(tmp_path)
     (tmp_path / "coverage").mkdir()
-    (tmp_path / "coverage/scope").write_text("drivers/scsi/\nfs/seq_file.c\n")
+    (tmp_path / "coverage/scope").write_text("drivers/scsi/\nfs/seq_file.c\nlib/c++/\n")
     monkeypatch.delenv("KCFLAGS", raising=False)
-    want = "KCFLAGS=-fprofile-filter-files=/drivers/scsi/\\;/fs/seq_file.c"
-    assert coverage.make_options(paths) == [want]
-    assert build.profile_make_options(paths, "coverage") == [want]
+    (opt,) = coverage.make_options(paths)
+    assert opt.startswith(f"KCFLAGS=-specs={tmp_path}/build/kbuild/gcov-scope-")
+    specs = Path(opt.split("-specs=", 1)[1])
+    assert specs.read_text() == ("*cc1_options:\n+ -fprofile-filter-files="
+                                 "/drivers/scsi/;/fs/seq_file[.]c;/lib/c[+][+]/\n\n")
+    assert build.profile_make_options(paths, "coverage") == [opt]
     assert build.profile_make_options(paths, "kunit") == []
     monkeypatch.setenv("KCFLAGS", "-Wno-foo")
-    assert coverage.make_options(paths) == [
-        "KCFLAGS=-Wno-foo -fprofile-filter-files=/drivers/scsi/\\;/fs/seq_file.c"]
+    assert coverage.make_options(paths) == [f"KCFLAGS=-Wno-foo -specs={specs}"]
+    # another scope: another file name, so kbuild sees a new command line
+    (tmp_path / "coverage/scope").write_text("drivers/scsi/\n")
+    (opt2,) = coverage.make_options(paths)
+    assert opt2 != f"KCFLAGS=-Wno-foo -specs={specs}" and specs.is_file()
     (tmp_path / "coverage/scope").write_text("*\n")
     assert coverage.make_options(paths) == []
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+def test_specs_limit_instrumentation(tmp_path: Path) -> None:
+    """gcc instruments the files of the scope only."""
+    specs = tmp_path / "s.specs"
+    specs.write_text(coverage.specs_text(["drivers/scsi/", "lib/one.c"]))
+    for rel in ("drivers/scsi/a.c", "block/b.c", "lib/one.c", "lib/onexc.c"):
+        src = tmp_path / "linux" / rel
+        src.parent.mkdir(parents=True, exist_ok=True)
+        src.write_text("int f(int x)\n{\n\tif (x)\n\t\treturn 1;\n\treturn 0;\n}\n")
+        subprocess.run(["gcc", f"-specs={specs}", "-fprofile-arcs", "-ftest-coverage", "-c",
+                        str(src), "-o", str(src.with_suffix(".o"))], check=True, cwd=tmp_path)
+    def instrumented(rel: str) -> bool:
+        nm = subprocess.run(["nm", str(tmp_path / "linux" / rel)], stdout=subprocess.PIPE,
+                            text=True, check=True).stdout
+        return "__gcov0.f" in nm
+    assert instrumented("drivers/scsi/a.o") and instrumented("lib/one.o")
+    assert not instrumented("block/b.o") and not instrumented("lib/onexc.o")
 
 
 def test_check_scope(cov: Paths) -> None:

@@ -23,6 +23,7 @@ fails the run (exit 1) and names the uncovered lines.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -147,18 +148,37 @@ def check_scope(paths: Paths) -> None:
                          + ", ".join(missing) + "; add them to coverage/scope")
 
 
+def specs_text(scope: list[str]) -> str:
+    """A gcc specs file adding -fprofile-filter-files for `scope` to cc1's
+    options. The regexes are searched in the source path as gcc gets it
+    (relative with ccache's base_dir: '/drivers/scsi/' matches both forms);
+    '.' and '+' go in brackets (a specs file eats backslashes)."""
+    regex = ";".join("/" + re.sub(r"([.+])", r"[\1]", s) for s in scope)
+    return f"*cc1_options:\n+ -fprofile-filter-files={regex}\n\n"
+
+
 def make_options(paths: Paths) -> list[str]:
-    """Make variables of the coverage build: CONFIG_GCOV compiles every object
-    with -fprofile-arcs; gcc's -fprofile-filter-files restricts the
-    instrumentation to the scope (the regexes are searched in the source
-    path, which is relative with ccache: '/drivers/scsi/' matches both). The
-    shell of kbuild's recipes turns the escaped ';' separators back into ';'."""
+    """Make variables of the coverage build. CONFIG_GCOV compiles every object
+    with -fprofile-arcs; -fprofile-filter-files limits the instrumentation to
+    the scope. The option reaches gcc through a specs file (KCFLAGS=-specs=):
+    given on the command line, ccache would refuse to cache any object
+    ('unsupported compiler option'), while it hashes a specs file's content.
+    The file name carries a hash of the content, so a new scope changes the
+    command line and kbuild recompiles."""
     scope = read_scope(paths)
     if EVERYTHING in scope:
         return []
-    flag = "-fprofile-filter-files=" + "\\;".join("/" + s for s in scope)
+    text = specs_text(scope)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    specs = paths.build / "kbuild" / f"gcov-scope-{digest}.specs"
+    try:
+        if not specs.is_file() or specs.read_text() != text:
+            specs.parent.mkdir(parents=True, exist_ok=True)
+            specs.write_text(text)
+    except OSError as e:
+        raise InfraError(f"cannot write {specs}: {e.strerror or e}") from None
     user = os.environ.get("KCFLAGS", "").strip()
-    return [f"KCFLAGS={user + ' ' if user else ''}{flag}"]
+    return [f"KCFLAGS={user + ' ' if user else ''}-specs={specs}"]
 
 
 def extract(info: Path, tree: Path, scope: list[str], out: Path, log: Path,
