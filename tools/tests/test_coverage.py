@@ -292,3 +292,68 @@ def test_sim_lld_report() -> None:
                                                   "functions_hit": 1}}
     assert rep["total"]["lines"] == 2
     assert "sim_lld/sim_lld.c            lines  50.0% (1/2)" in coverage.sim_lld_text(rep)
+
+
+def tgtsim(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    from conftest import ROOT, TOOLS
+    import os
+    return subprocess.run([str(TOOLS / "bin" / "tgtsim"), *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                          env=dict(os.environ, **(env or {})))
+
+
+def test_cli_help_has_example() -> None:
+    cp = tgtsim("coverage", "--help")
+    assert cp.returncode == 0
+    assert "example: tgtsim coverage" in cp.stdout and "--tracefile FILE" in cp.stdout
+    assert "exit codes:" in cp.stdout
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["coverage", "--bogus"], "unrecognized arguments: --bogus"),
+    (["coverage", "--timeout", "0"], "must be > 0"),
+    (["coverage", "--tracefile"], "expected one argument"),
+])
+def test_cli_usage_errors(args: list[str], msg: str) -> None:
+    cp = tgtsim(*args)
+    assert cp.returncode == 2 and msg in cp.stderr and "Traceback" not in cp.stderr
+
+
+def test_cli_tracefile_errors(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    (root / "coverage").mkdir(parents=True)
+    env = {"TGTSIM_ROOT": str(root)}
+    cp = tgtsim("--build-dir", str(tmp_path / "b"), "coverage", "--tracefile", "x.info", env=env)
+    assert cp.returncode == 2 and "no coverage thresholds file" in cp.stderr
+    (root / "coverage/thresholds").write_text("patch-lines 100\n")
+    cp = tgtsim("--build-dir", str(tmp_path / "b"), "coverage", "--tracefile", "x.info", env=env)
+    assert cp.returncode == 2 and "patch-branches is missing" in cp.stderr
+    (root / "coverage/thresholds").write_text("patch-lines 100\npatch-branches 90\n")
+    cp = tgtsim("--build-dir", str(tmp_path / "b"), "coverage", "--tracefile",
+                str(tmp_path / "none.info"), env=env)
+    assert cp.returncode == 2 and "no such tracefile" in cp.stderr
+    info = tmp_path / "t.info"
+    info.write_text("SF:/x.c\nDA:1,1\nend_of_record\n")
+    cp = tgtsim("--build-dir", str(tmp_path / "b"), "coverage", "--tracefile", str(info), env=env)
+    assert cp.returncode == 3 and "not prepared" in cp.stderr
+    assert "Traceback" not in cp.stderr and cp.stderr.count("\n") == 1
+
+
+def test_cli_tracefile_gate(cov: Paths, quiet) -> None:
+    """--tracefile: the report of a recorded tracefile and the gate, no build."""
+    assert run_cov(cov, quiet) == 0
+    info = report.latest(cov.out) / "coverage/coverage.info"
+    env = {"TGTSIM_ROOT": str(cov.root)}
+    thresholds(cov, 50, 50)
+    cp = tgtsim("--build-dir", str(cov.build), "coverage", "--tracefile", str(info), env=env)
+    assert cp.returncode == 0, cp.stderr
+    assert "patch lines:     50.0% (3/6)" in cp.stdout and "gate: PASS" in cp.stdout
+    thresholds(cov, 60, 50)
+    cp = tgtsim("--build-dir", str(cov.build), "coverage", "--tracefile", str(info), env=env)
+    assert cp.returncode == 1
+    assert cp.stdout.splitlines()[-1] == (
+        "FAIL tgtsim.coverage patch-lines: patch lines 50.0% (3/6), threshold 60.0%; "
+        "uncovered: drivers/scsi/scsi.c:8, drivers/scsi/scsi.c:12, drivers/scsi/scsi.c:14")
+    cp = tgtsim("--build-dir", str(cov.build), "coverage", "--no-gate", "--tracefile", str(info),
+                env=env)
+    assert cp.returncode == 0
