@@ -147,7 +147,7 @@ def test_reports_and_passing_gate(cov: Paths, quiet) -> None:
     summary = (d / "summary.txt").read_text()
     assert "PASS tgtsim.coverage (2 cases)" in summary and "gate PASS" in summary
     assert summary.splitlines()[-1] == "7 passed, 0 failed, 0 skipped"
-    assert "COVERAGE sim_lld lines" in summary
+    assert "COVERAGE sim_lld (driver, not its tests) lines" in summary
     assert (d / "coverage/sim_lld.txt").is_file()
     # `tgtsim report` re-parses the console and keeps the coverage parts
     (d / "summary.txt").unlink()
@@ -285,13 +285,22 @@ def test_sim_lld_report() -> None:
     data = {"drivers/scsi/sim_lld/sim_lld.c": lcovinfo.FileCoverage(
                 lines={1: 1, 2: 0}, branches={(1, 0, 0): 1, (1, 0, 1): None},
                 functions={"f": 1, "g": 0}, function_lines={"f": 1, "g": 2}),
+            # same line numbers in another file: the total adds them up
+            "drivers/scsi/sim_lld/sim_lld.h": lcovinfo.FileCoverage(lines={1: 0, 2: 3, 3: 1}),
+            "drivers/scsi/sim_lld/sim_lld_kunit.c": lcovinfo.FileCoverage(lines={1: 1, 9: 1}),
             "drivers/scsi/scsi.c": lcovinfo.FileCoverage(lines={1: 1})}
     rep = coverage.sim_lld_report(data)
-    assert rep["files"] == {"sim_lld/sim_lld.c": {"lines": 2, "lines_hit": 1, "branches": 2,
-                                                  "branches_hit": 1, "functions": 2,
-                                                  "functions_hit": 1}}
-    assert rep["total"]["lines"] == 2
-    assert "sim_lld/sim_lld.c            lines  50.0% (1/2)" in coverage.sim_lld_text(rep)
+    assert rep["files"]["sim_lld/sim_lld.c"] == {"lines": 2, "lines_hit": 1, "branches": 2,
+                                                 "branches_hit": 1, "functions": 2,
+                                                 "functions_hit": 1}
+    assert sorted(rep["files"]) == ["sim_lld/sim_lld.c", "sim_lld/sim_lld.h",
+                                    "sim_lld/sim_lld_kunit.c"]
+    assert rep["total"] == {"lines": 5, "lines_hit": 3, "branches": 2, "branches_hit": 1,
+                            "functions": 2, "functions_hit": 1}   # without the KUnit suite
+    text = coverage.sim_lld_text(rep)
+    assert "sim_lld/sim_lld.c            lines  50.0% (1/2)" in text
+    assert "sim_lld/sim_lld_kunit.c      lines 100.0% (2/2)" in text and "(tests)" in text
+    assert "total (without tests)        lines  60.0% (3/5)" in text
 
 
 def tgtsim(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
