@@ -366,3 +366,26 @@ def test_cli_tracefile_gate(cov: Paths, quiet) -> None:
     cp = tgtsim("--build-dir", str(cov.build), "coverage", "--no-gate", "--tracefile", str(info),
                 env=env)
     assert cp.returncode == 0
+
+
+def test_cli_raise_thresholds(cov: Paths, quiet, monkeypatch) -> None:
+    """--raise-thresholds after a passing run raises, never lowers; a failing
+    run leaves the file alone."""
+    from tgtsim import cli
+    thresholds(cov, 10, 60, "# keep\nexclude x.c:1 reason\n")
+    rcs = iter([0, 1])
+
+    def fake_all(paths: Paths, args, progress) -> int:
+        assert args.profile == "coverage"
+        run_cov(cov, quiet)                     # 50.0 % lines, 50.0 % branches
+        return next(rcs)
+
+    monkeypatch.setattr(cli, "cmd_all", fake_all)
+    args = cli.parse(["coverage", "--raise-thresholds"])
+    assert cli.cmd_coverage(cov, args, quiet) == 0
+    text = (cov.root / "coverage/thresholds").read_text()
+    assert text == "patch-lines 50.0\npatch-branches 60\n# keep\nexclude x.c:1 reason\n"
+    (cov.root / "coverage/thresholds").write_text("patch-lines 10\npatch-branches 10\n")
+    assert cli.cmd_coverage(cov, args, quiet) == 1
+    assert (cov.root / "coverage/thresholds").read_text() == \
+        "patch-lines 10\npatch-branches 10\n"
