@@ -2,8 +2,9 @@
 
 Flow: prepare, build the `coverage` profile (CONFIG_GCOV, instrumentation
 limited to the paths of coverage/scope, which must hold every C file of the
-series), delete the old .gcda files of its build directory, run (all boots of the run; UML writes the .gcda files
-when it exits), then capture once with `lcov -c -d <kbuild>` and write into
+series), delete the old .gcda files of its build directory, run (all boots
+of the run: KUnit and selftests; UML writes the .gcda files when it exits),
+then capture once with `lcov -c -d <kbuild>` and write into
 out/runs/<id>/coverage/:
 
     coverage.info   the lcov tracefile (branch data on)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from tgtsim.errors import InfraError, UsageError
-from tgtsim.lcovinfo import BranchKey, Tracefile
+from tgtsim.lcovinfo import Tracefile
 from tgtsim.patchlines import PatchLines, ranges
 
 KEYS = ("patch-lines", "patch-branches")
