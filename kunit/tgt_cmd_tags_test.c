@@ -336,15 +336,30 @@ static int tgt_nohooks_queuecommand(struct Scsi_Host *shost,
 	return SCSI_MLQUEUE_HOST_BUSY;
 }
 
-/* an initiator-only template: no transfer_data/transfer_response */
-static const struct scsi_host_template tgt_nohooks_sht = {
-	.module		= THIS_MODULE,
-	.name		= "tgt_kunit_nohooks",
-	.queuecommand	= tgt_nohooks_queuecommand,
-	.can_queue	= 4,
-	.this_id	= -1,
-	.sg_tablesize	= 16,
-	.cmd_per_lun	= 1,
+static int tgt_nohooks_transfer(struct scsi_cmnd *cmd,
+				void (*done)(struct scsi_cmnd *cmd))
+{
+	return SCSI_MLQUEUE_HOST_BUSY;
+}
+
+#define TGT_NOHOOKS_SHT(_name, _data, _response)	\
+	{						\
+		.module		= THIS_MODULE,		\
+		.name		= _name,		\
+		.queuecommand	= tgt_nohooks_queuecommand, \
+		.transfer_data	= _data,		\
+		.transfer_response = _response,		\
+		.can_queue	= 4,			\
+		.this_id	= -1,			\
+		.sg_tablesize	= 16,			\
+		.cmd_per_lun	= 1,			\
+	}
+
+/* templates that lack one or both target-mode hooks */
+static const struct scsi_host_template tgt_nohooks_shts[] = {
+	TGT_NOHOOKS_SHT("tgt_kunit_initiator", NULL, NULL),
+	TGT_NOHOOKS_SHT("tgt_kunit_data_only", tgt_nohooks_transfer, NULL),
+	TGT_NOHOOKS_SHT("tgt_kunit_response_only", NULL, tgt_nohooks_transfer),
 };
 
 static void tgt_tags_put_host(void *shost)
@@ -362,15 +377,22 @@ static void tgt_tags_alloc_queue_refuses_bad_hosts(struct kunit *test)
 	struct tgt_test_limits lim = { .can_queue = 1 };
 	struct tgt_test_host *th;
 	struct Scsi_Host *shost;
+	int i;
 
-	shost = scsi_host_alloc(&tgt_nohooks_sht, 0);
-	KUNIT_ASSERT_NOT_NULL(test, shost);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, tgt_tags_put_host,
-							shost), 0);
-	KUNIT_EXPECT_EQ(test, scsi_tgt_alloc_queue(shost), -EINVAL);
-	KUNIT_EXPECT_NULL(test, shost->uspace_req_q);
-	KUNIT_EXPECT_NULL(test, scsi_host_get_command(shost, DMA_TO_DEVICE,
-						      GFP_KERNEL));
+	for (i = 0; i < ARRAY_SIZE(tgt_nohooks_shts); i++) {
+		shost = scsi_host_alloc(&tgt_nohooks_shts[i], 0);
+		KUNIT_ASSERT_NOT_NULL(test, shost);
+		KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+								tgt_tags_put_host,
+								shost), 0);
+		KUNIT_EXPECT_EQ_MSG(test, scsi_tgt_alloc_queue(shost), -EINVAL,
+				    "%s", tgt_nohooks_shts[i].name);
+		KUNIT_EXPECT_NULL(test, shost->uspace_req_q);
+		KUNIT_EXPECT_EQ(test, tgt_test_free_list_len(shost, NULL), 0);
+		KUNIT_EXPECT_NULL(test, scsi_host_get_command(shost,
+							      DMA_TO_DEVICE,
+							      GFP_KERNEL));
+	}
 
 	th = tgt_test_host_create(test, &lim, false);
 	th->shost->can_queue = 0;

@@ -57,3 +57,13 @@ def test_refresh_removes_dropped(project, quiet, tmp_path: Path) -> None:
 def test_refresh_unprepared(project, quiet) -> None:
     with pytest.raises(UsageError, match="tgtsim prepare"):
         refresh.refresh(project, quiet)
+
+
+def test_refresh_refuses_a_detached_head(project, quiet, tmp_path: Path) -> None:
+    add_patch(project, tmp_path, "0001-scsi-b.patch", "int b2;", "scsi: change b")
+    prepare.prepare(project, quiet)
+    before = {p.name: p.read_bytes() for p in project.patches.iterdir()}
+    git(project.linux, "checkout", "-q", "--detach", "HEAD~1")
+    with pytest.raises(UsageError, match="not on a branch"):
+        refresh.refresh(project, quiet)
+    assert {p.name: p.read_bytes() for p in project.patches.iterdir()} == before

@@ -38,6 +38,11 @@ def refresh(paths: Paths, progress: Progress) -> RefreshResult:
     state = State.load(git)
     if state is None or not state.base_commit:
         raise UsageError(f"{paths.linux} has no tgtsim state: run `tgtsim prepare` first")
+    # a detached HEAD is a rebase or cherry-pick in the middle: writing the
+    # series from there would drop the patches after it
+    if not git.ok("symbolic-ref", "-q", "HEAD"):
+        raise UsageError(f"{paths.linux} is not on a branch (a rebase or cherry-pick in "
+                         "progress?): finish it, then refresh")
     commits = git.commits(f"{state.base_commit}..HEAD")
     ours = [c for c in commits if not git.subject(c).startswith(OVERLAY_SUBJECT)]
     outdir = paths.patches
