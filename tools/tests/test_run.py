@@ -129,3 +129,50 @@ def test_crash_prints_console_tail(paths: Paths, quiet, capsys) -> None:
     assert cap.err.startswith("tgtsim: error: kernel crash: BUG: kernel NULL pointer")
     assert "Kernel panic - not syncing" in cap.err
     assert cap.out.splitlines()[-1] == "1 passed, 2 failed, 0 skipped"
+
+
+def test_oops_then_clean_exit_is_a_crash(paths: Paths, quiet, capsys) -> None:
+    """An oops the kernel survives (every case passed, exit 0) is still exit 3."""
+    fake_linux(paths.kbuild("kunit"), f"cat {DATA / 'oops.log'}\nexit 0\n")
+    assert run.run_profile(paths, "kunit", RunOptions(), quiet) == 3
+    cap = capsys.readouterr()
+    assert cap.err.startswith("tgtsim: error: kernel crash: Oops: general protection fault")
+    assert "RIP: 0033:scsi_host_put_command" in cap.err
+    res, _ = report.load(report.latest(paths.out))
+    assert res.passed == 5 and res.crash is not None
+
+
+def test_exit_mid_ktap_is_a_crash_with_tail(paths: Paths, quiet, capsys) -> None:
+    fake_linux(paths.kbuild("kunit"), f"head -n 14 {DATA / 'pass.log'}\nexit 0\n")
+    assert run.run_profile(paths, "kunit", RunOptions(), quiet) == 3
+    cap = capsys.readouterr()
+    assert cap.err.startswith("tgtsim: error: truncated or malformed KTAP output")
+    assert "    ok 2 scsi_lib_test_any_sense" in cap.err   # the tail of the console
+    assert "CRASH truncated" in cap.out
+
+
+def test_exit_with_orphan_holding_the_console(paths: Paths, quiet, tmp_path: Path,
+                                              monkeypatch) -> None:
+    """The kernel exits but a helper it left keeps the console pipe open: the
+    run ends EXIT_GRACE seconds later (not at the idle timeout) and the
+    helper is killed."""
+    from tgtsim import procs
+    monkeypatch.setattr(procs, "EXIT_GRACE", 1.0)
+    pidfile = tmp_path / "orphan.pid"
+    fake_linux(paths.kbuild("kunit"),
+               f"cat {DATA / 'pass.log'}\n(sleep 300 & echo $! > {pidfile}; wait) &\n"
+               f"while [ ! -s {pidfile} ]; do sleep 0.05; done\nexit 0\n")
+    t0 = time.monotonic()
+    assert run.run_profile(paths, "kunit", RunOptions(idle_timeout=60, timeout=120), quiet) == 0
+    assert time.monotonic() - t0 < 15
+    assert not _alive(int(pidfile.read_text()))
+
+
+def test_hang_prints_tail_within_timeout(paths: Paths, quiet, capsys) -> None:
+    fake_linux(paths.kbuild("kunit"), f"head -n 12 {DATA / 'pass.log'}\nsleep 300\n")
+    t0 = time.monotonic()
+    assert run.run_profile(paths, "kunit", RunOptions(idle_timeout=1.0, timeout=30), quiet) == 3
+    assert time.monotonic() - t0 < 10
+    err = capsys.readouterr().err
+    assert err.startswith("tgtsim: error: kernel hang: no console output for 1 s (killed)")
+    assert "# Subtest: scsi_lib_test" in err

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Optional, Sequence
@@ -464,18 +466,29 @@ def _print_error(e: TgtsimError) -> None:
     sys.stderr.flush()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job): cleaned up like Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         args = parse(list(argv) if argv is not None else sys.argv[1:])
         return dispatch(args)
     except TgtsimError as e:
         _print_error(e)
         return e.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         from tgtsim.procs import kill_all_children
         kill_all_children()
-        sys.stderr.write("\ntgtsim: interrupted\n")
-        return EXIT_INTERRUPTED
+        what = "terminated" if isinstance(e, Terminated) else "interrupted"
+        sys.stderr.write(f"\ntgtsim: {what}\n")
+        return 128 + signal.SIGTERM if isinstance(e, Terminated) else EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_INFRA
     except Exception as e:  # never a traceback; TGTSIM_DEBUG=1 shows it

@@ -21,6 +21,9 @@ from tgtsim.errors import InfraError
 
 _LIVE: set[subprocess.Popen] = set()
 _LIVE_LOCK = threading.Lock()
+# the child exited but something it started still holds its output open:
+# wait this long for the rest of the output, then kill the group
+EXIT_GRACE = 5.0
 
 
 def kill_group(proc: subprocess.Popen, grace: float = 3.0) -> None:
@@ -100,8 +103,11 @@ def run_watched(cmd: Sequence[str], *, cwd: Optional[Path] = None,
     result = Result(returncode=None)
     start = time.monotonic()
     last = start
-    logf = open(log, "w", encoding="utf-8", errors="backslashreplace") if log else None
+    exited: Optional[float] = None
+    logf = None
     try:
+        if log:
+            logf = _open_log(log)
         while True:
             now = time.monotonic()
             wait = 0.5
@@ -114,13 +120,16 @@ def run_watched(cmd: Sequence[str], *, cwd: Optional[Path] = None,
             try:
                 item = lines_q.get(timeout=wait)
             except queue.Empty:
+                if proc.poll() is not None:
+                    exited = exited or time.monotonic()
+                    if time.monotonic() - exited > EXIT_GRACE:
+                        break   # orphans hold the pipe open; the group is killed below
                 continue
             if item is None:
                 break
             last = time.monotonic()
             if logf:
-                logf.write(item)
-                logf.flush()
+                _log_write(logf, log, item)
             if keep_lines:
                 result.lines.append(item.rstrip("\n"))
             if on_line:
@@ -151,9 +160,28 @@ def run_watched(cmd: Sequence[str], *, cwd: Optional[Path] = None,
                 pass
         thread.join(timeout=2)
         if logf:
-            logf.close()
+            try:
+                logf.close()
+            except OSError:
+                pass   # the write error, if any, was reported
     result.duration = time.monotonic() - start
     return result
+
+
+def _open_log(log: Path):
+    try:
+        return open(log, "w", encoding="utf-8", errors="backslashreplace")
+    except OSError as e:
+        raise InfraError(f"cannot write {log}: {e.strerror or e}") from None
+
+
+def _log_write(logf, log: Optional[Path], item: str) -> None:
+    """A full disk while the child runs is an InfraError (the caller kills it)."""
+    try:
+        logf.write(item)
+        logf.flush()
+    except OSError as e:
+        raise InfraError(f"cannot write {log}: {e.strerror or e}") from None
 
 
 def run_quiet(cmd: Sequence[str], *, cwd: Optional[Path] = None,

@@ -119,7 +119,7 @@ def run_profile(paths: Paths, profile: str, opts: RunOptions, progress: Progress
     kdir = kunit_dir(paths)
     run_dir = report.new_run_dir(paths.out, profile)
     if (kb / "build.log").is_file():
-        shutil.copyfile(kb / "build.log", run_dir / "build.log")
+        _write(run_dir / "build.log", lambda p: shutil.copyfile(kb / "build.log", p))
     console = run_dir / "console.log"
     started = time.time()
     st = opts.selftests
@@ -139,11 +139,20 @@ def run_profile(paths: Paths, profile: str, opts: RunOptions, progress: Progress
     return finish(paths, run_dir, results, meta, progress)
 
 
+def _write(path: Path, write) -> None:
+    """Run `write(path)`; a full disk or a read-only out/ is an InfraError."""
+    try:
+        write(path)
+    except OSError as e:
+        raise InfraError(f"cannot write {path}: {e.strerror or e}") from None
+
+
 def write_ktap(path: Path, lines: list[str]) -> None:
     """The KTAP part of the console (from the first 'KTAP version' line)."""
     start = next((i for i, ln in enumerate(lines) if "KTAP version" in ln or "TAP version" in ln),
                  None)
-    path.write_text("" if start is None else "\n".join(lines[start:]) + "\n")
+    text = "" if start is None else "\n".join(lines[start:]) + "\n"
+    _write(path, lambda p: p.write_text(text))
 
 
 def record_failure(paths: Paths, profile: str, where: str, message: str, detail: str,
@@ -153,7 +162,7 @@ def record_failure(paths: Paths, profile: str, where: str, message: str, detail:
     run_dir = report.new_run_dir(paths.out, profile)
     for name, src in (logs or {}).items():
         if src.is_file():
-            shutil.copyfile(src, run_dir / name)
+            _write(run_dir / name, lambda p, src=src: shutil.copyfile(src, p))
     res = Results(crash=Crash(reason=f"{where} failed: {message}",
                               tail=detail.splitlines()[-60:], where=where))
     report.write(run_dir, res, {"run_id": run_dir.name, "profile": profile,
