@@ -176,3 +176,22 @@ def test_hang_prints_tail_within_timeout(paths: Paths, quiet, capsys) -> None:
     err = capsys.readouterr().err
     assert err.startswith("tgtsim: error: kernel hang: no console output for 1 s (killed)")
     assert "# Subtest: scsi_lib_test" in err
+
+
+def test_debug_kernel_without_leak_scan_fails(paths: Paths, quiet, capsys) -> None:
+    """A kmemleak kernel whose run has no end-of-run scan (suite
+    tgt_kmemleak) fails, unless --filter left the suite out on purpose."""
+    kb = paths.kbuild("kunit")
+    fake_linux(kb, f"cat {DATA / 'pass.log'}\n")
+    (kb / ".config").write_text("CONFIG_KUNIT=y\nCONFIG_DEBUG_KMEMLEAK=y\n")
+    assert run.run_profile(paths, "kunit", RunOptions(), quiet) == 1
+    out = capsys.readouterr().out
+    assert "SANITIZER kmemleak: no end-of-run kmemleak scan: the tgt_kmemleak suite did " \
+           "not run (after the tests)" in out
+    assert out.splitlines()[-1] == "5 passed, 1 failed, 0 skipped"
+    res, meta = report.load(report.latest(paths.out))
+    assert meta["expect_kmemleak"] is True and res.sanitizer[0].kind == "kmemleak"
+    assert run.reanalyze(paths, report.latest(paths.out), quiet) == 1
+    assert run.run_profile(paths, "kunit", RunOptions(filter_glob="scsi*"), quiet) == 0
+    (kb / ".config").write_text("CONFIG_KUNIT=y\n")
+    assert run.run_profile(paths, "kunit", RunOptions(), quiet) == 0

@@ -14,8 +14,10 @@ from typing import Any, Optional, Sequence
 
 from tgtsim.errors import InfraError
 from tgtsim.results import CRASHED, FAILED, SKIPPED, Results, suite_status
+from tgtsim.sanitizers import Report
 
 LINKS = ("summary.txt", "junit.xml", "results.json")
+SANITIZER_CLASS = "tgtsim.sanitizer"   # testsuite and classname of sanitizer reports
 _XML_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -58,6 +60,13 @@ def summary_text(res: Results, header: str = "", notes: Sequence[str] = ()) -> s
         for c in cases:
             if c.status in (FAILED, CRASHED):
                 lines.append(f"    FAIL {c.name}: {c.message}")
+    for rep in res.sanitizer:
+        lines.append(f"SANITIZER {rep.name}{_where(rep)}")
+        if rep.title and rep.title != rep.summary:
+            lines.append(f"    {rep.title}")
+    for rep in res.allowed:
+        lines.append(f"ALLOWED {rep.name}{_where(rep)}")
+        lines.append(f"    allow-listed: {rep.allowed}")
     if res.crash:
         lines.append(f"CRASH {res.crash.reason}")
         lines.append("    (console tail in console.log and junit.xml)")
@@ -66,8 +75,35 @@ def summary_text(res: Results, header: str = "", notes: Sequence[str] = ()) -> s
     return "\n".join(lines) + "\n"
 
 
+def _where(rep: Report) -> str:
+    """' (during X, console.log line N, K times)' for a report."""
+    parts = []
+    if rep.during:
+        parts.append("at boot" if rep.during == "boot" else
+                     rep.during if rep.during.startswith("after") else f"during {rep.during}")
+    if rep.line_no:
+        parts.append(f"console.log line {rep.line_no}")
+    if rep.count > 1:
+        parts.append(f"{rep.count} times")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _sanitizer_rows(res: Results) -> list[tuple[str, str, str, str, str]]:
+    rows = []
+    seen: dict[str, int] = {}
+    for rep in res.sanitizer:
+        name = rep.name
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            name += f" ({seen[name]})"
+        body = f"{rep.summary}{_where(rep)}\n\n" + "\n".join(rep.lines)
+        rows.append((name, SANITIZER_CLASS, "failed", rep.summary + _where(rep), body))
+    return rows
+
+
 def junit_xml(res: Results, name: str = "tgtsim") -> bytes:
-    root = ET.Element("testsuites", name=name, tests=str(len(res.cases) + (1 if res.crash else 0)),
+    tests = len(res.cases) + (1 if res.crash else 0) + len(res.sanitizer)
+    root = ET.Element("testsuites", name=name, tests=str(tests),
                       failures=str(res.failed), errors="0", skipped=str(res.skipped), time="0")
 
     def add_suite(sname: str, cases: list[tuple[str, str, str, str, str]]) -> None:
@@ -89,6 +125,8 @@ def junit_xml(res: Results, name: str = "tgtsim") -> bytes:
             st = "failed" if c.status in (FAILED, CRASHED) else c.status
             rows.append((c.name, suite, st, c.message, "\n".join(c.log)))
         add_suite(suite, rows)
+    if res.sanitizer:
+        add_suite(SANITIZER_CLASS, _sanitizer_rows(res))
     if res.crash:
         add_suite("tgtsim", [(res.crash.where, "tgtsim", "failed", res.crash.reason,
                               res.crash.reason + "\n\n--- tail of the log ---\n"

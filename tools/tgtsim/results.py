@@ -1,6 +1,8 @@
 """KUnit results from a console log: the tree's kunit_parser does the parsing,
 this module flattens its Test tree into suites and cases and decides whether
-the boot crashed (panic, oops, hang, truncated or missing KTAP)."""
+the boot crashed (panic, oops, hang, truncated or missing KTAP). Sanitizer
+reports (KASAN, lockdep, kmemleak, WARN, ...; see sanitizers.py) are
+failures of their own."""
 
 from __future__ import annotations
 
@@ -9,19 +11,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from tgtsim import kunit_tools
+from tgtsim import kunit_tools, sanitizers
+from tgtsim.sanitizers import Report
 
 PASSED, FAILED, SKIPPED, CRASHED = "passed", "failed", "skipped", "crashed"
 TAIL_LINES = 60
 
+# a line that starts a sanitizer report (sanitizers.start_kind) is not a crash
 CRASH_PATTERNS = [
     re.compile(p) for p in (
         r"Kernel panic - not syncing", r"\bOops\b", r"\bBUG: ", r"kernel BUG at",
         r"general protection fault", r"Segmentation fault", r"Unable to handle kernel",
-        r"\bKASAN: ", r"\bUBSAN: ", r"Kernel mode (?:fault|signal)", r"Stack overflow",
+        r"Kernel mode (?:fault|signal)", r"Stack overflow",
         r"unregister_netdevice: waiting", r"watchdog: BUG: soft lockup",
     )
 ]
+KMEMLEAK_SUITE = "tgt_kmemleak"
 FAIL_MESSAGE = re.compile(r"(EXPECTATION|ASSERTION) FAILED|try (faulted|timed out)|failed")
 
 
@@ -47,6 +52,8 @@ class Results:
     suites: list[str] = field(default_factory=list)
     crash: Optional[Crash] = None
     parser_output: str = ""
+    sanitizer: list[Report] = field(default_factory=list)   # each one a failure
+    allowed: list[Report] = field(default_factory=list)     # allow-listed, not failures
 
     def count(self, status: str) -> int:
         return sum(1 for c in self.cases if c.status == status)
@@ -57,8 +64,10 @@ class Results:
 
     @property
     def failed(self) -> int:
-        # crashed cases are failures; a crash of the whole boot is one more
-        return self.count(FAILED) + self.count(CRASHED) + (1 if self.crash else 0)
+        # crashed cases are failures; a crash of the whole boot is one more,
+        # and so is each sanitizer report
+        return self.count(FAILED) + self.count(CRASHED) + (1 if self.crash else 0) \
+            + len(self.sanitizer)
 
     @property
     def skipped(self) -> int:
@@ -79,6 +88,8 @@ class Results:
         return {
             "counts": {"passed": self.passed, "failed": self.failed, "skipped": self.skipped},
             "crash": asdict(self.crash) if self.crash else None,
+            "sanitizer": [r.to_dict() for r in self.sanitizer],
+            "allowed": [r.to_dict() for r in self.allowed],
             "suites": [{"name": s, "status": suite_status(self.suite_cases(s)),
                         "cases": [asdict(c) for c in self.suite_cases(s)]}
                        for s in self.suites],
@@ -92,6 +103,8 @@ class Results:
             r.cases.extend(Case(**c) for c in s["cases"])
         if d.get("crash"):
             r.crash = Crash(**d["crash"])
+        r.sanitizer = [Report.from_dict(x) for x in d.get("sanitizer") or []]
+        r.allowed = [Report.from_dict(x) for x in d.get("allowed") or []]
         return r
 
 
@@ -134,6 +147,8 @@ def _leaves(test: Any, suite: str, prefix: str, out: list[Case]) -> None:
 
 def detect_crash(lines: list[str]) -> Optional[str]:
     for line in lines:
+        if sanitizers.start_kind(line):
+            continue
         for pat in CRASH_PATTERNS:
             if pat.search(line):
                 return line.strip()
@@ -144,12 +159,30 @@ def tail(lines: list[str], n: int = TAIL_LINES) -> list[str]:
     return lines[-n:]
 
 
+def kmemleak_check(res: Results) -> Optional[Report]:
+    """A failure if the end-of-run kmemleak scan (suite tgt_kmemleak) is
+    missing or did not run last; None if it ran (its own failure, if it
+    failed, is a KUnit failure)."""
+    problem = ""
+    if KMEMLEAK_SUITE not in res.suites:
+        problem = f"no end-of-run kmemleak scan: the {KMEMLEAK_SUITE} suite did not run"
+    elif res.suites[-1] != KMEMLEAK_SUITE:
+        problem = (f"the kmemleak scan did not run last: {res.suites[-1]} ran after "
+                   f"{KMEMLEAK_SUITE}, its leaks are not checked")
+    if not problem:
+        return None
+    return Report(kind="kmemleak", title=problem, lines=[], line_no=0,
+                  during="after the tests")
+
+
 def analyze(lines: list[str], kunit_dir: Path, hang: str = "",
-            returncode: Optional[int] = 0) -> Results:
+            returncode: Optional[int] = 0, expect_kmemleak: bool = False) -> Results:
     """Results of one boot from its console `lines`.
 
     `hang` is a reason given by the watchdog (timeout, no output); a non-zero
-    `returncode` of the kernel process is a crash too.
+    `returncode` of the kernel process is a crash too. Every sanitizer
+    report is a failure; with `expect_kmemleak` (a kernel with kmemleak and
+    no --filter) a missing end-of-run leak scan is one as well.
     """
     test, printed = kunit_tools.parse(kunit_dir, lines)
     res = Results(parser_output=printed)
@@ -184,4 +217,10 @@ def analyze(lines: list[str], kunit_dir: Path, hang: str = "",
         reason = f"kernel exited with status {returncode}"
     if reason:
         res.crash = Crash(reason=reason, tail=tail(lines))
+    found = sanitizers.scan(lines)
+    res.sanitizer, res.allowed = found.reports, found.allowed
+    if expect_kmemleak and not res.crash:
+        missing = kmemleak_check(res)
+        if missing:
+            res.sanitizer.append(missing)
     return res

@@ -1,0 +1,162 @@
+"""Sanitizer reports from recorded console logs of the UML debug profile
+(tools/tests/data/*.log, from real runs unless said otherwise)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA
+from tgtsim import report
+from tgtsim.results import analyze, detect_crash
+from tgtsim.sanitizers import ALLOW_LIST, kernel_path, scan, start_kind
+
+VIRT_PCI = "WARNING at arch/um/drivers/virt-pci.c:1005: " \
+           "No virtio device ID configured for PCI - no PCI support"
+
+
+def lines(name: str) -> list[str]:
+    return (DATA / name).read_text().splitlines()
+
+
+def test_start_kinds() -> None:
+    assert start_kind("BUG: KASAN: slab-use-after-free in f+0x1/0x2") == "kasan"
+    assert start_kind("BUG: sleeping function called from invalid context at mm/slub.c:1") \
+        == "atomic-sleep"
+    assert start_kind("WARNING: possible circular locking dependency detected") == "lockdep"
+    assert start_kind("WARNING: inconsistent lock state") == "lockdep"
+    assert start_kind("kmemleak: unreferenced object 0x83fead00 (size 128):") == "kmemleak"
+    assert start_kind("unreferenced object 0xffff888101b3d800 (size 512):") == "kmemleak"
+    assert start_kind("WARNING: CPU: 0 PID: 1 at kernel/x.c:3 f+0x1/0x2") == "warn"
+    assert start_kind("UBSAN: shift-out-of-bounds in lib/x.c:3:4") == "ubsan"
+    assert start_kind("BUG kmalloc-64 (Tainted: G    B   ): Poison overwritten") == "slub"
+    assert start_kind("INFO: task kunit_try_catch:42 blocked for more than 90 seconds.") \
+        == "hung-task"
+    # not reports: crashes, info lines, KTAP
+    for text in ("BUG: kernel NULL pointer dereference, address: 0000000000000008",
+                 "kmemleak: 3 new suspected memory leaks (see /sys/kernel/debug/kmemleak)",
+                 "kmemleak: Kernel memory leak detector initialized (mem pool available: 15894)",
+                 "hrtimer: interrupt took 61696 ns", "    ok 1 tgt_stress_get_put",
+                 "# WARNING: not a report"):
+        assert start_kind(text) is None, text
+
+
+def test_kernel_path() -> None:
+    assert kernel_path("../../linux/arch/um/drivers/virt-pci.c:1005") == \
+        "arch/um/drivers/virt-pci.c:1005"
+    assert kernel_path("../../../build/mutant/linux/mm/slub.c:12") == "mm/slub.c:12"
+    assert kernel_path("drivers/scsi/scsi.c:3") == "drivers/scsi/scsi.c:3"
+
+
+def test_boot_warn_is_allowed_precisely() -> None:
+    """The UML virt-pci WARN at boot is allow-listed, with its reason."""
+    found = scan(lines("kasan_panic.log"))
+    assert [r.summary for r in found.allowed] == [VIRT_PCI]
+    rep = found.allowed[0]
+    assert rep.during == "boot" and rep.allowed == ALLOW_LIST[0].reason
+    assert rep.lines[0] == "------------[ cut here ]------------"
+    assert rep.lines[-1] == "---[ end trace 0000000000000000 ]---"
+    assert "um_pci_init" in rep.allowed
+
+
+def _move_after_ktap(log: list[str], start: str, end: str) -> list[str]:
+    """The same report, moved into the KTAP part of the log."""
+    i = next(n for n, ln in enumerate(log) if ln.startswith(start))
+    j = next(n for n, ln in enumerate(log) if ln.startswith(end) and n > i)
+    block = log[i:j + 1]
+    rest = log[:i] + log[j + 1:]
+    k = next(n for n, ln in enumerate(rest) if ln.strip() == "ok 1 test_scsi_proto")
+    return rest[:k] + block + rest[k:]
+
+
+def test_allow_list_needs_the_whole_match() -> None:
+    log = lines("kasan_panic.log")
+    # the same WARN while the tests run is a failure, not the boot quirk
+    moved = _move_after_ktap(log, "------------[ cut here ]", "---[ end trace")
+    found = scan(moved)
+    assert found.allowed == []
+    warn = [r for r in found.reports if r.kind == "warn"]
+    assert [r.summary for r in warn] == [VIRT_PCI]
+    assert warn[0].during == "scsi_proto.test_scsi_proto"
+    # another message at the same place is a failure
+    other = [ln.replace("No virtio device ID", "Some other problem") for ln in log]
+    found = scan(other)
+    assert found.allowed == [] and [r.kind for r in found.reports][0] == "warn"
+    # another file with the same message too
+    other = [ln.replace("virt-pci.c:1005", "virt-pci2.c:1005") for ln in log]
+    assert scan(other).allowed == []
+
+
+def test_kasan_report_with_panic(kunit_dir: Path) -> None:
+    """A real KASAN use-after-free (sim_lld before its fix) followed by a
+    panic: the panic is the crash (exit 3), the KASAN report a failure of
+    its own with its whole trace."""
+    log = lines("kasan_panic.log")
+    res = analyze(log, kunit_dir)
+    assert res.crash is not None
+    assert res.crash.reason == "kernel crash: Kernel panic - not syncing: Segfault with no mm"
+    assert res.exit_code() == 3
+    assert [r.name for r in res.sanitizer] == ["kasan: slab-use-after-free in sim_lld_cmd_release"]
+    rep = res.sanitizer[0]
+    assert rep.title == "BUG: KASAN: slab-use-after-free in sim_lld_cmd_release.part.0+0x270/0x360"
+    assert rep.lines[0].startswith("=====") and rep.lines[-1].startswith("=====")
+    assert any("Read of size 8 at addr 00000000851da010" in ln for ln in rep.lines)
+    assert any("kunit_cleanup" in ln for ln in rep.lines)
+    assert not any("Kernel panic" in ln for ln in rep.lines)
+    assert rep.during == "sim_lld (no result)"
+    assert log[rep.line_no - 1] == rep.title
+
+
+def test_kasan_line_is_not_a_crash() -> None:
+    assert detect_crash(["BUG: KASAN: slab-use-after-free in f+0x1/0x2",
+                         "BUG: sleeping function called from invalid context at x.c:1"]) is None
+    assert detect_crash(["BUG: kernel NULL pointer dereference, address: 8"]) is not None
+
+
+def test_reports_in_summary_and_junit(kunit_dir: Path) -> None:
+    import xml.etree.ElementTree as ET
+    res = analyze(lines("kasan_panic.log"), kunit_dir)
+    text = report.summary_text(res)
+    assert "SANITIZER kasan: slab-use-after-free in sim_lld_cmd_release " \
+           "(during sim_lld (no result), console.log line 124)" in text
+    assert f"ALLOWED warn: {VIRT_PCI} (at boot, console.log line 34)" in text
+    root = ET.fromstring(report.junit_xml(res))
+    cases = [tc for tc in root.iter("testcase") if tc.get("classname") == "tgtsim.sanitizer"]
+    assert [tc.get("name") for tc in cases] == \
+        ["kasan: slab-use-after-free in sim_lld_cmd_release"]
+    body = cases[0].find("failure").text
+    assert "Read of size 8 at addr 00000000851da010" in body and "kunit_cleanup" in body
+    assert int(root.get("failures")) == res.failed
+    assert int(root.get("tests")) == len(res.cases) + 1 + 1
+
+
+def test_roundtrip_keeps_reports(kunit_dir: Path) -> None:
+    from tgtsim.results import Results
+    res = analyze(lines("kasan_panic.log"), kunit_dir)
+    back = Results.from_dict(res.to_dict())
+    assert [r.name for r in back.sanitizer] == [r.name for r in res.sanitizer]
+    assert back.allowed[0].allowed == res.allowed[0].allowed
+    assert back.closing_line() == res.closing_line()
+
+
+def test_identical_reports_fold(kunit_dir: Path) -> None:
+    log = lines("kasan_panic.log")
+    moved = _move_after_ktap(log, "------------[ cut here ]", "---[ end trace")
+    i = next(n for n, ln in enumerate(moved) if ln.startswith("------------[ cut here ]"))
+    j = next(n for n, ln in enumerate(moved) if ln.startswith("---[ end trace"))
+    twice = moved[:j + 1] + moved[i:j + 1] + moved[j + 1:]
+    warn = [r for r in scan(twice).reports if r.kind == "warn"]
+    assert len(warn) == 1 and warn[0].count == 2
+
+
+@pytest.mark.parametrize("reports, limit", [(30, 25)])
+def test_too_many_distinct_reports_are_counted(reports: int, limit: int) -> None:
+    log = ["KTAP version 1", "1..1"]
+    for n in range(reports):
+        log += [f"WARNING: CPU: 0 PID: 1 at drivers/x{n}.c:1 f{n}+0x1/0x2", f"message {n}",
+                "---[ end trace 0000000000000000 ]---"]
+    found = scan(log)
+    assert len(found.reports) == limit + 1 and found.dropped == reports - limit
+    assert found.reports[-1].title == f"{reports - limit} more distinct sanitizer reports " \
+                                      "(see console.log)"
