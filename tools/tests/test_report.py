@@ -24,7 +24,8 @@ def validate(xml: bytes) -> None:
 
 
 @pytest.mark.parametrize("name", ["pass.log", "fail.log", "param.log", "skip.log",
-                                  "truncated.log", "panic.log", "noktap.log"])
+                                  "truncated.log", "panic.log", "noktap.log", "oops.log",
+                                  "kasan_panic.log", "kmemleak.log"])
 def test_junit_valid_for_every_sample(kunit_dir: Path, tmp_path: Path, name: str) -> None:
     res = results(kunit_dir, name)
     xml = report.junit_xml(res)
@@ -33,7 +34,7 @@ def test_junit_valid_for_every_sample(kunit_dir: Path, tmp_path: Path, name: str
     f.write_bytes(xml)
     parsed = junitparser.JUnitXml.fromfile(str(f))
     cases = [c for s in parsed for c in s]
-    assert len(cases) == len(res.cases) + (1 if res.crash else 0)
+    assert len(cases) == len(res.cases) + (1 if res.crash else 0) + len(res.sanitizer)
     failed = sum(1 for c in cases if c.result and isinstance(c.result[0], junitparser.Failure))
     assert failed == res.failed
 

@@ -160,3 +160,38 @@ def test_too_many_distinct_reports_are_counted(reports: int, limit: int) -> None
     assert len(found.reports) == limit + 1 and found.dropped == reports - limit
     assert found.reports[-1].title == f"{reports - limit} more distinct sanitizer reports " \
                                       "(see console.log)"
+
+
+def test_kmemleak_report_of_the_end_of_run_scan(kunit_dir: Path) -> None:
+    """A real leak found by the tgt_kmemleak scan (a test of tgt_cmd_tags
+    leaked its getter; recorded, trimmed to two suites, plan line 1..2)."""
+    res = analyze(lines("kmemleak.log"), kunit_dir, expect_kmemleak=True)
+    assert res.crash is None and res.exit_code() == 1
+    assert res.closing_line() == "20 passed, 1 failed, 0 skipped"
+    assert [(r.name, r.count) for r in res.sanitizer] == [
+        ("kmemleak: unreferenced object allocated by tgt_tags_blocking_get_woken_by_put", 3)]
+    rep = res.sanitizer[0]
+    assert rep.title == "kmemleak: unreferenced object 0x97846d00 (size 128):"
+    assert rep.lines[-1] == "kmemleak:     new_thread_handler+0x1ff/0x370"
+    assert "kmemleak:     tgt_tags_blocking_get_woken_by_put+0x126/0x1190" in rep.lines
+    assert rep.during == "tgt_kmemleak.tgt_kmemleak_scan_after_all_suites"
+
+
+def test_kmemleak_scan_must_run_last(kunit_dir: Path) -> None:
+    log = lines("kmemleak.log")
+    start = log.index("    # Subtest: tgt_cmd_tags") - 1
+    end = log.index("ok 1 tgt_cmd_tags") + 1
+    kstart = log.index("    # Subtest: tgt_kmemleak") - 1
+    kend = log.index("ok 2 tgt_kmemleak") + 1
+    swapped = log[:start] + log[kstart:kend] + log[start:end] + log[kend:]
+    swapped = [{"ok 2 tgt_kmemleak": "ok 1 tgt_kmemleak",
+                "ok 1 tgt_cmd_tags": "ok 2 tgt_cmd_tags"}.get(ln, ln) for ln in swapped]
+    res = analyze(swapped, kunit_dir, expect_kmemleak=True)
+    assert res.sanitizer[-1].title == "the kmemleak scan did not run last: tgt_cmd_tags ran " \
+                                      "after tgt_kmemleak, its leaks are not checked"
+    without = log[:kstart] + log[kend:]
+    without = [ln.replace("1..2", "1..1") if ln == "1..2" else ln for ln in without]
+    res = analyze(without, kunit_dir, expect_kmemleak=True)
+    assert [r.title for r in res.sanitizer] == [
+        "no end-of-run kmemleak scan: the tgt_kmemleak suite did not run"]
+    assert analyze(without, kunit_dir, expect_kmemleak=False).sanitizer == []

@@ -63,7 +63,8 @@ _KERNEL_TOP = ("arch", "block", "certs", "crypto", "drivers", "fs", "include", "
                "security", "sound", "virt", "usr")
 # frames of the allocator, skipped to find who allocated a leaked object
 _ALLOC_FRAME = re.compile(
-    r"^(?:kmemleak_|__?kmalloc|kmalloc|kmem_cache_|__kmem_cache|slab_|__slab|kzalloc|"
+    r"^(?:kmemleak_|save_stack_trace|stack_trace_save|set_track_prepare|__alloc_object|"
+    r"__create_object|create_object|__?kmalloc|kmalloc|kmem_cache_|__kmem_cache|slab_|__slab|kzalloc|"
     r"kvmalloc|__kvmalloc|krealloc|__do_kmalloc|kasan_|__kasan|alloc_pages|__alloc|"
     r"alloc_slab|new_slab|allocate_slab|___slab|mempool_|__vmalloc|vmalloc|kmemdup|"
     r"kstrdup|sg_alloc_table|sg_kmalloc|__sg_alloc_table|sg_pool_alloc|"
