@@ -258,7 +258,8 @@ static int tgt_getter_fn(void *data)
 	struct tgt_getter *g = data;
 
 	g->cmd = scsi_host_get_command(g->shost, DMA_FROM_DEVICE, GFP_KERNEL);
-	complete(&g->done);
+	/* all: the test and then the cleanup wait for it */
+	complete_all(&g->done);
 	return 0;
 }
 
