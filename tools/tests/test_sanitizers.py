@@ -195,3 +195,15 @@ def test_kmemleak_scan_must_run_last(kunit_dir: Path) -> None:
     assert [r.title for r in res.sanitizer] == [
         "no end-of-run kmemleak scan: the tgt_kmemleak suite did not run"]
     assert analyze(without, kunit_dir, expect_kmemleak=False).sanitizer == []
+
+
+def test_clean_debug_run(kunit_dir: Path) -> None:
+    """A recorded run of the debug profile on the port (trimmed to its boot
+    and the last two suites, plan line 1..2): no failure, the boot WARN
+    allowed, the stress suite and the leak scan passed."""
+    res = analyze(lines("debug_clean.log"), kunit_dir, expect_kmemleak=True)
+    assert res.crash is None and res.sanitizer == []
+    assert res.exit_code() == 0 and res.closing_line() == "4 passed, 0 failed, 0 skipped"
+    assert [r.summary for r in res.allowed] == [VIRT_PCI]
+    assert res.suites == ["tgt_cmd_stress", "tgt_kmemleak"]
+    assert "SANITIZER" not in report.summary_text(res)
