@@ -207,3 +207,54 @@ def test_clean_debug_run(kunit_dir: Path) -> None:
     assert [r.summary for r in res.allowed] == [VIRT_PCI]
     assert res.suites == ["tgt_cmd_stress", "tgt_kmemleak"]
     assert "SANITIZER" not in report.summary_text(res)
+
+
+# recorded runs of the planted bugs (kunit/selftest-bugs/), trimmed around
+# their reports (`tgtsim planted-bugs`)
+
+def test_planted_use_after_free_kasan() -> None:
+    found = scan(lines("kasan_uaf.log"))
+    assert [(r.kind, r.name) for r in found.reports] == [
+        ("kasan", "kasan: slab-use-after-free in scsi_host_put_command")]
+    rep = found.reports[0]
+    assert rep.where == "scsi_host_put_command"
+    assert rep.during == "sim_lld.sim_test_add_remove_100"
+    body = "\n".join(rep.lines)
+    # the allocation and free stacks (frame pointers) are part of it
+    assert "Allocated by task 42:" in body and "Freed by task 21:" in body
+    assert " kmem_cache_free+0x13a/0x560\n scsi_host_put_command+0x95/0x2b0" in body
+    assert rep.lines[-1].startswith("=====")
+
+
+def test_planted_lock_inversion_lockdep() -> None:
+    found = scan(lines("lockdep_circular.log"))
+    assert [r.name for r in found.reports] == [
+        "lockdep: possible circular locking dependency detected at scsi_host_put_command"]
+    rep = found.reports[0]
+    assert rep.lines[0].startswith("=====") and \
+        rep.lines[1] == "WARNING: possible circular locking dependency detected"
+    body = "\n".join(rep.lines)
+    assert "-> #1 (&shost->free_list_lock){....}-{2:2}:" in body
+    assert "       scsi_host_get_command+0x308/0x6d0" in body
+    assert " *** DEADLOCK ***" in body and "Call Trace:" in body
+    assert rep.lines[-1].strip().endswith("new_thread_handler+0x0/0x370")
+    assert rep.during == "tgt_cmd_refcount.tgt_refcount_get_alloc_failure_takes_nothing"
+
+
+def test_planted_sleep_in_atomic() -> None:
+    found = scan(lines("atomic_sleep.log"))
+    assert [r.name for r in found.reports] == [
+        "lockdep: inconsistent lock state at __kmalloc_noprof",
+        "atomic-sleep: sleeping function called from invalid context at "
+        "include/linux/sched/mm.h:321, in scsi_tgt_run"]
+    sleep = found.reports[1]
+    assert sleep.title == "BUG: sleeping function called from invalid context at " \
+                          "../../linux/include/linux/sched/mm.h:321"
+    assert sleep.lines[1] == "in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 9, " \
+                             "name: ksoftirqd/0"
+    assert any("scsi_tgt_data_done+0x159/0x3b0" in ln for ln in sleep.lines)
+    assert sleep.during == "sim_lld.sim_test_completion/softirq"
+    # the two reports do not overlap (the first has its ==== line before its title)
+    first = found.reports[0]
+    assert first.lines[0].startswith("====")
+    assert first.line_no + len(first.lines) - 2 < sleep.line_no

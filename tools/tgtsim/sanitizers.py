@@ -127,8 +127,12 @@ class Report:
                                             if self.message else "")
         text = _SUFFIX.sub("", _OFFSET.sub("", self.title))
         text = re.sub(r"^(?:BUG|WARNING): (?:(?:KASAN|KFENCE): )?", "", text)
+        text = re.sub(r" at (\S+:\d+)$", lambda m: f" at {kernel_path(m.group(1))}", text)
         if self.kind == "lockdep" and self.where:
             text += f" at {self.where}"
+        elif self.kind in ("atomic-sleep", "hung-task", "bug") and self.where \
+                and ":" not in self.where:
+            text += f", in {self.where}"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -200,12 +204,11 @@ def _end(lines: list[str], start: int, kind: str) -> int:
             return i + 1
         if start_kind(line) or _KTAP.match(line) or _is_crash_line(line):
             return i
-        if text.startswith("Call Trace:") or text == "stack backtrace:":
+        if text.startswith("Call Trace:"):
             seen_trace = True
         elif seen_trace and kind not in ("kasan", "kfence", "ubsan", "slub", "warn") \
-                and text and not line[:1].isspace() and not text.startswith(
-                    ("Call Trace:", "Stack:", "CPU:", "Hardware name:", "<")):
-            return i
+                and text and not line[:1].isspace():
+            return i   # the first line after the call trace
         i += 1
     return limit
 
@@ -236,6 +239,10 @@ def _details(kind: str, title: str, body: list[str]) -> tuple[str, str]:
                 if name and not _ALLOC_FRAME.match(name):
                     return "", name
         return "", ""
+    if kind in ("atomic-sleep", "hung-task", "bug"):
+        culprit = _culprit(body)
+        if culprit:
+            return culprit, ""
     m = re.search(r"\b(?:in|at) ([\w.]+)(?:\+0x|$)", title) or \
         re.search(r" at (\S+:\d+)", title)
     where = _SUFFIX.sub("", kernel_path(m.group(1))) if m else ""
@@ -245,6 +252,34 @@ def _details(kind: str, title: str, body: list[str]) -> tuple[str, str]:
             if mm:
                 return _SUFFIX.sub("", mm.group(1)), ""
     return where, ""
+
+
+# frames of the reporting machinery, skipped to find the code at fault
+_REPORT_FRAME = re.compile(
+    r"^(?:_printk|printk|vprintk|dump_stack|dump_trace|show_stack|__read_once_word_nocheck|"
+    r"dump_stack_print_info|um_set_signals|__might_resched|__might_sleep|___might_sleep|"
+    r"__might_fault|might_alloc|__cant_sleep|__schedule_bug|schedule_debug|__schedule|"
+    r"schedule|lock_acquire|lock_release|lock_is_held_type|trace_hardirqs_|fs_reclaim_|"
+    r"__lock_acquire|kasan_|__kasan|__delete_object|delete_object|kfree|mempool_)")
+
+
+def _culprit(body: list[str]) -> str:
+    """The first reliable frame of the call trace that is not the
+    reporting machinery or the allocator ('' if none)."""
+    in_trace = False
+    for ln in body:
+        if ln.strip().startswith("Call Trace:"):
+            in_trace = True
+            continue
+        if not in_trace:
+            continue
+        m = re.match(r"^\s*(?:\[<[0-9a-f]+>\]\s*)?(\?\s*)?([\w.]+)\+0x", ln)
+        if not m or m.group(1):      # '? func': not a frame of the chain
+            continue
+        name = _SUFFIX.sub("", m.group(2))
+        if not _REPORT_FRAME.match(name) and not _ALLOC_FRAME.match(name):
+            return name
+    return ""
 
 
 def _contexts(lines: list[str]) -> tuple[list[str], int]:
