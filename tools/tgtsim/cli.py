@@ -158,6 +158,14 @@ def build_parser() -> Parser:
     bs.add_argument("--no-ccache", action="store_true", help="do not use ccache")
     run_opts(bs)
 
+    pb = add("planted-bugs", "build and run the debug profile with each planted bug of "
+             "kunit/selftest-bugs/; each must be caught by the right sanitizer",
+             "tgtsim planted-bugs 01")
+    pb.add_argument("bugs", nargs="*", metavar="BUG",
+                    help="planted bug numbers or names (default: all)")
+    pb.add_argument("--no-ccache", action="store_true", help="do not use ccache")
+    run_opts(pb)
+
     lt = add("lint", "checkpatch --strict of every patch; W=1 and sparse of every step of the "
              "series against the base, with and without CONFIG_SCSI_TGT",
              "tgtsim lint --no-build")
@@ -324,6 +332,21 @@ def cmd_bisect_step(paths: Paths, args: argparse.Namespace, progress: Progress) 
                      BISECT_ABORT: "not testable: abort (128)"}[code])
     return code
 
+def cmd_planted(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    from tgtsim import planted, run
+    from tgtsim.results import Results, analyze
+    opts = _run_options(args)
+
+    def boot_fn(binary: Path, run_dir: Path, kunit_dir: Path) -> Results:
+        res = run.boot(binary, opts, run_dir / "console.log", progress)
+        run.write_ktap(run_dir / "ktap.log", res.lines)
+        return analyze(res.lines, kunit_dir, hang=run.hang_reason(res, opts),
+                       returncode=res.returncode,
+                       expect_kmemleak=run.has_kmemleak(binary.parent) and not opts.filter_glob)
+
+    return planted.run(paths, args.bugs, progress, args.jobs, boot_fn,
+                       use_ccache=not args.no_ccache)
+
 
 def pytest_counts(junit: Path) -> tuple[int, int, int]:
     """passed, failed, skipped from pytest's --junitxml output."""
@@ -451,6 +474,9 @@ def dispatch(args: argparse.Namespace) -> int:
         return cmd_mutants(paths, args, progress)
     if cmd == "bisect-step":
         return cmd_bisect_step(paths, args, progress)
+
+    if cmd == "planted-bugs":
+        return cmd_planted(paths, args, progress)
     if cmd == "lint":
         from tgtsim import lint
         return lint.lint(paths, progress, args.jobs, do_build=not args.no_build)
