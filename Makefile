@@ -19,7 +19,7 @@ TGTSIM := PYTHONPATH=$(CURDIR)/tools $(PYTHON) -m tgtsim --out $(OUT) --build-di
 
 .DEFAULT_GOAL := all
 .PHONY: all check coverage help deps deps-check prepare refresh-patches build run report \
-	lint mutants test-tools kernel clean distclean
+	lint mutants debug planted-bugs test-tools kernel clean distclean
 
 ## all: the main job: deps --install, prepare, build $(PROFILE), run, report
 all:
@@ -68,6 +68,14 @@ lint:
 ## mutants: run the suites against every deliberate break of the port
 mutants:
 	@$(TGTSIM) mutants --filter 'tgt_cmd*'
+
+## debug: the main job with the debug profile (KASAN, lockdep, kmemleak, ...); a sanitizer report fails it
+debug:
+	@$(TGTSIM) all --profile debug
+
+## planted-bugs: the debug profile catches each bug of kunit/selftest-bugs/ (BUGS="01 03": only those)
+planted-bugs:
+	@$(TGTSIM) planted-bugs $(BUGS)
 
 ## test-tools: only the pytest suite of tools/
 test-tools:
