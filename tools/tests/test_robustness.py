@@ -94,7 +94,7 @@ def test_signal_leaves_no_kernel_process(project: Path, kunit_dir: Path, tmp_pat
     pids = tmp_path / "pids"
     monkeypatch.setenv("TGTSIM_TEST_PIDS", str(pids))
     fake_linux(project, HANGING)
-    p = tgtsim(project, kunit_dir, "--out", str(tmp_path / "out"), "run", "kunit",
+    p = tgtsim(project, kunit_dir, "--out", str(tmp_path / "out"), "run", "kunit", "--no-selftests",
                "--idle-timeout", "100")
     try:
         wait_for(pids)
@@ -133,7 +133,7 @@ def test_two_runs_at_once_do_not_interfere(project: Path, kunit_dir: Path, tmp_p
     rendezvous.mkdir()
     monkeypatch.setenv("TGTSIM_TEST_DIR", str(rendezvous))
     fake_linux(project, TWIN)
-    procs = {m: tgtsim(project, kunit_dir, "--out", str(tmp_path / f"out-{m}"), "run", "kunit",
+    procs = {m: tgtsim(project, kunit_dir, "--out", str(tmp_path / f"out-{m}"), "run", "kunit", "--no-selftests",
                        "--kernel-arg", f"twin={m}") for m in ("A", "B")}
     results = {m: p.communicate(timeout=60) for m, p in procs.items()}
     assert sorted(p.name for p in rendezvous.iterdir()) == ["started-A", "started-B"]
@@ -157,7 +157,7 @@ def _mount_tmpfs(where: Path, options: str) -> bool:
 
 
 def _run_cli(project: Path, kunit_dir: Path, out: Path) -> tuple[int, str, str]:
-    p = tgtsim(project, kunit_dir, "--out", str(out), "run", "kunit")
+    p = tgtsim(project, kunit_dir, "--out", str(out), "run", "kunit", "--no-selftests")
     o, e = p.communicate(timeout=60)
     return p.returncode, o, e
 
@@ -230,7 +230,7 @@ sleep 300
     monkeypatch.setenv("TGTSIM_KUNIT_DIR", str(kunit_dir))
     t0 = time.monotonic()
     rc = cli.main(["--build-dir", str(project / "build"), "--out", str(tmp_path / "out"),
-                   "run", "kunit"])
+                   "run", "kunit", "--no-selftests"])
     assert rc == 3 and time.monotonic() - t0 < 30
     msg = error_of(capsys.readouterr().err)
     assert msg.startswith("tgtsim: error: cannot write ")
@@ -246,7 +246,7 @@ def test_disk_full_writing_reports_keeps_previous_run(project: Path, kunit_dir: 
     fake_linux(project, f"cat {PASS_LOG}\n")
     monkeypatch.setenv("TGTSIM_ROOT", str(project))
     monkeypatch.setenv("TGTSIM_KUNIT_DIR", str(kunit_dir))
-    argv = ["--build-dir", str(project / "build"), "--out", str(tmp_path / "out"), "run", "kunit"]
+    argv = ["--build-dir", str(project / "build"), "--out", str(tmp_path / "out"), "run", "kunit", "--no-selftests"]
     assert cli.main(argv) == 0
     first = report.latest(tmp_path / "out")
     real = report.new_run_dir
