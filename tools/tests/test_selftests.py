@@ -384,3 +384,39 @@ def test_cli_options(monkeypatch) -> None:
     with pytest.raises(SystemExit) as e:
         cli.parse(["run", "--selftest-timeout", "0"])
     assert e.value.code == 2
+
+
+def test_sanitizer_reports_of_the_selftest_boot(paths: Paths, quiet, capsys,
+                                                tmp_path: Path) -> None:
+    """A KASAN report during a selftest and the kmemleak report init.sh
+    prints at the end (the file's format) are failures of the run, located
+    in selftests-console.log."""
+    from tgtsim.sanitizers import scan
+    kasan = scan((DATA / "kasan_uaf.log").read_text().splitlines()).reports[0].lines
+    leak = ["unreferenced object 0xffff888101b3d800 (size 512):",
+            '  comm "003_can_queue", pid 77, jiffies 4294893408',
+            "  backtrace (crc 5a8b2c9d):",
+            "    kmemleak_alloc+0x31/0x40",
+            "    __kmalloc_noprof+0x30a/0x3c0",
+            "    sim_lld_inject+0x1c2/0x5a0",
+            "    full_proxy_write+0x6e/0xa0"]
+    log = (DATA / "selftests_pass.log").read_text().splitlines()
+    i = log.index("    ok 2 data.small.from")
+    j = log.index("# tgtsim selftests: done")
+    log = log[:i] + kasan + log[i:j] + leak + log[j:]
+    console = tmp_path / "st.log"
+    console.write_text("\n".join(log) + "\n")
+    fake_linux(paths.kbuild("kunit"), f"cat {console}")
+    assert run.run_profile(paths, "kunit", opts(), quiet) == 1
+    res, _ = latest(paths)
+    assert [(r.name, r.during, r.log) for r in res.sanitizer] == [
+        ("kasan: slab-use-after-free in scsi_host_put_command",
+         "selftests.001_data.data.small.from", "selftests-console.log"),
+        ("kmemleak: unreferenced object allocated by sim_lld_inject", "after the selftests",
+         "selftests-console.log")]
+    out = capsys.readouterr().out
+    assert "SANITIZER kasan: slab-use-after-free in scsi_host_put_command (during " \
+           "selftests.001_data.data.small.from, selftests-console.log line 20)" in out
+    assert out.splitlines()[-1] == "10 passed, 2 failed, 0 skipped"
+    assert run.reanalyze(paths, report.latest(paths.out), quiet) == 1
+    assert len(latest(paths)[0].sanitizer) == 2

@@ -332,6 +332,7 @@ def cmd_bisect_step(paths: Paths, args: argparse.Namespace, progress: Progress) 
                      BISECT_ABORT: "not testable: abort (128)"}[code])
     return code
 
+
 def cmd_planted(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
     from tgtsim import planted, run
     from tgtsim.results import Results, analyze

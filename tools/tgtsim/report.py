@@ -82,7 +82,7 @@ def _where(rep: Report) -> str:
         parts.append("at boot" if rep.during == "boot" else
                      rep.during if rep.during.startswith("after") else f"during {rep.during}")
     if rep.line_no:
-        parts.append(f"console.log line {rep.line_no}")
+        parts.append(f"{rep.log} line {rep.line_no}")
     if rep.count > 1:
         parts.append(f"{rep.count} times")
     return f" ({', '.join(parts)})" if parts else ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from tgtsim import kunit_tools, profiles, report, selftests
+from tgtsim import kunit_tools, profiles, report, sanitizers, selftests
 from tgtsim.errors import InfraError
 from tgtsim.paths import Paths
 from tgtsim.procs import Result, run_watched
@@ -137,9 +137,17 @@ def run_profile(paths: Paths, profile: str, opts: RunOptions, progress: Progress
     if st and prep:
         selftests.run(binary, paths.root / "selftests" / "init.sh", run_dir, prep, st, kdir,
                       results, meta, progress)
+        add_selftest_reports(results, run_dir)
     if collect is not None:     # after all boots of the run
         collect(run_dir, results, meta)
     return finish(paths, run_dir, results, meta, progress)
+
+
+def add_selftest_reports(results: Results, run_dir: Path) -> None:
+    """Sanitizer reports of the selftest boot are failures too."""
+    found = sanitizers.scan_console(run_dir / selftests.CONSOLE, origin="selftests")
+    results.sanitizer.extend(found.reports)
+    results.allowed.extend(found.allowed)
 
 
 def has_kmemleak(kbuild: Path) -> bool:
@@ -195,6 +203,8 @@ def reanalyze(paths: Paths, run_dir: Path, progress: Progress) -> int:
         res = analyze(lines, kdir, hang=hang, returncode=meta.get("returncode", 0),
                       expect_kmemleak=bool(meta.get("expect_kmemleak")))
         selftests.reanalyze(run_dir, meta, kdir, res)
+        if isinstance(meta.get("selftests"), dict):
+            add_selftest_reports(res, run_dir)
     keep = {k: v for k, v in meta.items() if k not in ("counts", "crash", "suites", "exit_code")}
     is_latest = report.latest(paths.out) == run_dir.resolve()
     return finish(paths, run_dir, res, keep, progress, switch=is_latest)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 MAX_REPORT_LINES = 200
@@ -105,6 +106,7 @@ class Report:
     during: str = ""              # "suite.case", "boot" or "after the tests"
     count: int = 1                # identical reports folded into this one
     allowed: str = ""             # the allow-list reason, if allowed
+    log: str = "console.log"      # the console it is in (of the run directory)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -367,3 +369,20 @@ def _allowed(rep: Report, at_boot: bool, allow: tuple[AllowRule, ...]) -> Option
         if re.fullmatch(rule.where, rep.where) and re.fullmatch(rule.message, rep.message):
             return rule
     return None
+
+
+def scan_console(path: Path, origin: str = "") -> Scan:
+    """The reports of a console log file of a run directory; `origin`
+    ("selftests") is put before the test each report happened in."""
+    try:
+        text = path.read_text(errors="backslashreplace")
+    except OSError:
+        return Scan()
+    found = scan(text.splitlines())
+    for rep in found.reports + found.allowed:
+        rep.log = path.name
+        if origin and rep.during == "after the tests":
+            rep.during = f"after the {origin}"
+        elif origin and rep.during and rep.during != "boot":
+            rep.during = f"{origin}.{rep.during}"
+    return found
