@@ -33,6 +33,7 @@ def test_start_kinds() -> None:
     assert start_kind("BUG kmalloc-64 (Tainted: G    B   ): Poison overwritten") == "slub"
     assert start_kind("INFO: task kunit_try_catch:42 blocked for more than 90 seconds.") \
         == "hung-task"
+    assert start_kind("rcu: INFO: rcu_sched self-detected stall on CPU") == "rcu-stall"
     # not reports: crashes, info lines, KTAP
     for text in ("BUG: kernel NULL pointer dereference, address: 0000000000000008",
                  "kmemleak: 3 new suspected memory leaks (see /sys/kernel/debug/kmemleak)",

@@ -4,7 +4,7 @@ The debug profile's checkers print their findings on the console and let
 the kernel go on: KASAN, lockdep, "BUG: sleeping function called from
 invalid context", kmemleak (the tgt_kmemleak suite copies its report to the
 console after a scan at the end of the run), UBSAN, SLUB debug, the hung
-task detector and every WARN (debug objects, list debugging and refcount
+task detector, RCU stalls and every WARN (debug objects, list debugging and refcount
 checks report through WARN). Each report is a failure of its own, even when
 every KUnit case passed: `scan()` finds them, with their trace, and folds
 identical ones (same kind and place) into one, counting them.
@@ -45,6 +45,7 @@ _STARTS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), k) for p, k in (
     (r"^BUG: (?:Bad page (?:state|map)|Bad rss-counter|using (?:smp_processor_id|__this_cpu)"
      r"|unable to release|Dentry .* still in use)", "bug"),
     (r"^INFO: task \S+ blocked for more than \d+ seconds", "hung-task"),
+    (r"^(?:rcu: )?INFO: rcu_\w+ (?:self-)?detected stalls?", "rcu-stall"),
     (r"^WARNING: CPU: \d+ PID: \d+ at ", "warn"),
     (r"^WARNING: at ", "warn"),
 )]
