@@ -41,7 +41,7 @@
 #define TGT_KMEMLEAK_MIN_AGE_MS	5000
 #define TGT_KMEMLEAK_SCANS	2
 #define TGT_KMEMLEAK_BUF_SIZE	(64 * 1024)
-/* lines of the report copied to the console; the rest is counted */
+/* lines of the report copied to the console (whole objects); the rest is counted */
 #define TGT_KMEMLEAK_MAX_LINES	800
 
 struct tgt_kmemleak {
@@ -51,6 +51,7 @@ struct tgt_kmemleak {
 	unsigned int objects;
 	unsigned int lines_printed;
 	unsigned int lines_dropped;
+	bool dropping;
 };
 
 static void tgt_kmemleak_umount(void *data)
@@ -84,11 +85,15 @@ static void tgt_kmemleak_scan(struct kunit *test, struct tgt_kmemleak *km)
 			    ret);
 }
 
+/* objects are copied whole: none is started after TGT_KMEMLEAK_MAX_LINES */
 static void tgt_kmemleak_line(struct tgt_kmemleak *km, const char *line)
 {
-	if (str_has_prefix(line, "unreferenced object "))
+	if (str_has_prefix(line, "unreferenced object ")) {
 		km->objects++;
-	if (km->lines_printed >= TGT_KMEMLEAK_MAX_LINES) {
+		if (km->lines_printed >= TGT_KMEMLEAK_MAX_LINES)
+			km->dropping = true;
+	}
+	if (km->dropping) {
 		km->lines_dropped++;
 		return;
 	}
