@@ -3,10 +3,11 @@
 
 PYTHON     ?= /usr/bin/python3
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-PROFILE    ?= kunit
-# make check builds and runs the coverage profile (same KUnit results as the
-# kunit profile, plus the coverage gate) unless PROFILE is given
-CHECK_PROFILE ?= $(if $(filter file,$(origin PROFILE)),coverage,$(PROFILE))
+# the main job builds the coverage profile: the kunit profile's KUnit and
+# selftest results plus the coverage reports and gate (PROFILE=kunit: without)
+PROFILE    ?= coverage
+# CHECK_DEBUG=1: make check also runs the debug profile and a planted bug (CI)
+CHECK_DEBUG ?= 0
 KERNEL_SRC ?=
 KERNEL_REF ?=
 OUT        ?= out
@@ -21,13 +22,13 @@ TGTSIM := PYTHONPATH=$(CURDIR)/tools $(PYTHON) -m tgtsim --out $(OUT) --build-di
 .PHONY: all check coverage help deps deps-check prepare refresh-patches build run report \
 	lint mutants debug planted-bugs test-tools kernel clean distclean
 
-## all: the main job: deps --install, prepare, build $(PROFILE), run, report
+## all: the main job: deps --install, prepare, build $(PROFILE), KUnit + selftests, reports, coverage gate
 all:
 	@$(TGTSIM) all --profile $(PROFILE)
 
-## check: pytest of tools/tests + the coverage job (KUnit + gate); last line `check: N passed, N failed, N skipped`
+## check: pytest of tools/tests + the main job (+ debug profile with CHECK_DEBUG=1); last line `check: N passed, N failed, N skipped`
 check:
-	@$(TGTSIM) check --profile $(CHECK_PROFILE)
+	@$(TGTSIM) check --profile $(PROFILE) $(if $(filter 1,$(CHECK_DEBUG)),--debug)
 
 ## coverage: gcov build + run; out/latest/coverage/ (HTML, cobertura.xml, patch.txt); gate coverage/thresholds
 coverage:

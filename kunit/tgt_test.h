@@ -50,6 +50,7 @@ struct tgt_test_call {
 	unsigned int nents;
 	unsigned int first_seg;
 	bool in_task;
+	bool done_early;	/* completed before transfer_data() returned */
 };
 
 struct tgt_test_seg {
@@ -96,6 +97,8 @@ struct tgt_test_host {
 	struct work_struct bh_work;
 	struct scsi_cmnd *pending_cmd;
 	void (*pending_done)(struct scsi_cmnd *cmd);
+	int pending_call;		/* its index in calls, or -1 */
+	bool in_transfer_data;
 
 	/* the queue limits of the last scsi_device allocated on the host */
 	struct queue_limits sdev_lim;

@@ -44,9 +44,11 @@ static struct tgt_test_host *shost_to_th(struct Scsi_Host *shost)
 	return *(struct tgt_test_host **)shost_priv(shost);
 }
 
+/* @call: index of the transfer_data() call in th->calls, or -1 */
 static int tgt_test_complete(struct tgt_test_host *th, struct scsi_cmnd *cmd,
-			     void (*done)(struct scsi_cmnd *cmd))
+			     void (*done)(struct scsi_cmnd *cmd), int call)
 {
+	th->pending_call = call;
 	switch (th->ctx) {
 	case TGT_CTX_HARDIRQ:
 		th->pending_cmd = cmd;
@@ -64,6 +66,9 @@ static int tgt_test_complete(struct tgt_test_host *th, struct scsi_cmnd *cmd,
 		th->pending_done = done;
 		break;
 	default:
+		th->pending_call = -1;
+		if (call >= 0)
+			th->calls[call].done_early = true;
 		done(cmd);
 		break;
 	}
@@ -77,6 +82,10 @@ static void tgt_test_deferred_done(struct tgt_test_host *th)
 
 	th->pending_cmd = NULL;
 	th->pending_done = NULL;
+	if (th->pending_call >= 0)
+		th->calls[th->pending_call].done_early =
+			READ_ONCE(th->in_transfer_data);
+	th->pending_call = -1;
 	if (cmd && done)
 		done(cmd);
 }
@@ -137,7 +146,7 @@ static int tgt_test_transfer_data(struct scsi_cmnd *cmd,
 	struct tgt_test_host *th = shost_to_th(scsi_tgt_cmd_to_host(cmd));
 	int idx = th->nr_calls++;
 	struct scatterlist *sg;
-	int i;
+	int i, ret;
 
 	if (idx < (int)th->max_calls) {
 		struct tgt_test_call *call = &th->calls[idx];
@@ -147,6 +156,7 @@ static int tgt_test_transfer_data(struct scsi_cmnd *cmd,
 		call->nents = scsi_sg_count(cmd);
 		call->first_seg = th->nr_segs;
 		call->in_task = in_task();
+		call->done_early = false;
 		scsi_for_each_sg(cmd, sg, scsi_sg_count(cmd), i) {
 			if (th->nr_segs >= th->max_segs) {
 				th->log_overflow = true;
@@ -168,7 +178,11 @@ static int tgt_test_transfer_data(struct scsi_cmnd *cmd,
 		tgt_test_copy(th, cmd);
 		cmd->result = 0;
 	}
-	return tgt_test_complete(th, cmd, done);
+	WRITE_ONCE(th->in_transfer_data, true);
+	ret = tgt_test_complete(th, cmd, done,
+				idx < (int)th->max_calls ? idx : -1);
+	WRITE_ONCE(th->in_transfer_data, false);
+	return ret;
 }
 
 static int tgt_test_transfer_response(struct scsi_cmnd *cmd,
@@ -181,7 +195,7 @@ static int tgt_test_transfer_response(struct scsi_cmnd *cmd,
 	if (th->refuse_response)
 		return SCSI_MLQUEUE_HOST_BUSY;
 	cmd->result = th->fail_response ? DID_ERROR << 16 : 0;
-	return tgt_test_complete(th, cmd, done);
+	return tgt_test_complete(th, cmd, done, -1);
 }
 
 static int tgt_test_queuecommand(struct Scsi_Host *shost,
@@ -263,6 +277,7 @@ struct tgt_test_host *tgt_test_host_create(struct kunit *test,
 	th->test = test;
 	th->fail_chunk = -1;
 	th->refuse_chunk = -1;
+	th->pending_call = -1;
 	init_completion(&th->cmd_done);
 	hrtimer_init(&th->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
 	th->timer.function = tgt_test_timer_fn;

@@ -119,3 +119,27 @@ def test_bisect_step_outside_a_git_tree_aborts_the_bisection(tmp_path: Path,
     rc = cli.main(["--out", str(tmp_path / "out"), "--build-dir", str(tmp_path / "b"),
                    "bisect-step"])
     assert rc == 128
+
+
+def test_check_debug_adds_its_counts_to_the_closing_line(monkeypatch, capsys,
+                                                        tmp_path: Path) -> None:
+    from tgtsim import prepare
+    monkeypatch.setattr(prepare, "prepare", lambda *a, **k: None)
+    monkeypatch.setattr(cli.subprocess, "call", lambda *a, **k: 0)
+    monkeypatch.setattr(cli, "pytest_counts", lambda junit: (5, 0, 1))
+    profiles: list[str] = []
+    runs = iter([(0, (10, 0, 0)), (1, (8, 2, 0))])
+
+    def counted(paths, job):
+        return next(runs)
+    monkeypatch.setattr(cli, "_counted_run", counted)
+    monkeypatch.setattr(cli, "cmd_planted", lambda paths, args, progress:
+                        profiles.append(",".join(args.bugs)) or 0)
+    rc = cli.main(["--out", str(tmp_path / "out"), "--build-dir", str(tmp_path / "b"),
+                   "check", "--no-deps", "--debug"])
+    out = capsys.readouterr().out.splitlines()
+    assert rc == 1
+    assert profiles == [cli.CHECK_PLANTED_BUG]
+    assert "debug:  8 passed, 2 failed, 0 skipped (debug profile: KUnit, selftests, sanitizers)" \
+        in out
+    assert out[-1] == "check: 24 passed, 2 failed, 1 skipped"

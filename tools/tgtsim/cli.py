@@ -198,6 +198,9 @@ def build_parser() -> Parser:
     c.add_argument("--no-deps", action="store_true", help="skip the dependency step")
     c.add_argument("--no-ccache", action="store_true", help="do not use ccache")
     c.add_argument("--no-kernel", action="store_true", help="only the pytest suite")
+    c.add_argument("--debug", action="store_true",
+                   help="also run the debug profile (sanitizers) and prove it catches a "
+                   "planted bug; their counts join the closing line (what CI runs)")
     source_opts(c)
     run_opts(c)
     return p
@@ -268,8 +271,10 @@ def cmd_coverage(paths: Paths, args: argparse.Namespace, progress: Progress) -> 
     return rc
 
 
-def cmd_mutants(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    from tgtsim import mutants, run
+def _scratch_boot(args: argparse.Namespace, progress: Progress):
+    """The boot of a scratch-tree build (mutants, planted bugs): KUnit only,
+    console and KTAP into the run directory, analysed like any run."""
+    from tgtsim import run
     from tgtsim.results import Results, analyze
     opts = _run_options(args)
 
@@ -277,10 +282,16 @@ def cmd_mutants(paths: Paths, args: argparse.Namespace, progress: Progress) -> i
         res = run.boot(binary, opts, run_dir / "console.log", progress)
         run.write_ktap(run_dir / "ktap.log", res.lines)
         return analyze(res.lines, kunit_dir, hang=run.hang_reason(res, opts),
-                       returncode=res.returncode)
+                       returncode=res.returncode,
+                       expect_kmemleak=run.has_kmemleak(binary.parent) and not opts.filter_glob)
+    return boot_fn
 
-    return mutants.run(paths, args.mutants, args.profile, progress, args.jobs, boot_fn,
-                       update=args.update_readme, use_ccache=not args.no_ccache)
+
+def cmd_mutants(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    from tgtsim import mutants
+    return mutants.run(paths, args.mutants, args.profile, progress, args.jobs,
+                       _scratch_boot(args, progress), update=args.update_readme,
+                       use_ccache=not args.no_ccache)
 
 
 BISECT_GOOD, BISECT_BAD, BISECT_SKIP, BISECT_ABORT = 0, 1, 125, 128
@@ -334,18 +345,8 @@ def cmd_bisect_step(paths: Paths, args: argparse.Namespace, progress: Progress) 
 
 
 def cmd_planted(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    from tgtsim import planted, run
-    from tgtsim.results import Results, analyze
-    opts = _run_options(args)
-
-    def boot_fn(binary: Path, run_dir: Path, kunit_dir: Path) -> Results:
-        res = run.boot(binary, opts, run_dir / "console.log", progress)
-        run.write_ktap(run_dir / "ktap.log", res.lines)
-        return analyze(res.lines, kunit_dir, hang=run.hang_reason(res, opts),
-                       returncode=res.returncode,
-                       expect_kmemleak=run.has_kmemleak(binary.parent) and not opts.filter_glob)
-
-    return planted.run(paths, args.bugs, progress, args.jobs, boot_fn,
+    from tgtsim import planted
+    return planted.run(paths, args.bugs, progress, args.jobs, _scratch_boot(args, progress),
                        use_ccache=not args.no_ccache)
 
 
@@ -392,33 +393,68 @@ def cmd_check(paths: Paths, args: argparse.Namespace, progress: Progress) -> int
     p_pass, p_fail, p_skip = pytest_counts(junit)
     if rc_py not in (0, 1) and p_fail == 0:
         p_fail = 1   # pytest itself failed (usage, no tests, internal error)
-    k_pass = k_fail = k_skip = 0
-    rc_k = 0
+    counts = [("pytest", p_pass, p_fail, p_skip, "tools/tests")]
+    rcs = []
     if not args.no_kernel:
-        before = report.latest(paths.out)
-        try:
+        def main_job() -> int:
             if early is not None:
                 raise early
-            rc_k = cmd_all(paths, args, progress)
-        except TgtsimError as e:
-            _print_error(e)
-            rc_k = e.exit_code
-        after = report.latest(paths.out)
-        if after is not None and after != before:
-            res, _meta = report.load(after)
-            k_pass, k_fail, k_skip = res.passed, res.failed, res.skipped
-        if rc_k != 0 and k_fail == 0:
-            k_fail = 1
-    passed, failed, skipped = p_pass + k_pass, p_fail + k_fail, p_skip + k_skip
-    print(f"pytest: {p_pass} passed, {p_fail} failed, {p_skip} skipped (tools/tests)")
-    if not args.no_kernel:
-        print(f"kernel: {k_pass} passed, {k_fail} failed, {k_skip} skipped "
-              f"({args.profile}: KUnit and selftests)")
+            return cmd_all(paths, args, progress)
+        rc, c = _counted_run(paths, main_job)
+        counts.append(("kernel",) + c + (f"{args.profile}: KUnit and selftests",))
+        rcs.append(rc)
+        if args.debug and early is None:
+            debug_args = argparse.Namespace(**{**vars(args), "profile": "debug",
+                                               "no_deps": True})
+            rc, c = _counted_run(paths, lambda: cmd_all(paths, debug_args, progress))
+            counts.append(("debug",) + c + ("debug profile: KUnit, selftests, sanitizers",))
+            rcs.append(rc)
+            rc = _planted_proof(paths, args, progress)
+            counts.append(("planted", int(rc == 0), int(rc != 0), 0,
+                           f"planted bug {CHECK_PLANTED_BUG} caught by the debug profile"))
+            rcs.append(rc)
+    for name, n_pass, n_fail, n_skip, what in counts:
+        print(f"{name + ':':8}{n_pass} passed, {n_fail} failed, {n_skip} skipped ({what})")
+    passed, failed, skipped = (sum(c[i] for c in counts) for i in (1, 2, 3))
     line = f"check: {passed} passed, {failed} failed, {skipped} skipped"
     print(progress.paint(line, "red" if failed else "green"), flush=True)
-    if rc_k in (EXIT_USAGE, EXIT_INFRA):
-        return rc_k
+    for rc in rcs:
+        if rc in (EXIT_USAGE, EXIT_INFRA):
+            return rc
     return 1 if failed else 0
+
+
+CHECK_PLANTED_BUG = "01"
+
+
+def _counted_run(paths: Paths, job) -> tuple[int, tuple[int, int, int]]:
+    """Run a kernel job; its exit code and the counts of the run it wrote
+    (a job that stopped before writing one counts as one failure)."""
+    from tgtsim import report
+    before = report.latest(paths.out)
+    try:
+        rc = job()
+    except TgtsimError as e:
+        _print_error(e)
+        rc = e.exit_code
+    n_pass = n_fail = n_skip = 0
+    after = report.latest(paths.out)
+    if after is not None and after != before:
+        res, _meta = report.load(after)
+        n_pass, n_fail, n_skip = res.passed, res.failed, res.skipped
+    if rc != 0 and n_fail == 0:
+        n_fail = 1
+    return rc, (n_pass, n_fail, n_skip)
+
+
+def _planted_proof(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    """`planted-bugs 01`: the debug profile catches a planted bug."""
+    planted_args = argparse.Namespace(**{**vars(args), "bugs": [CHECK_PLANTED_BUG]})
+    try:
+        return cmd_planted(paths, planted_args, progress)
+    except TgtsimError as e:
+        _print_error(e)
+        return e.exit_code
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
