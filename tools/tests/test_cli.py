@@ -133,13 +133,14 @@ def test_check_debug_adds_its_counts_to_the_closing_line(monkeypatch, capsys,
     def counted(paths, job):
         return next(runs)
     monkeypatch.setattr(cli, "_counted_run", counted)
-    monkeypatch.setattr(cli, "cmd_planted", lambda paths, args, progress:
-                        profiles.append(",".join(args.bugs)) or 0)
+    monkeypatch.setattr(cli, "cmd_planted", lambda paths, args, progress, check_port:
+                        profiles.append(f"{','.join(args.bugs)} {check_port}") or 0)
     rc = cli.main(["--out", str(tmp_path / "out"), "--build-dir", str(tmp_path / "b"),
                    "check", "--no-deps", "--debug"])
     out = capsys.readouterr().out.splitlines()
     assert rc == 1
-    assert profiles == [cli.CHECK_PLANTED_BUG]
-    assert "debug:  8 passed, 2 failed, 0 skipped (debug profile: KUnit, selftests, sanitizers)" \
+    # the debug run failed: the planted-bug proof checks the port itself
+    assert profiles == [f"{cli.CHECK_PLANTED_BUG} True"]
+    assert "debug:   8 passed, 2 failed, 0 skipped (debug profile: KUnit, selftests, sanitizers)" \
         in out
     assert out[-1] == "check: 24 passed, 2 failed, 1 skipped"

@@ -18,14 +18,14 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from tgtsim import build, prepare, report
 from tgtsim.errors import BuildError, InfraError, UsageError
 from tgtsim.gitutil import Git
 from tgtsim.paths import Paths
 from tgtsim.progress import Progress
-from tgtsim.results import PASSED, Results, analyze
+from tgtsim.results import PASSED, Results
 
 MUTANT_RE = re.compile(r"^\d\d-[A-Za-z0-9._-]+\.patch$")
 BEGIN = "<!-- mutant-table:begin -->"
@@ -143,13 +143,13 @@ class Runner:
     """Builds and boots the port and its mutants from a scratch worktree."""
 
     def __init__(self, paths: Paths, profile: str, progress: Progress, jobs: int,
-                 boot_fn, use_ccache: bool = True) -> None:
+                 boot_fn, use_ccache: bool = True, kind: str = "mutant") -> None:
         self.paths, self.profile, self.progress = paths, profile, progress
         self.jobs, self.use_ccache, self.boot_fn = jobs, use_ccache, boot_fn
         # the same layout as build/{linux,kbuild/PROFILE}: ccache (with
         # CCACHE_BASEDIR) then sees the same relative paths and hits
-        self.tree = paths.build / "mutant" / "linux"
-        self.kbuild = paths.build / "mutant" / "kbuild" / profile
+        self.tree = paths.build / kind / "linux"
+        self.kbuild = paths.build / kind / "kbuild" / profile
 
     def reset(self, head: str) -> None:
         linux = Git(self.paths.linux)
@@ -177,6 +177,45 @@ class Runner:
                                     "mutant": label})
         return res
 
+    def port(self, head: str, out: Path, what: str) -> Optional[Results]:
+        """Build and boot the unchanged port into out/port."""
+        self.reset(head)
+        (out / "port").mkdir()
+        with self.progress.step(f"{what}: the port"):
+            return self.one("port", out / "port")
+
+    def each(self, head: str, out: Path, what: str,
+             patches: list[tuple[str, Path]]) -> Iterator[tuple[str, Optional[Results], bool]]:
+        """Each patch on a fresh copy of the port, built and booted into
+        out/NAME: (name, results or None if it does not build, applied)."""
+        try:
+            for name, path in patches:
+                self.reset(head)
+                d = out / name
+                d.mkdir()
+                applied = Git(self.tree).run("apply", str(path), check=False)
+                if applied.returncode != 0:
+                    (d / "apply-error.txt").write_text(applied.stderr)
+                    self.progress.info(f"{what}: {name} does not apply to the port: "
+                                       + (applied.stderr.strip().splitlines() or ["?"])[-1])
+                    yield name, None, False
+                    continue
+                with self.progress.step(f"{what}: {name}"):
+                    res = self.one(name, d)
+                yield name, res, True
+        finally:
+            self.reset(head)
+
+
+def out_dir(paths: Paths, kind: str) -> Path:
+    """out/KIND/<UTC timestamp>, created."""
+    out = paths.out / kind / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InfraError(f"cannot write to {out}: {e.strerror or e}") from None
+    return out
+
 
 def run(paths: Paths, wanted: list[str], profile: str, progress: Progress, jobs: int,
         boot_fn, update: bool = False, use_ccache: bool = True) -> int:
@@ -187,38 +226,20 @@ def run(paths: Paths, wanted: list[str], profile: str, progress: Progress, jobs:
     prepare.prepare(paths, progress)
     head = Git(paths.linux).head()
     runner = Runner(paths, profile, progress, jobs, boot_fn, use_ccache)
-    out = paths.out / "mutants" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    out.mkdir(parents=True, exist_ok=True)
-
-    runner.reset(head)
-    (out / "port").mkdir()
-    with progress.step("mutants: the unmutated port"):
-        base = runner.one("port", out / "port")
+    out = out_dir(paths, "mutants")
+    base = runner.port(head, out, "mutants")
     if base is None or base.crash or base.failed:
         why = "does not build" if base is None else base.closing_line()
         raise InfraError(f"the unmutated port does not pass ({why}); see {out / 'port'}")
 
     outcomes = []
-    try:
-        for m in selected:
-            runner.reset(head)
-            d = out / m.name
-            d.mkdir()
-            applied = Git(runner.tree).run("apply", str(m.path), check=False)
-            if applied.returncode != 0:
-                (d / "apply-error.txt").write_text(applied.stderr)
-                progress.info(f"mutants: {m.name} does not apply to the port: "
-                              + (applied.stderr.strip().splitlines() or ["?"])[-1])
-                outcomes.append(verdict(m.name, m.description, base, None, applied=False))
-                continue
-            with progress.step(f"mutants: {m.name}"):
-                res = runner.one(m.name, d)
-            o = verdict(m.name, m.description, base, res)
-            progress.info(f"mutants: {m.name}: {o.status}"
-                          + (f" by {len(o.caught)} cases" if o.caught else ""))
-            outcomes.append(o)
-    finally:
-        runner.reset(head)
+    descriptions = {m.name: m.description for m in selected}
+    for name, res, applied in runner.each(head, out, "mutants",
+                                          [(m.name, m.path) for m in selected]):
+        o = verdict(name, descriptions[name], base, res, applied)
+        progress.info(f"mutants: {name}: {o.status}"
+                      + (f" by {len(o.caught)} cases" if o.caught else ""))
+        outcomes.append(o)
 
     suites = [s for s in base.suites if any(c.status == PASSED for c in base.suite_cases(s))]
     table = render(base, outcomes, suites)

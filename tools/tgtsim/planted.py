@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -99,10 +98,12 @@ def verdict(bug: Bug, res: Optional[Results], applied: bool = True) -> Outcome:
                    res.crash.reason if res.crash else "")
 
 
-def render(base: Results, outcomes: list[Outcome]) -> str:
+def render(base: Optional[Results], outcomes: list[Outcome]) -> str:
+    """Markdown table; `base` is the port's run (None: checked elsewhere)."""
     caught = sum(1 for o in outcomes if o.status == CAUGHT)
-    lines = [f"Port ({PROFILE} profile): {base.closing_line()}, "
-             f"{len(base.sanitizer)} sanitizer reports. "
+    port = (f"{base.closing_line()}, {len(base.sanitizer)} sanitizer reports" if base
+            else "checked by the debug run before")
+    lines = [f"Port ({PROFILE} profile): {port}. "
              f"Planted bugs caught: {caught}/{len(outcomes)}.", "",
              "| planted bug | expected report | verdict | reports of the run |",
              "|---|---|---|---|"]
@@ -118,30 +119,22 @@ def render(base: Results, outcomes: list[Outcome]) -> str:
 
 
 def run(paths: Paths, wanted: list[str], progress: Progress, jobs: int,
-        boot_fn: Callable[[Path, Path, Path], Results], use_ccache: bool = True) -> int:
+        boot_fn: Callable[[Path, Path, Path], Results], use_ccache: bool = True,
+        check_port: bool = True) -> int:
     """Run the port and the planted bugs; 0 if the port is clean and every
-    bug was caught with the expected kind of report."""
+    bug was caught with the expected kind of report. check_port=False: the
+    caller has just run the port with the debug profile and seen it clean."""
     directory = paths.root / "kunit" / "selftest-bugs"
     selected = select(discover(directory), wanted)
     if not selected:
         raise UsageError(f"no planted bugs in {directory}")
     prepare.prepare(paths, progress)
     head = Git(paths.linux).head()
-    runner = mutants.Runner(paths, PROFILE, progress, jobs, boot_fn, use_ccache)
-    # like build/{linux,kbuild/debug}: ccache sees the same relative paths
-    runner.tree = paths.build / "planted" / "linux"
-    runner.kbuild = paths.build / "planted" / "kbuild" / PROFILE
-    out = paths.out / "planted" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InfraError(f"cannot write to {out}: {e.strerror or e}") from None
-
-    runner.reset(head)
-    (out / "port").mkdir()
-    with progress.step("planted-bugs: the port"):
-        base = runner.one("port", out / "port")
-    if base is None or base.crash or base.failed:
+    runner = mutants.Runner(paths, PROFILE, progress, jobs, boot_fn, use_ccache,
+                            kind="planted")
+    out = mutants.out_dir(paths, "planted")
+    base = runner.port(head, out, "planted-bugs") if check_port else None
+    if check_port and (base is None or base.crash or base.failed):
         why = "does not build" if base is None else base.closing_line()
         if base is not None and base.sanitizer:
             why += "; sanitizer reports: " + "; ".join(r.name for r in base.sanitizer)
@@ -149,23 +142,12 @@ def run(paths: Paths, wanted: list[str], progress: Progress, jobs: int,
                          f"see {out / 'port'}")
 
     outcomes = []
-    try:
-        for bug in selected:
-            runner.reset(head)
-            d = out / bug.name
-            d.mkdir()
-            applied = Git(runner.tree).run("apply", str(bug.path), check=False)
-            if applied.returncode != 0:
-                (d / "apply-error.txt").write_text(applied.stderr)
-                outcomes.append(verdict(bug, None, applied=False))
-                continue
-            with progress.step(f"planted-bugs: {bug.name}"):
-                res = runner.one(bug.name, d)
-            o = verdict(bug, res)
-            progress.info(f"planted-bugs: {bug.name}: {o.status}")
-            outcomes.append(o)
-    finally:
-        runner.reset(head)
+    bugs = {b.name: b for b in selected}
+    for name, res, applied in runner.each(head, out, "planted-bugs",
+                                          [(b.name, b.path) for b in selected]):
+        o = verdict(bugs[name], res, applied)
+        progress.info(f"planted-bugs: {name}: {o.status}")
+        outcomes.append(o)
 
     table = render(base, outcomes)
     (out / "table.md").write_text(table)

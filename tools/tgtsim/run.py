@@ -4,7 +4,6 @@ A panic, an oops, a hang or truncated KTAP is a reported failure (exit 3)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from typing import Any, Callable, Optional
 from tgtsim import kunit_tools, profiles, report, sanitizers, selftests
 from tgtsim.errors import InfraError
 from tgtsim.paths import Paths
-from tgtsim.procs import Result, run_watched
+from tgtsim.procs import Result, run_watched, watchdog_reason
 from tgtsim.progress import Progress
 from tgtsim.results import Results, analyze
 
@@ -60,11 +59,7 @@ def boot(binary: Path, opts: RunOptions, console_log: Path, progress: Progress,
 
 
 def hang_reason(res: Result, opts: RunOptions) -> str:
-    if res.idle_timed_out:
-        return f"kernel hang: no console output for {int(opts.idle_timeout)} s (killed)"
-    if res.timed_out:
-        return f"kernel timeout: still running after {int(opts.timeout)} s (killed)"
-    return ""
+    return watchdog_reason(res, "kernel", opts.timeout, opts.idle_timeout)
 
 
 def kunit_dir(paths: Paths) -> Path:

@@ -22,7 +22,7 @@ from typing import Any, Optional
 from tgtsim import kunit_tools
 from tgtsim.errors import BuildError
 from tgtsim.paths import Paths
-from tgtsim.procs import Result, run_watched
+from tgtsim.procs import Result, run_watched, watchdog_reason
 from tgtsim.progress import Progress
 from tgtsim.results import (CRASHED, FAILED, PASSED, SKIPPED, Case, Crash, Results,
                             detect_crash, tail)
@@ -155,11 +155,7 @@ def boot(binary: Path, init: Path, prep: Prepared, opts: SelftestOptions, consol
 
 
 def hang_reason(res: Result, opts: SelftestOptions) -> str:
-    if res.idle_timed_out:
-        return f"selftest boot hang: no console output for {int(opts.idle_timeout)} s (killed)"
-    if res.timed_out:
-        return f"selftest boot timeout: still running after {int(opts.timeout)} s (killed)"
-    return ""
+    return watchdog_reason(res, "selftest boot", opts.timeout, opts.idle_timeout)
 
 
 def failure_message(log: list[str]) -> str:
