@@ -18,7 +18,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Protocol, TypeVar
 
 from tgtsim import build, prepare, report
 from tgtsim.errors import BuildError, InfraError, UsageError
@@ -58,16 +58,24 @@ def discover(directory: Path) -> list[Mutant]:
     return out
 
 
-def select(mutants: list[Mutant], wanted: list[str]) -> list[Mutant]:
-    """Mutants named by number ("03") or name prefix; all if none named."""
+class Named(Protocol):
+    name: str
+
+
+N = TypeVar("N", bound=Named)
+
+
+def select(items: list[N], wanted: list[str], what: str = "mutant") -> list[N]:
+    """Items (NN-name patches) named by number ("03") or name; all if none
+    named."""
     if not wanted:
-        return mutants
-    chosen = []
+        return items
+    chosen: list[N] = []
     for w in wanted:
-        hits = [m for m in mutants if m.name == w or m.name.startswith(w if "-" in w else w + "-")]
+        hits = [i for i in items if i.name == w or i.name.startswith(w if "-" in w else w + "-")]
         if len(hits) != 1:
-            known = ", ".join(m.name for m in mutants) or "none"
-            raise UsageError(f"mutant '{w}' {'is ambiguous' if hits else 'not found'} "
+            known = ", ".join(i.name for i in items) or "none"
+            raise UsageError(f"{what} '{w}' {'is ambiguous' if hits else 'not found'} "
                              f"(known: {known})")
         chosen.extend(h for h in hits if h not in chosen)
     return chosen

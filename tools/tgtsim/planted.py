@@ -71,17 +71,7 @@ def discover(directory: Path) -> list[Bug]:
 
 def select(bugs: list[Bug], wanted: list[str]) -> list[Bug]:
     """Bugs named by number ("03") or name; all if none named."""
-    if not wanted:
-        return bugs
-    chosen: list[Bug] = []
-    for w in wanted:
-        hits = [b for b in bugs if b.name == w or b.name.startswith(w if "-" in w else w + "-")]
-        if len(hits) != 1:
-            known = ", ".join(b.name for b in bugs) or "none"
-            raise UsageError(f"planted bug '{w}' {'is ambiguous' if hits else 'not found'} "
-                             f"(known: {known})")
-        chosen.extend(h for h in hits if h not in chosen)
-    return chosen
+    return mutants.select(bugs, wanted, "planted bug")
 
 
 def verdict(bug: Bug, res: Optional[Results], applied: bool = True) -> Outcome:
