@@ -78,6 +78,20 @@ def test_render_table_counts_red_cases_per_suite() -> None:
     assert "  - `tags.put`" in text and "  - SURVIVED" in text
 
 
+def test_columns_fold_the_selftest_programs_into_one() -> None:
+    base = res(("tgt_cmd_tags", "put", PASSED), ("selftests.001_data", "data.a", PASSED),
+               ("only_failing", "x", FAILED), ("selftests.004_remove", "rm.b", PASSED),
+               ("tgt_cmd_offsets", "chunks", PASSED))
+    assert mutants.columns(base) == ["tgt_cmd_tags", "selftests", "tgt_cmd_offsets"]
+    red = res(("tgt_cmd_tags", "put", PASSED), ("selftests.001_data", "data.a", FAILED),
+              ("tgt_cmd_offsets", "chunks", PASSED))     # 004_remove vanished
+    o = mutants.verdict("04-offset", "Break.", base, red)
+    text = mutants.render(base, [o], mutants.columns(base))
+    assert "| mutant | tgt_cmd_tags | selftests | tgt_cmd_offsets | verdict |" in text
+    assert "| 04-offset | - | **2 red** | - | killed |" in text
+    assert "  - `selftests.001_data.data.a`" in text
+
+
 def test_update_readme_replaces_between_markers(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{mutants.BEGIN}\nold table\n{mutants.END}\nafter\n")

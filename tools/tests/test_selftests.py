@@ -420,3 +420,47 @@ def test_sanitizer_reports_of_the_selftest_boot(paths: Paths, quiet, capsys,
     assert out.splitlines()[-1] == "10 passed, 2 failed, 0 skipped"
     assert run.reanalyze(paths, report.latest(paths.out), quiet) == 1
     assert len(latest(paths)[0].sanitizer) == 2
+
+
+# ------------------------------------ scratch-tree boots (mutants, planted bugs)
+
+def test_scratch_boot_runs_kunit_then_selftests_and_builds_them_once(
+        paths: Paths, quiet, tmp_path: Path, kunit_dir: Path) -> None:
+    kb = tmp_path / "scratch" / "kbuild"
+    binary = fake_linux(kb, f"cat {DATA / 'selftests_fail.log'}")
+    boot_fn = run.scratch_boot(paths, opts(), quiet)
+    for n in (1, 2):
+        d = tmp_path / f"m{n}"
+        d.mkdir()
+        res = boot_fn(binary, d, kunit_dir)
+        assert "selftests.002_fault" in res.suites
+        failed = {(c.suite, c.name) for c in res.cases if c.status == FAILED}
+        assert failed == {("selftests.001_data", "data.small.from")}
+        assert any(c.suite == "scsi_lib_test" and c.status == PASSED for c in res.cases)
+        assert (d / "console.log").is_file() and (d / "selftests-console.log").is_file()
+        assert (d / "ktap.log").read_text().startswith("KTAP version 1")
+    assert (tmp_path / "m1" / selftests.BUILD_LOG).is_file()      # built on the first boot
+    assert not (tmp_path / "m2" / selftests.BUILD_LOG).exists()   # and only then
+    args = (kb / "args.log").read_text().splitlines()
+    assert len(args) == 4 and ["init=" in a for a in args] == [False, True, False, True]
+
+
+def test_scratch_boot_without_selftests_boots_once(paths: Paths, quiet, tmp_path: Path,
+                                                   kunit_dir: Path) -> None:
+    kb = tmp_path / "scratch" / "kbuild"
+    binary = fake_linux(kb, "exit 1")
+    res = run.scratch_boot(paths, RunOptions(), quiet)(binary, tmp_path, kunit_dir)
+    assert res.crash is None and res.failed == 0 and res.passed > 0
+    assert not any(s.startswith("selftests") for s in res.suites)
+    assert len((kb / "args.log").read_text().splitlines()) == 1
+
+
+def test_mutants_and_planted_bugs_boot_the_selftests_unless_told_not_to(
+        monkeypatch, paths: Paths, quiet) -> None:
+    seen: list[bool] = []
+    monkeypatch.setattr(run, "scratch_boot",
+                        lambda p, o, prog: seen.append(o.selftests is not None))
+    cli._scratch_boot(paths, cli.parse(["mutants"]), quiet)
+    cli._scratch_boot(paths, cli.parse(["mutants", "--no-selftests"]), quiet)
+    cli._scratch_boot(paths, cli.parse(["planted-bugs"]), quiet, selftests=False)
+    assert seen == [True, False, False]

@@ -271,26 +271,21 @@ def cmd_coverage(paths: Paths, args: argparse.Namespace, progress: Progress) -> 
     return rc
 
 
-def _scratch_boot(args: argparse.Namespace, progress: Progress):
-    """The boot of a scratch-tree build (mutants, planted bugs): KUnit only,
-    console and KTAP into the run directory, analysed like any run."""
+def _scratch_boot(paths: Paths, args: argparse.Namespace, progress: Progress,
+                  selftests: bool = True):
+    """The boot of a scratch-tree build (mutants, planted bugs): KUnit, then
+    the selftests unless --no-selftests (or `selftests` is False)."""
     from tgtsim import run
-    from tgtsim.results import Results, analyze
     opts = _run_options(args)
-
-    def boot_fn(binary: Path, run_dir: Path, kunit_dir: Path) -> Results:
-        res = run.boot(binary, opts, run_dir / "console.log", progress)
-        run.write_ktap(run_dir / "ktap.log", res.lines)
-        return analyze(res.lines, kunit_dir, hang=run.hang_reason(res, opts),
-                       returncode=res.returncode,
-                       expect_kmemleak=run.has_kmemleak(binary.parent) and not opts.filter_glob)
-    return boot_fn
+    if not selftests:
+        opts.selftests = None
+    return run.scratch_boot(paths, opts, progress)
 
 
 def cmd_mutants(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
     from tgtsim import mutants
     return mutants.run(paths, args.mutants, args.profile, progress, args.jobs,
-                       _scratch_boot(args, progress), update=args.update_readme,
+                       _scratch_boot(paths, args, progress), update=args.update_readme,
                        use_ccache=not args.no_ccache)
 
 
@@ -347,7 +342,7 @@ def cmd_bisect_step(paths: Paths, args: argparse.Namespace, progress: Progress) 
 def cmd_planted(paths: Paths, args: argparse.Namespace, progress: Progress,
                 check_port: bool = True) -> int:
     from tgtsim import planted
-    return planted.run(paths, args.bugs, progress, args.jobs, _scratch_boot(args, progress),
+    return planted.run(paths, args.bugs, progress, args.jobs, _scratch_boot(paths, args, progress),
                        use_ccache=not args.no_ccache, check_port=check_port)
 
 
@@ -453,7 +448,9 @@ def _counted_run(paths: Paths, job) -> tuple[int, tuple[int, int, int]]:
 def _planted_proof(paths: Paths, args: argparse.Namespace, progress: Progress,
                    check_port: bool) -> int:
     """`planted-bugs 01`: the debug profile catches a planted bug."""
-    planted_args = argparse.Namespace(**{**vars(args), "bugs": [CHECK_PLANTED_BUG]})
+    # KUnit only: the debug job just booted the selftests with sanitizers on
+    planted_args = argparse.Namespace(**{**vars(args), "bugs": [CHECK_PLANTED_BUG],
+                                         "selftests": False})
     try:
         return cmd_planted(paths, planted_args, progress, check_port)
     except TgtsimError as e:

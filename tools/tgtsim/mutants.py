@@ -112,6 +112,22 @@ def verdict(name: str, description: str, base: Results, mutant: Optional[Results
                    mutant.crash.reason if mutant.crash else "")
 
 
+SELFTESTS = "selftests"
+
+
+def columns(base: Results) -> list[str]:
+    """The table's columns: each suite with a case passing on the port, the
+    selftest programs (suites selftests.NNN_name) folded into one."""
+    cols: list[str] = []
+    for s in base.suites:
+        if not any(c.status == PASSED for c in base.suite_cases(s)):
+            continue
+        col = SELFTESTS if s.startswith(SELFTESTS + ".") else s
+        if col not in cols:
+            cols.append(col)
+    return cols
+
+
 def render(base: Results, outcomes: list[Outcome], suites: list[str]) -> str:
     """Markdown: one row per mutant, red case count per suite."""
     passing = sum(1 for c in base.cases if c.status == PASSED)
@@ -249,8 +265,7 @@ def run(paths: Paths, wanted: list[str], profile: str, progress: Progress, jobs:
                       + (f" by {len(o.caught)} cases" if o.caught else ""))
         outcomes.append(o)
 
-    suites = [s for s in base.suites if any(c.status == PASSED for c in base.suite_cases(s))]
-    table = render(base, outcomes, suites)
+    table = render(base, outcomes, columns(base))
     (out / "table.md").write_text(table)
     (out / "outcomes.json").write_text(json.dumps([asdict(o) for o in outcomes], indent=1))
     if update:

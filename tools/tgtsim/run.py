@@ -138,6 +138,35 @@ def run_profile(paths: Paths, profile: str, opts: RunOptions, progress: Progress
     return finish(paths, run_dir, results, meta, progress)
 
 
+BootFn = Callable[[Path, Path, Path], Results]
+
+
+def scratch_boot(paths: Paths, opts: RunOptions, progress: Progress) -> BootFn:
+    """The boot of a scratch-tree build (mutants, planted bugs):
+    `boot_fn(binary, run_dir, kunit_dir)` boots KUnit and, unless
+    `opts.selftests` is None, the selftests, with the console, KTAP and
+    selftest files in run_dir, analysed like any run. The selftests are
+    built once, on the first call: they depend on sim_lld's uapi header and
+    the tree's kselftest harness, which no scratch tree changes."""
+    st = opts.selftests
+    built: list[selftests.Prepared] = []
+
+    def boot_fn(binary: Path, run_dir: Path, kdir: Path) -> Results:
+        if st is not None and not built:
+            built.append(selftests.prepare(paths, run_dir, st, progress))
+        res = boot(binary, opts, run_dir / "console.log", progress)
+        write_ktap(run_dir / "ktap.log", res.lines)
+        results = analyze(res.lines, kdir, hang=hang_reason(res, opts),
+                          returncode=res.returncode,
+                          expect_kmemleak=has_kmemleak(binary.parent) and not opts.filter_glob)
+        if st is not None:
+            selftests.run(binary, paths.root / "selftests" / "init.sh", run_dir, built[0], st,
+                          kdir, results, {}, progress)
+            add_selftest_reports(results, run_dir)
+        return results
+    return boot_fn
+
+
 def add_selftest_reports(results: Results, run_dir: Path) -> None:
     """Sanitizer reports of the selftest boot are failures too."""
     found = sanitizers.scan_console(run_dir / selftests.CONSOLE, origin="selftests")
