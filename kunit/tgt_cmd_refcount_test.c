@@ -261,7 +261,10 @@ static void tgt_refcount_put_from_hardirq_drops_ref(struct kunit *test)
  * A host removed while target commands are outstanding stays alive until
  * the last put, then it is released. The release is observed through the
  * host's parent device: scsi_host_dev_release() drops the last reference
- * on it, which runs the parent's release callback.
+ * on it, which runs the parent's release callback. That the release also
+ * destroys uspace_req_q is observed through a reference on the queue that
+ * the test holds itself: the queue is dying and only that reference is
+ * left.
  */
 struct tgt_parent {
 	struct device dev;
@@ -279,6 +282,7 @@ struct tgt_removal {
 	struct tgt_parent *parent;
 	struct Scsi_Host *shost;
 	struct scsi_cmnd *cmd[2];
+	struct request_queue *q;	/* the test's own reference */
 	bool added, removed, host_put, parent_unregistered;
 	/* the last put, from hardirq or softirq context */
 	struct hrtimer timer;
@@ -328,6 +332,8 @@ static void tgt_removal_cleanup(void *data)
 	/* freed only once released: a leak is better than a use after free */
 	if (wait_for_completion_timeout(&r->parent->released, HZ))
 		kfree(r->parent);
+	if (r->q)
+		blk_put_queue(r->q);
 }
 
 struct tgt_last_put_param {
@@ -395,6 +401,11 @@ static void tgt_refcount_removed_host_lives_until_last_put(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, r->cmd[0]);
 	r->cmd[1] = scsi_host_get_command(shost, DMA_FROM_DEVICE, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, r->cmd[1]);
+	KUNIT_ASSERT_NOT_NULL(test, shost->uspace_req_q);
+	KUNIT_ASSERT_TRUE(test, blk_get_queue(shost->uspace_req_q));
+	r->q = shost->uspace_req_q;
+	/* the host's reference and the test's */
+	KUNIT_EXPECT_EQ(test, refcount_read(&r->q->refs), 2);
 
 	scsi_remove_host(shost);
 	r->removed = true;
@@ -438,10 +449,15 @@ static void tgt_refcount_removed_host_lives_until_last_put(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, r->last_put_irqs_off,
 			p->irqs_off || p->ctx == TGT_CTX_HARDIRQ);
 	/* shost is gone now */
-	KUNIT_EXPECT_NE_MSG(test,
+	KUNIT_ASSERT_NE_MSG(test,
 			    wait_for_completion_timeout(&r->parent->released,
 							2 * HZ),
 			    0, "host not released after the last put");
+	/* the release destroyed uspace_req_q and dropped its reference */
+	KUNIT_EXPECT_TRUE_MSG(test, blk_queue_dying(r->q),
+			      "uspace_req_q not destroyed by the host release");
+	KUNIT_EXPECT_EQ_MSG(test, refcount_read(&r->q->refs), 1,
+			    "uspace_req_q still referenced after the host release");
 }
 
 static struct kunit_case tgt_cmd_refcount_cases[] = {
