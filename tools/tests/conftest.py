@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
 import io
 from pathlib import Path
 
@@ -29,6 +30,30 @@ def git(repo: Path, *args: str) -> str:
     env = dict(os.environ, **GIT_ENV)
     return subprocess.run(["git", "-C", str(repo), *args], env=env, check=True,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True).stdout.strip()
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def gone(pid: int, within: float = 5.0) -> bool:
+    """The process is gone (or a zombie) within `within` seconds. SIGKILL is
+    asynchronous: a killed process may still be exiting when the kill
+    returns, longer on a loaded machine."""
+    deadline = time.monotonic() + within
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 @pytest.fixture(scope="session")

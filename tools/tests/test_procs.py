@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import gone
 from tgtsim import procs
 from tgtsim.errors import InfraError
 
@@ -25,10 +26,7 @@ def test_idle_timeout_kills_group(tmp_path: Path) -> None:
                           idle_timeout=1.0)
     assert r.idle_timed_out and r.hung
     assert time.monotonic() - t0 < 10
-    child = int(pid.read_text())
-    time.sleep(0.2)
-    from test_run import _alive
-    assert not _alive(child)
+    assert gone(int(pid.read_text()))
 
 
 def test_overall_timeout() -> None:

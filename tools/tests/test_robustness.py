@@ -37,6 +37,17 @@ def group_members(pgid: int) -> list[int]:
     return out
 
 
+def group_gone(pgid: int, within: float = 5.0) -> bool:
+    """Process group `pgid` has no live member within `within` seconds
+    (SIGKILL is asynchronous: killed processes may still be exiting)."""
+    deadline = time.monotonic() + within
+    while group_members(pgid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def error_of(err: str) -> str:
     """The one error line tgtsim printed (stderr also has progress lines)."""
     assert "Traceback" not in err
@@ -109,7 +120,7 @@ def test_signal_leaves_no_kernel_process(project: Path, kunit_dir: Path, tmp_pat
     assert time.monotonic() - t0 < 10
     assert p.returncode == code, err
     assert err.strip().endswith(f"tgtsim: {word}") and "Traceback" not in err
-    assert group_members(pgid) == []
+    assert group_gone(pgid)
     assert helper not in group_members(pgid)
 
 
@@ -205,7 +216,7 @@ sleep 300
     msg = error_of(err)
     assert msg.startswith(f"tgtsim: error: cannot write {out}/runs/")
     assert msg.endswith("/console.log: No space left on device") and elapsed < 30
-    assert group_members(int(pids.read_text())) == []
+    assert group_gone(int(pids.read_text()))
 
 
 def test_disk_full_during_boot_dev_full(project: Path, kunit_dir: Path, tmp_path: Path,
@@ -235,7 +246,7 @@ sleep 300
     msg = error_of(capsys.readouterr().err)
     assert msg.startswith("tgtsim: error: cannot write ")
     assert msg.endswith("/console.log: No space left on device")
-    assert group_members(int(pids.read_text())) == []
+    assert group_gone(int(pids.read_text()))
     assert not (tmp_path / "out/latest").exists()
 
 

@@ -1,10 +1,9 @@
-import os
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import DATA
+from conftest import DATA, gone
 from tgtsim import report, run
 from tgtsim.errors import InfraError, UsageError
 from tgtsim.paths import Paths
@@ -58,18 +57,6 @@ def test_panic_exit_3(paths: Paths, quiet, capsys) -> None:
     assert "CRASH kernel crash" in out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie is not a survivor
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
-
-
 def test_hang_is_killed_with_children(paths: Paths, quiet, tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
     fake_linux(paths.kbuild("kunit"),
@@ -81,7 +68,7 @@ def test_hang_is_killed_with_children(paths: Paths, quiet, tmp_path: Path) -> No
     assert time.monotonic() - t0 < 15
     res, _ = report.load(report.latest(paths.out))
     assert res.crash.reason.startswith("kernel hang: no console output")
-    assert not _alive(int(pidfile.read_text()))
+    assert gone(int(pidfile.read_text()))
 
 
 def test_total_timeout(paths: Paths, quiet) -> None:
@@ -165,7 +152,7 @@ def test_exit_with_orphan_holding_the_console(paths: Paths, quiet, tmp_path: Pat
     t0 = time.monotonic()
     assert run.run_profile(paths, "kunit", RunOptions(idle_timeout=60, timeout=120), quiet) == 0
     assert time.monotonic() - t0 < 15
-    assert not _alive(int(pidfile.read_text()))
+    assert gone(int(pidfile.read_text()))
 
 
 def test_hang_prints_tail_within_timeout(paths: Paths, quiet, capsys) -> None:

@@ -120,19 +120,12 @@ def run_profile(paths: Paths, profile: str, opts: RunOptions, progress: Progress
     st = opts.selftests
     prep = selftests.prepare(paths, run_dir, st, progress) if st else None
     with progress.step(f"boot {profile}"):
-        res = boot(binary, opts, console, progress)
-    # the end-of-run leak scan is a suite: --filter may leave it out
-    expect_kmemleak = has_kmemleak(kb) and not opts.filter_glob
-    results = analyze(res.lines, kdir, hang=hang_reason(res, opts), returncode=res.returncode,
-                      expect_kmemleak=expect_kmemleak)
-    write_ktap(run_dir / "ktap.log", res.lines)
+        res, results, expect_kmemleak = boot_kunit(binary, opts, run_dir, kdir, progress)
     meta = {"run_id": run_dir.name, "profile": profile, "started": started,
             "duration": round(res.duration, 1), "kernel_args": opts.args(),
             "returncode": res.returncode, "expect_kmemleak": expect_kmemleak}
     if st and prep:
-        selftests.run(binary, paths.root / "selftests" / "init.sh", run_dir, prep, st, kdir,
-                      results, meta, progress)
-        add_selftest_reports(results, run_dir)
+        boot_selftests(paths, binary, run_dir, prep, st, kdir, results, meta, progress)
     if collect is not None:     # after all boots of the run
         collect(run_dir, results, meta)
     return finish(paths, run_dir, results, meta, progress)
@@ -154,17 +147,34 @@ def scratch_boot(paths: Paths, opts: RunOptions, progress: Progress) -> BootFn:
     def boot_fn(binary: Path, run_dir: Path, kdir: Path) -> Results:
         if st is not None and not built:
             built.append(selftests.prepare(paths, run_dir, st, progress))
-        res = boot(binary, opts, run_dir / "console.log", progress)
-        write_ktap(run_dir / "ktap.log", res.lines)
-        results = analyze(res.lines, kdir, hang=hang_reason(res, opts),
-                          returncode=res.returncode,
-                          expect_kmemleak=has_kmemleak(binary.parent) and not opts.filter_glob)
+        results = boot_kunit(binary, opts, run_dir, kdir, progress)[1]
         if st is not None:
-            selftests.run(binary, paths.root / "selftests" / "init.sh", run_dir, built[0], st,
-                          kdir, results, {}, progress)
-            add_selftest_reports(results, run_dir)
+            boot_selftests(paths, binary, run_dir, built[0], st, kdir, results, {}, progress)
         return results
     return boot_fn
+
+
+def boot_kunit(binary: Path, opts: RunOptions, run_dir: Path, kdir: Path,
+               progress: Progress) -> tuple[Result, Results, bool]:
+    """The KUnit boot: console.log and ktap.log in run_dir, the analysed
+    results, and whether the end-of-run leak scan was expected."""
+    res = boot(binary, opts, run_dir / "console.log", progress)
+    # the end-of-run leak scan is a suite: --filter may leave it out
+    expect_kmemleak = has_kmemleak(binary.parent) and not opts.filter_glob
+    results = analyze(res.lines, kdir, hang=hang_reason(res, opts), returncode=res.returncode,
+                      expect_kmemleak=expect_kmemleak)
+    write_ktap(run_dir / "ktap.log", res.lines)
+    return res, results, expect_kmemleak
+
+
+def boot_selftests(paths: Paths, binary: Path, run_dir: Path, prep: selftests.Prepared,
+                   st: selftests.SelftestOptions, kdir: Path, results: Results,
+                   meta: dict[str, Any], progress: Progress) -> None:
+    """The selftest boot of the same kernel, merged into results, its
+    sanitizer reports included."""
+    selftests.run(binary, paths.root / "selftests" / "init.sh", run_dir, prep, st, kdir,
+                  results, meta, progress)
+    add_selftest_reports(results, run_dir)
 
 
 def add_selftest_reports(results: Results, run_dir: Path) -> None:
