@@ -26,6 +26,25 @@ def test_plain_lines_and_timings(tmp_path: Path) -> None:
     assert "\033" not in buf2.getvalue()
 
 
+def test_nested_steps_each_report_their_own_time(tmp_path: Path, monkeypatch) -> None:
+    clock = [100.0]
+    monkeypatch.setattr("tgtsim.progress.time.monotonic", lambda: clock[0])
+    buf = io.StringIO()
+    t = Timings(tmp_path / "t.json")
+    p = Progress(buf, t, live=False)
+    with p.step("mutants: 05"):
+        clock[0] += 200          # build
+        with p.step("boot kunit"):
+            clock[0] += 14
+        assert p._current == "mutants: 05"      # the outer step is shown again
+        clock[0] += 30           # selftests
+    out = buf.getvalue()
+    assert "boot kunit: done in 14s" in out and "mutants: 05: done in 4m04s" in out
+    assert json.loads((tmp_path / "t.json").read_text()) == {"boot kunit": 14.0,
+                                                              "mutants: 05": 244.0}
+    assert p._current is None
+
+
 def test_failed_step_not_recorded(tmp_path: Path) -> None:
     buf = io.StringIO()
     p = Progress(buf, Timings(tmp_path / "t.json"), live=False)

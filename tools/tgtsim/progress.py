@@ -136,8 +136,9 @@ class Progress:
     def step(self, name: str) -> Iterator[None]:
         est = self.timings.get(name)
         hint = f" (last run {fmt_duration(est)})" if est is not None else ""
-        self._current, self._detail = name, ""
-        self._start = time.monotonic()
+        outer = (self._current, self._detail, self._start)   # steps nest
+        start = time.monotonic()
+        self._current, self._detail, self._start = name, "", start
         stop = threading.Event()
         ticker: Optional[threading.Thread] = None
         if self.live and not self.verbose:
@@ -156,8 +157,8 @@ class Progress:
             stop.set()
             if ticker is not None:
                 ticker.join()
-            elapsed = time.monotonic() - self._start
-            self._current = None
+            elapsed = time.monotonic() - start
+            self._current, self._detail, self._start = outer
             if ok:
                 self.timings.record(name, elapsed)
             word = "done" if ok else "FAILED"
