@@ -8,8 +8,9 @@ text contains TEXT. The port and every planted bug are built with the debug
 profile from a scratch worktree of build/linux (build/planted/linux, laid
 out like build/ so that ccache hits; build/linux stays clean), booted and
 analysed like any run. The port must give no sanitizer report at all; a
-planted bug is caught when its run has a report of the expected kind (KUnit
-failures alongside do not count).
+planted bug is caught when its run has a report of the expected kind (failed
+cases alongside do not count). Each run boots KUnit and then the selftests
+(--no-selftests: KUnit only), and the reports of both boots count.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class Outcome:
     expected: str
     status: str
     reports: list[str] = field(default_factory=list)   # sanitizer reports of the run
-    kunit: str = ""                                    # the run's closing line
+    kunit: str = ""                                    # closing line: KUnit + selftests
     crash: str = ""
 
 
@@ -104,7 +105,7 @@ def render(base: Optional[Results], outcomes: list[Outcome]) -> str:
     for o in outcomes:
         lines.append(f"- **{o.name}**: {o.description}")
         if o.kunit:
-            lines.append(f"  - KUnit: {o.kunit}" + (f"; crash: {o.crash}" if o.crash else ""))
+            lines.append(f"  - cases: {o.kunit}" + (f"; crash: {o.crash}" if o.crash else ""))
     return "\n".join(lines) + "\n"
 
 
