@@ -147,7 +147,8 @@ def scratch_boot(paths: Paths, opts: RunOptions, progress: Progress) -> BootFn:
     def boot_fn(binary: Path, run_dir: Path, kdir: Path) -> Results:
         if st is not None and not built:
             built.append(selftests.prepare(paths, run_dir, st, progress))
-        results = boot_kunit(binary, opts, run_dir, kdir, progress)[1]
+        with progress.step(f"boot {binary.parent.name}"):   # kbuild/PROFILE/linux
+            results = boot_kunit(binary, opts, run_dir, kdir, progress)[1]
         if st is not None:
             boot_selftests(paths, binary, run_dir, built[0], st, kdir, results, {}, progress)
         return results
