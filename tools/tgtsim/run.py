@@ -115,7 +115,6 @@ def run_profile(paths: Paths, profile: str, opts: RunOptions, progress: Progress
     run_dir = report.new_run_dir(paths.out, profile)
     if (kb / "build.log").is_file():
         _write(run_dir / "build.log", lambda p: shutil.copyfile(kb / "build.log", p))
-    console = run_dir / "console.log"
     started = time.time()
     st = opts.selftests
     prep = selftests.prepare(paths, run_dir, st, progress) if st else None
