@@ -4,14 +4,16 @@ kernel (it writes its .gcda at exit, as UML does) and prints a KTAP log; the
 real lcov, genhtml and gcovr make the reports."""
 
 import json
+import os
 import shutil
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from conftest import DATA
+from conftest import DATA, gone
 from conftest import make_tree_files, patch_for
 from tgtsim import cobertura, coverage, prepare, report, run
 from tgtsim.errors import UsageError
@@ -184,6 +186,68 @@ def test_no_gcda_is_infra_error(cov: Paths, quiet, capsys) -> None:
     assert "CRASH coverage failed: no .gcda files" in summary
     assert "COVERAGE not available" in summary
     assert "coverage/coverage.log ---" in capsys.readouterr().err
+
+
+def wrap_tools(tmp_path: Path, monkeypatch, lcov: str, gcovr: str) -> Path:
+    """lcov and gcovr on PATH are scripts running `lcov`/`gcovr` (shell
+    snippets) before or instead of the real tool ($REAL)."""
+    bin_dir = tmp_path / "wrapped"
+    bin_dir.mkdir()
+    for name, body in (("lcov", lcov), ("gcovr", gcovr)):
+        exe = bin_dir / name
+        exe.write_text(f"#!/bin/sh\nREAL={shutil.which(name)}\n{body}\n")
+        exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    return bin_dir
+
+
+def test_gcovr_runs_beside_the_lcov_capture(cov: Paths, quiet, tmp_path: Path,
+                                           monkeypatch) -> None:
+    """The capture does not start until gcovr is running: sequential steps
+    would fail here."""
+    marker = tmp_path / "gcovr-started"
+    wrap_tools(tmp_path, monkeypatch,
+               lcov=f"""case " $* " in *" -c "*)
+  i=0; while [ ! -e {marker} ]; do
+    i=$((i + 1)); [ $i -gt 300 ] && {{ echo "gcovr is not running" >&2; exit 1; }}
+    sleep 0.1
+  done ;;
+esac
+exec $REAL "$@"
+""",
+               gcovr=f'touch {marker}; exec $REAL "$@"')
+    thresholds(cov, 50, 50)
+    assert run_cov(cov, quiet) == 0
+    d = report.latest(cov.out)
+    assert cobertura.filenames(d / "coverage/cobertura.xml") == ["drivers/scsi/scsi.c"]
+    log = (d / "coverage/coverage.log").read_text()
+    assert log.count("$ ") == 4 and "gcovr" in log and " -c " in log   # one log, all tools
+    assert not (d / "coverage/gcovr.log").exists()
+
+
+def test_failed_capture_stops_gcovr(cov: Paths, quiet, tmp_path: Path, monkeypatch) -> None:
+    pidfile = tmp_path / "gcovr.pid"
+    wrap_tools(tmp_path, monkeypatch,
+               lcov=f"""i=0; while [ ! -s {pidfile} ] && [ $i -lt 300 ]; do
+  i=$((i + 1)); sleep 0.1
+done
+echo "geninfo: ERROR: no data" >&2; exit 1""",
+               gcovr=f"echo $$ > {pidfile}; exec sleep 300")
+    t0 = time.monotonic()
+    assert run_cov(cov, quiet) == 3
+    assert time.monotonic() - t0 < 60
+    assert gone(int(pidfile.read_text()))
+    summary = (report.latest(cov.out) / "summary.txt").read_text()
+    assert "CRASH coverage failed: lcov capture failed" in summary
+
+
+def test_failed_gcovr_is_reported(cov: Paths, quiet, tmp_path: Path, monkeypatch) -> None:
+    wrap_tools(tmp_path, monkeypatch, lcov='exec $REAL "$@"',
+               gcovr='echo "gcovr: cannot parse gcov output" >&2; exit 2')
+    assert run_cov(cov, quiet) == 3
+    d = report.latest(cov.out)
+    assert "CRASH coverage failed: gcovr failed (exit 2" in (d / "summary.txt").read_text()
+    assert "gcovr: cannot parse gcov output" in (d / "coverage/coverage.log").read_text()
 
 
 def test_no_gate_reports_only(cov: Paths, quiet) -> None:

@@ -28,6 +28,7 @@ import hashlib
 import os
 import re
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ from tgtsim import cobertura as cobertura_check
 from tgtsim import covgate, lcovinfo, patchlines
 from tgtsim.errors import InfraError, TgtsimError, UsageError
 from tgtsim.paths import Paths
-from tgtsim.procs import run_watched
+from tgtsim.procs import kill_all_children, run_watched
 from tgtsim.progress import Progress
 from tgtsim.results import FAILED, PASSED, Case, Crash, Results
 
@@ -218,11 +219,52 @@ def cobertura_cmd(kbuild: Path, tree: Path, xml: Path, scope: list[str], jobs: i
             *(search or [str(kbuild)])]
 
 
-def cobertura(kbuild: Path, tree: Path, xml: Path, scope: list[str], log: Path,
-              progress: Progress, jobs: int) -> None:
-    with progress.step("coverage: gcovr cobertura"):
-        _run_tool(cobertura_cmd(kbuild, tree, xml, scope, jobs), log, progress, "gcovr",
-                  cwd=tree)
+class Background(threading.Thread):
+    """A function run beside the caller; wait() returns after it ended and
+    raises what it raised."""
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        super().__init__(daemon=False)
+        self.fn = fn
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        try:
+            self.fn()
+        except BaseException as e:    # handed to wait()
+            self.error = e
+
+    def wait(self) -> None:
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+def start_cobertura(kbuild: Path, tree: Path, xml: Path, scope: list[str], log: Path,
+                    progress: Progress, jobs: int) -> Background:
+    """Start gcovr beside the lcov capture: both only read the .gcda files,
+    lcov runs gcov in a temporary directory and gcovr in the tree, under its
+    lock. Its output goes to `log` (the caller appends it to coverage.log)."""
+    progress.info("coverage: gcovr cobertura: started, beside lcov")
+    job = Background(lambda: _run_tool(cobertura_cmd(kbuild, tree, xml, scope, jobs), log,
+                                       progress, "gcovr", cwd=tree))
+    job.start()
+    return job
+
+
+def finish_cobertura(job: Background, xml: Path, gcovr_log: Path, log: Path,
+                     progress: Progress) -> None:
+    """Wait for gcovr, move its log into coverage.log, check its file."""
+    try:
+        with progress.step("coverage: gcovr cobertura (wait)"):
+            job.wait()
+    finally:
+        try:
+            with open(log, "a", encoding="utf-8", errors="backslashreplace") as f:
+                f.write(gcovr_log.read_text(errors="backslashreplace"))
+            gcovr_log.unlink()
+        except OSError:
+            pass   # the gcovr log stays where it is
     problems = cobertura_check.check(xml)
     if problems:
         raise InfraError(f"gcovr wrote an invalid Cobertura file {xml}",
@@ -379,19 +421,27 @@ def collector(paths: Paths, progress: Progress, opts: Options
                 raise InfraError(f"no .gcda files in {kbuild} after the run: the kernel wrote "
                                  "no coverage data (crashed before exit, or built without gcov)")
             info = out_dir / "coverage.info"
-            capture(kbuild, paths.linux, info, log, progress)
-            rep, sim, cov = analyze(paths, info, th, opts.gate)
-            (out_dir / "patch.txt").write_text(covgate.report_text(rep))
-            (out_dir / "sim_lld.txt").write_text(sim_lld_text(sim))
-            if opts.html:
-                scoped = info
-                if EVERYTHING not in scope:
-                    scoped = out_dir / "scope.info"
-                    extract(info, paths.linux, scope, scoped, log, progress)
-                genhtml(scoped, paths.linux, out_dir / "html", log, progress)
-            if opts.cobertura:
-                cobertura(kbuild, paths.linux, out_dir / "cobertura.xml", scope, log,
-                          progress, opts.jobs)
+            xml, gcovr_log = out_dir / "cobertura.xml", out_dir / "gcovr.log"
+            job = start_cobertura(kbuild, paths.linux, xml, scope, gcovr_log, progress,
+                                  opts.jobs) if opts.cobertura else None
+            try:
+                capture(kbuild, paths.linux, info, log, progress)
+                rep, sim, cov = analyze(paths, info, th, opts.gate)
+                (out_dir / "patch.txt").write_text(covgate.report_text(rep))
+                (out_dir / "sim_lld.txt").write_text(sim_lld_text(sim))
+                if opts.html:
+                    scoped = info
+                    if EVERYTHING not in scope:
+                        scoped = out_dir / "scope.info"
+                        extract(info, paths.linux, scope, scoped, log, progress)
+                    genhtml(scoped, paths.linux, out_dir / "html", log, progress)
+            except BaseException:
+                if job is not None:   # the run failed or was interrupted: stop gcovr
+                    kill_all_children()
+                    job.join()
+                raise
+            if job is not None:
+                finish_cobertura(job, xml, gcovr_log, log, progress)
             cov["scope"] = scope
             cov["gcda_files"] = n
             cov["duration"] = round(time.monotonic() - started, 1)
