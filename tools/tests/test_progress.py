@@ -45,6 +45,25 @@ def test_nested_steps_each_report_their_own_time(tmp_path: Path, monkeypatch) ->
     assert p._current is None
 
 
+def test_a_step_in_another_thread_leaves_the_live_line_alone(tmp_path: Path) -> None:
+    import threading
+    buf = io.StringIO()
+    p = Progress(buf, Timings(tmp_path / "t.json"), live=False)
+    with p.step("boot kunit"):
+
+        def side() -> None:
+            with p.step("boot selftests"):
+                assert p._current == "boot kunit"
+        t = threading.Thread(target=side)
+        t.start()
+        t.join()
+        assert p._current == "boot kunit"
+    out = buf.getvalue()
+    assert "boot selftests: started beside the main step" in out
+    assert "boot selftests: done in" in out and "boot kunit: done in" in out
+    assert set(json.loads((tmp_path / "t.json").read_text())) == {"boot kunit", "boot selftests"}
+
+
 def test_failed_step_not_recorded(tmp_path: Path) -> None:
     buf = io.StringIO()
     p = Progress(buf, Timings(tmp_path / "t.json"), live=False)

@@ -249,11 +249,36 @@ def test_run_merges_selftests_with_kunit(paths: Paths, quiet, capsys) -> None:
     summary = (d / "summary.txt").read_text().splitlines()
     assert "PASS selftests.001_data (3 cases)" in summary
     assert summary[-1] == "10 passed, 0 failed, 0 skipped"
+    # the two boots run side by side: their order in args.log is not fixed
     args = (kb / "args.log").read_text().splitlines()
-    assert len(args) == 2 and "kunit.enable=1" in args[0] and "tgt_kunit.seed=5" in args[0]
-    assert "kunit.enable=0" in args[1] and "tgtsim_seed=5" in args[1]
-    assert f"init={paths.root}/selftests/init.sh" in args[1]
-    assert f"tgtsim_selftests={paths.build}/selftests" in args[1]
+    assert len(args) == 2
+    kunit_args = next(a for a in args if "kunit.enable=1" in a)
+    st_args = next(a for a in args if "kunit.enable=0" in a)
+    assert "tgt_kunit.seed=5" in kunit_args
+    assert "tgtsim_seed=5" in st_args
+    assert f"init={paths.root}/selftests/init.sh" in st_args
+    assert f"tgtsim_selftests={paths.build}/selftests" in st_args
+
+
+def test_the_selftest_boot_runs_beside_the_kunit_boot(paths: Paths, quiet,
+                                                     tmp_path: Path) -> None:
+    """Each boot waits (at most 30 s) until the other one has started:
+    booted one after the other, the first would give up and fail."""
+    ku, st = tmp_path / "kunit-up", tmp_path / "selftests-up"
+
+    def wait_for(marker: Path) -> str:
+        return (f"i=0; while [ ! -e {marker} ]; do i=$((i + 1)); "
+                f"[ $i -gt 300 ] && exit 1; sleep 0.1; done; ")
+
+    kb = paths.kbuild("kunit")
+    fake_linux(kb, f"touch {st}; {wait_for(ku)}cat {DATA / 'selftests_pass.log'}")
+    exe = kb / "linux"
+    exe.write_text(exe.read_text().replace(f"*) cat {DATA / 'pass.log'}",
+                                           f"*) touch {ku}; {wait_for(st)}cat {DATA / 'pass.log'}"))
+    assert run.run_profile(paths, "kunit", opts(), quiet) == 0
+    res, meta = latest(paths)
+    assert (res.passed, res.failed) == (10, 0) and res.crash is None
+    assert meta["selftests"]["returncode"] == 0
 
 
 def test_failing_selftest_exit_1(paths: Paths, quiet, capsys) -> None:

@@ -28,7 +28,6 @@ import hashlib
 import os
 import re
 import shutil
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,7 @@ from tgtsim import cobertura as cobertura_check
 from tgtsim import covgate, lcovinfo, patchlines
 from tgtsim.errors import InfraError, TgtsimError, UsageError
 from tgtsim.paths import Paths
-from tgtsim.procs import kill_all_children, run_watched
+from tgtsim.procs import Background, kill_all_children, run_watched
 from tgtsim.progress import Progress
 from tgtsim.results import FAILED, PASSED, Case, Crash, Results
 
@@ -217,27 +216,6 @@ def cobertura_cmd(kbuild: Path, tree: Path, xml: Path, scope: list[str], jobs: i
             f"-j{max(jobs, 1)}", "--gcov-ignore-parse-errors", "--exclude-unreachable-branches",
             *filters, "--cobertura", str(xml), "--cobertura-pretty",
             *(search or [str(kbuild)])]
-
-
-class Background(threading.Thread):
-    """A function run beside the caller; wait() returns after it ended and
-    raises what it raised."""
-
-    def __init__(self, fn: Callable[[], None]) -> None:
-        super().__init__(daemon=False)
-        self.fn = fn
-        self.error: Optional[BaseException] = None
-
-    def run(self) -> None:
-        try:
-            self.fn()
-        except BaseException as e:    # handed to wait()
-            self.error = e
-
-    def wait(self) -> None:
-        self.join()
-        if self.error is not None:
-            raise self.error
 
 
 def start_cobertura(kbuild: Path, tree: Path, xml: Path, scope: list[str], log: Path,

@@ -54,6 +54,27 @@ def kill_all_children() -> None:
         kill_group(proc, grace=1.0)
 
 
+class Background(threading.Thread):
+    """A function run beside the caller; wait() returns after it ended and
+    raises what it raised."""
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        super().__init__(daemon=False)
+        self.fn = fn
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        try:
+            self.fn()
+        except BaseException as e:    # handed to wait()
+            self.error = e
+
+    def wait(self) -> None:
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
 @dataclass
 class Result:
     returncode: Optional[int]

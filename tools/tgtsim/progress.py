@@ -38,6 +38,7 @@ class Timings:
     def __init__(self, path: Optional[Path]) -> None:
         self.path = path
         self.data: dict[str, float] = {}
+        self._lock = threading.Lock()    # steps may end in two threads at once
         if path is not None:
             try:
                 self.data = {k: float(v) for k, v in
@@ -49,6 +50,10 @@ class Timings:
         return self.data.get(step)
 
     def record(self, step: str, seconds: float) -> None:
+        with self._lock:
+            self._record(step, seconds)
+
+    def _record(self, step: str, seconds: float) -> None:
         self.data[step] = round(seconds, 1)
         if self.path is None:
             return
@@ -136,6 +141,10 @@ class Progress:
     def step(self, name: str) -> Iterator[None]:
         est = self.timings.get(name)
         hint = f" (last run {fmt_duration(est)})" if est is not None else ""
+        if threading.current_thread() is not threading.main_thread():
+            with self._side_step(name, hint):    # the live line is the main thread's
+                yield
+            return
         outer = (self._current, self._detail, self._start)   # steps nest
         start = time.monotonic()
         self._current, self._detail, self._start = name, "", start
@@ -163,3 +172,18 @@ class Progress:
                 self.timings.record(name, elapsed)
             word = "done" if ok else "FAILED"
             self.info(f"{name}: {word} in {fmt_duration(elapsed)}")
+
+    @contextmanager
+    def _side_step(self, name: str, hint: str) -> Iterator[None]:
+        """A step run beside the main thread's: plain lines only."""
+        self.info(f"{name}: started beside the main step{hint}")
+        start = time.monotonic()
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            elapsed = time.monotonic() - start
+            if ok:
+                self.timings.record(name, elapsed)
+            self.info(f"{name}: {'done' if ok else 'FAILED'} in {fmt_duration(elapsed)}")

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 from tgtsim import kunit_tools, profiles, report, sanitizers, selftests
 from tgtsim.errors import InfraError
 from tgtsim.paths import Paths
-from tgtsim.procs import Result, run_watched, watchdog_reason
+from tgtsim.procs import Background, Result, kill_all_children, run_watched, watchdog_reason
 from tgtsim.progress import Progress
 from tgtsim.results import Results, analyze
 
@@ -118,12 +118,34 @@ def run_profile(paths: Paths, profile: str, opts: RunOptions, progress: Progress
     started = time.time()
     st = opts.selftests
     prep = selftests.prepare(paths, run_dir, st, progress) if st else None
-    with progress.step(f"boot {profile}"):
-        res, results, expect_kmemleak = boot_kunit(binary, opts, run_dir, kdir, progress)
+    # the selftest boot runs beside the KUnit boot (two UMLs of one kernel,
+    # each on its own console; gcov merges their counters at exit under a
+    # lock); a selftest build error is reported after the KUnit boot instead
+    side: Optional[Background] = None
+    st_results, st_meta = Results(), {}
+    if st and prep and prep.error is None:
+        side = Background(lambda: boot_selftests(paths, binary, run_dir, prep, st, kdir,
+                                                 st_results, st_meta, progress))
+        side.start()
+    try:
+        with progress.step(f"boot {profile}"):
+            res, results, expect_kmemleak = boot_kunit(binary, opts, run_dir, kdir, progress)
+    except BaseException:
+        if side is not None:       # interrupted: stop the selftest boot too
+            kill_all_children()
+            side.join()
+        raise
     meta = {"run_id": run_dir.name, "profile": profile, "started": started,
             "duration": round(res.duration, 1), "kernel_args": opts.args(),
             "returncode": res.returncode, "expect_kmemleak": expect_kmemleak}
-    if st and prep:
+    if side is not None:
+        side.wait()
+        meta.update(st_meta)
+        # the KUnit boot's crash, if any, stays the run's
+        selftests.merge(results, st_results.cases, st_results.suites, st_results.crash)
+        results.sanitizer.extend(st_results.sanitizer)
+        results.allowed.extend(st_results.allowed)
+    elif st and prep:
         boot_selftests(paths, binary, run_dir, prep, st, kdir, results, meta, progress)
     if collect is not None:     # after all boots of the run
         collect(run_dir, results, meta)
