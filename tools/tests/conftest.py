@@ -9,6 +9,7 @@ import tarfile
 import time
 import io
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -44,16 +45,21 @@ def alive(pid: int) -> bool:
         return False
 
 
-def gone(pid: int, within: float = 5.0) -> bool:
-    """The process is gone (or a zombie) within `within` seconds. SIGKILL is
-    asynchronous: a killed process may still be exiting when the kill
-    returns, longer on a loaded machine."""
+def eventually(cond: Callable[[], bool], within: float = 5.0) -> bool:
+    """cond() holds within `within` seconds (polled every 10 ms)."""
     deadline = time.monotonic() + within
-    while alive(pid):
+    while not cond():
         if time.monotonic() > deadline:
             return False
         time.sleep(0.01)
     return True
+
+
+def gone(pid: int, within: float = 5.0) -> bool:
+    """The process is gone (or a zombie) within `within` seconds. SIGKILL is
+    asynchronous: a killed process may still be exiting when the kill
+    returns, longer on a loaded machine."""
+    return eventually(lambda: not alive(pid), within)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DATA, TOOLS
+from conftest import DATA, TOOLS, eventually
 
 PASS_LOG = DATA / "pass.log"
 
@@ -40,12 +40,7 @@ def group_members(pgid: int) -> list[int]:
 def group_gone(pgid: int, within: float = 5.0) -> bool:
     """Process group `pgid` has no live member within `within` seconds
     (SIGKILL is asynchronous: killed processes may still be exiting)."""
-    deadline = time.monotonic() + within
-    while group_members(pgid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+    return eventually(lambda: not group_members(pgid), within)
 
 
 def error_of(err: str) -> str:
