@@ -466,8 +466,8 @@ def test_scratch_boot_runs_kunit_then_selftests_and_builds_them_once(
         assert (d / "ktap.log").read_text().startswith("KTAP version 1")
     assert (tmp_path / "m1" / selftests.BUILD_LOG).is_file()      # built on the first boot
     assert not (tmp_path / "m2" / selftests.BUILD_LOG).exists()   # and only then
-    args = (kb / "args.log").read_text().splitlines()
-    assert len(args) == 4 and ["init=" in a for a in args] == [False, True, False, True]
+    args = (kb / "args.log").read_text().splitlines()    # two boots side by side, twice
+    assert len(args) == 4 and sum("init=" in a for a in args) == 2
 
 
 def test_scratch_boot_without_selftests_boots_once(paths: Paths, quiet, tmp_path: Path,

@@ -116,7 +116,7 @@ def build_parser() -> Parser:
         sp.add_argument("--selftest-filter", default="", metavar="GLOB",
                         help="run only the selftest programs matching GLOB (e.g. '003*')")
 
-    r = add("run", "boot the built kernel, run the KUnit suites, then the selftests, and "
+    r = add("run", "boot the built kernel for the KUnit suites and, beside it, the selftests, and "
             "write the reports",
             "tgtsim run kunit --filter 'scsi_lib*' --timeout 300")
     r.add_argument("profile", metavar="PROFILE", nargs="?", default="kunit")

@@ -9,7 +9,7 @@ profile from a scratch worktree of build/linux (build/planted/linux, laid
 out like build/ so that ccache hits; build/linux stays clean), booted and
 analysed like any run. The port must give no sanitizer report at all; a
 planted bug is caught when its run has a report of the expected kind (failed
-cases alongside do not count). Each run boots KUnit and then the selftests
+cases alongside do not count). Each run boots KUnit and the selftests beside it
 (--no-selftests: KUnit only), and the reports of both boots count.
 """
 

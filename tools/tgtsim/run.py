@@ -118,35 +118,11 @@ def run_profile(paths: Paths, profile: str, opts: RunOptions, progress: Progress
     started = time.time()
     st = opts.selftests
     prep = selftests.prepare(paths, run_dir, st, progress) if st else None
-    # the selftest boot runs beside the KUnit boot (two UMLs of one kernel,
-    # each on its own console; gcov merges their counters at exit under a
-    # lock); a selftest build error is reported after the KUnit boot instead
-    side: Optional[Background] = None
-    st_results, st_meta = Results(), {}
-    if st and prep and prep.error is None:
-        side = Background(lambda: boot_selftests(paths, binary, run_dir, prep, st, kdir,
-                                                 st_results, st_meta, progress))
-        side.start()
-    try:
-        with progress.step(f"boot {profile}"):
-            res, results, expect_kmemleak = boot_kunit(binary, opts, run_dir, kdir, progress)
-    except BaseException:
-        if side is not None:       # interrupted: stop the selftest boot too
-            kill_all_children()
-            side.join()
-        raise
+    res, results, expect_kmemleak, st_meta = boot_all(paths, binary, opts, run_dir, kdir, prep,
+                                                      progress, f"boot {profile}")
     meta = {"run_id": run_dir.name, "profile": profile, "started": started,
             "duration": round(res.duration, 1), "kernel_args": opts.args(),
-            "returncode": res.returncode, "expect_kmemleak": expect_kmemleak}
-    if side is not None:
-        side.wait()
-        meta.update(st_meta)
-        # the KUnit boot's crash, if any, stays the run's
-        selftests.merge(results, st_results.cases, st_results.suites, st_results.crash)
-        results.sanitizer.extend(st_results.sanitizer)
-        results.allowed.extend(st_results.allowed)
-    elif st and prep:
-        boot_selftests(paths, binary, run_dir, prep, st, kdir, results, meta, progress)
+            "returncode": res.returncode, "expect_kmemleak": expect_kmemleak, **st_meta}
     if collect is not None:     # after all boots of the run
         collect(run_dir, results, meta)
     return finish(paths, run_dir, results, meta, progress)
@@ -168,12 +144,43 @@ def scratch_boot(paths: Paths, opts: RunOptions, progress: Progress) -> BootFn:
     def boot_fn(binary: Path, run_dir: Path, kdir: Path) -> Results:
         if st is not None and not built:
             built.append(selftests.prepare(paths, run_dir, st, progress))
-        with progress.step(f"boot {binary.parent.name}"):   # kbuild/PROFILE/linux
-            results = boot_kunit(binary, opts, run_dir, kdir, progress)[1]
-        if st is not None:
-            boot_selftests(paths, binary, run_dir, built[0], st, kdir, results, {}, progress)
-        return results
+        return boot_all(paths, binary, opts, run_dir, kdir, built[0] if built else None,
+                        progress, f"boot {binary.parent.name}")[1]   # kbuild/PROFILE/linux
     return boot_fn
+
+
+def boot_all(paths: Paths, binary: Path, opts: RunOptions, run_dir: Path, kdir: Path,
+             prep: Optional[selftests.Prepared], progress: Progress, label: str
+             ) -> tuple[Result, Results, bool, dict[str, Any]]:
+    """The KUnit boot and, with `prep` and `opts.selftests`, the selftest
+    boot beside it: two UMLs of one kernel, each on its own console (gcov
+    merges their counters at exit under a lock). Returns the KUnit boot, the
+    merged results (the KUnit boot's crash, if any, stays the run's), whether
+    the end-of-run leak scan was expected, and the selftests' meta. A
+    selftest build error is reported after the KUnit boot."""
+    st = opts.selftests
+    st_results, st_meta = Results(), {}
+    side: Optional[Background] = None
+    if st and prep and prep.error is None:
+        side = Background(lambda: boot_selftests(paths, binary, run_dir, prep, st, kdir,
+                                                 st_results, st_meta, progress))
+        side.start()
+    try:
+        with progress.step(label):
+            res, results, expect_kmemleak = boot_kunit(binary, opts, run_dir, kdir, progress)
+    except BaseException:
+        if side is not None:       # interrupted: stop the selftest boot too
+            kill_all_children()
+            side.join()
+        raise
+    if side is not None:
+        side.wait()
+        selftests.merge(results, st_results.cases, st_results.suites, st_results.crash)
+        results.sanitizer.extend(st_results.sanitizer)
+        results.allowed.extend(st_results.allowed)
+    elif st and prep:
+        boot_selftests(paths, binary, run_dir, prep, st, kdir, results, st_meta, progress)
+    return res, results, expect_kmemleak, st_meta
 
 
 def boot_kunit(binary: Path, opts: RunOptions, run_dir: Path, kdir: Path,
