@@ -273,8 +273,8 @@ def cmd_coverage(paths: Paths, args: argparse.Namespace, progress: Progress) -> 
 
 def _scratch_boot(paths: Paths, args: argparse.Namespace, progress: Progress,
                   selftests: bool = True):
-    """The boot of a scratch-tree build (mutants, planted bugs): KUnit, then
-    the selftests unless --no-selftests (or `selftests` is False)."""
+    """The boot of a scratch-tree build (mutants, planted bugs): KUnit and,
+    beside it, the selftests unless --no-selftests (or `selftests` is False)."""
     from tgtsim import run
     opts = _run_options(args)
     if not selftests:

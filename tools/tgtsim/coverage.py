@@ -37,7 +37,7 @@ from tgtsim import cobertura as cobertura_check
 from tgtsim import covgate, lcovinfo, patchlines
 from tgtsim.errors import InfraError, TgtsimError, UsageError
 from tgtsim.paths import Paths
-from tgtsim.procs import Background, kill_all_children, run_watched
+from tgtsim.procs import Background, run_watched
 from tgtsim.progress import Progress
 from tgtsim.results import FAILED, PASSED, Case, Crash, Results
 
@@ -415,8 +415,7 @@ def collector(paths: Paths, progress: Progress, opts: Options
                     genhtml(scoped, paths.linux, out_dir / "html", log, progress)
             except BaseException:
                 if job is not None:   # the run failed or was interrupted: stop gcovr
-                    kill_all_children()
-                    job.join()
+                    job.abandon()
                 raise
             if job is not None:
                 finish_cobertura(job, xml, gcovr_log, log, progress)

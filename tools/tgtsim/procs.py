@@ -74,6 +74,12 @@ class Background(threading.Thread):
         if self.error is not None:
             raise self.error
 
+    def abandon(self) -> None:
+        """The caller is failing: kill every child process group (those the
+        function started among them) and wait for the thread to end."""
+        kill_all_children()
+        self.join()
+
 
 @dataclass
 class Result:

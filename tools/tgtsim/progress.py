@@ -141,23 +141,23 @@ class Progress:
     def step(self, name: str) -> Iterator[None]:
         est = self.timings.get(name)
         hint = f" (last run {fmt_duration(est)})" if est is not None else ""
-        if threading.current_thread() is not threading.main_thread():
-            with self._side_step(name, hint):    # the live line is the main thread's
-                yield
-            return
+        # the live line is the main thread's; a step in another thread runs
+        # beside it and only prints plain lines
+        main = threading.current_thread() is threading.main_thread()
         outer = (self._current, self._detail, self._start)   # steps nest
         start = time.monotonic()
-        self._current, self._detail, self._start = name, "", start
+        if main:
+            self._current, self._detail, self._start = name, "", start
         stop = threading.Event()
         ticker: Optional[threading.Thread] = None
-        if self.live and not self.verbose:
+        if main and self.live and not self.verbose:
             def tick() -> None:
                 while not stop.wait(0.5):
                     self._render()
             ticker = threading.Thread(target=tick, daemon=True)
             ticker.start()
         else:
-            self.info(f"{name}: started{hint}")
+            self.info(f"{name}: started{'' if main else ' beside the main step'}{hint}")
         ok = False
         try:
             yield
@@ -167,23 +167,9 @@ class Progress:
             if ticker is not None:
                 ticker.join()
             elapsed = time.monotonic() - start
-            self._current, self._detail, self._start = outer
+            if main:
+                self._current, self._detail, self._start = outer
             if ok:
                 self.timings.record(name, elapsed)
             word = "done" if ok else "FAILED"
             self.info(f"{name}: {word} in {fmt_duration(elapsed)}")
-
-    @contextmanager
-    def _side_step(self, name: str, hint: str) -> Iterator[None]:
-        """A step run beside the main thread's: plain lines only."""
-        self.info(f"{name}: started beside the main step{hint}")
-        start = time.monotonic()
-        ok = False
-        try:
-            yield
-            ok = True
-        finally:
-            elapsed = time.monotonic() - start
-            if ok:
-                self.timings.record(name, elapsed)
-            self.info(f"{name}: {'done' if ok else 'FAILED'} in {fmt_duration(elapsed)}")

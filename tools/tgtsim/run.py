@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 from tgtsim import kunit_tools, profiles, report, sanitizers, selftests
 from tgtsim.errors import InfraError
 from tgtsim.paths import Paths
-from tgtsim.procs import Background, Result, kill_all_children, run_watched, watchdog_reason
+from tgtsim.procs import Background, Result, run_watched, watchdog_reason
 from tgtsim.progress import Progress
 from tgtsim.results import Results, analyze
 
@@ -170,8 +170,7 @@ def boot_all(paths: Paths, binary: Path, opts: RunOptions, run_dir: Path, kdir: 
             res, results, expect_kmemleak = boot_kunit(binary, opts, run_dir, kdir, progress)
     except BaseException:
         if side is not None:       # interrupted: stop the selftest boot too
-            kill_all_children()
-            side.join()
+            side.abandon()
         raise
     if side is not None:
         side.wait()
