@@ -15,7 +15,8 @@
 
 #include "tgt_test.h"
 
-static struct scsi_host_cmd *tgt_free_list_alloc_fails(gfp_t gfp)
+static struct scsi_host_cmd *tgt_free_list_alloc_fails(struct Scsi_Host *shost,
+						       gfp_t gfp)
 {
 	return NULL;
 }

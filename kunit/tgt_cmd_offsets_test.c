@@ -609,12 +609,6 @@ static void tgt_offsets_error_stops_and_leaks_nothing(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, tgt_run_one(test, th, &r, m));
 }
 
-/* bad arguments are refused at once and done is not called */
-static void tgt_remove_host(void *shost)
-{
-	scsi_remove_host(shost);
-}
-
 static void tgt_limits_desc(const struct tgt_test_limits *p, char *desc)
 {
 	strscpy(desc, p->name, KUNIT_PARAM_DESC_SIZE);
@@ -638,7 +632,6 @@ static void tgt_offsets_uspace_queue_has_sdev_queue_limits(struct kunit *test)
 	struct tgt_test_host *th;
 	struct device *parent;
 	char name[32];
-	int ret;
 
 	snprintf(name, sizeof(name), "tgt_kunit_dma%d",
 		 atomic_inc_return(&nr_parents));
@@ -648,11 +641,8 @@ static void tgt_offsets_uspace_queue_has_sdev_queue_limits(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, parms);
 	parent->dma_parms = parms;
 
-	th = tgt_test_host_create(test, lim, true);
-	ret = scsi_add_host(th->shost, parent);
-	KUNIT_ASSERT_EQ(test, ret, 0);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, tgt_remove_host,
-							th->shost), 0);
+	th = tgt_test_host_alloc(test, lim);
+	tgt_test_host_add(th, parent, true);
 	KUNIT_EXPECT_NE(test, scsi_add_device(th->shost, 0, 0, 0), 0);
 	KUNIT_ASSERT_EQ(test, th->nr_sdev_allocs, 1);
 
@@ -676,6 +666,7 @@ static void tgt_offsets_uspace_queue_has_sdev_queue_limits(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dma_get_seg_boundary(parent), lim->dma_boundary);
 }
 
+/* bad arguments are refused at once and done is not called */
 static void tgt_offsets_bad_arguments_refused(struct kunit *test)
 {
 	struct tgt_test_host *th = tgt_test_host_create(test, NULL, true);

@@ -6,7 +6,10 @@
  */
 #include <linux/blk-mq.h>
 #include <linux/device.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <kunit/resource.h>
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
@@ -178,7 +181,8 @@ static void tgt_refcount_get_without_free_tag_takes_nothing(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, tgt_test_free_list_len(shost, NULL), 1);
 }
 
-static struct scsi_host_cmd *tgt_refcount_alloc_fails(gfp_t gfp)
+static struct scsi_host_cmd *tgt_refcount_alloc_fails(struct Scsi_Host *shost,
+						       gfp_t gfp)
 {
 	return NULL;
 }
@@ -269,16 +273,32 @@ static void tgt_refcount_put_from_hardirq_drops_ref(struct kunit *test)
 struct tgt_parent {
 	struct device dev;
 	struct completion released;
+	/* set while the test is inside the last scsi_host_put_command() */
+	bool putting;
+	/* where the host release (which drops the parent) ran */
+	bool released_in_put;
+	bool released_in_worker;
 };
 
 static void tgt_parent_release(struct device *dev)
 {
 	struct tgt_parent *p = container_of(dev, struct tgt_parent, dev);
 
+	p->released_in_put = READ_ONCE(p->putting);
+	p->released_in_worker = in_task() && !irqs_disabled() &&
+				(current->flags & PF_WQ_WORKER);
 	complete_all(&p->released);
 }
 
+/* what the last put is made under */
+enum tgt_lock {
+	TGT_LOCK_NONE,
+	TGT_LOCK_SPIN,		/* spin_lock(): no preempt count without PREEMPT */
+	TGT_LOCK_RCU,		/* rcu_read_lock() */
+};
+
 struct tgt_removal {
+	enum tgt_lock lock;
 	struct tgt_parent *parent;
 	struct Scsi_Host *shost;
 	struct scsi_cmnd *cmd[2];
@@ -291,11 +311,29 @@ struct tgt_removal {
 	bool last_put_in_task, last_put_irqs_off;
 };
 
+static DEFINE_SPINLOCK(tgt_removal_lock);
+
 static void tgt_removal_last_put(struct tgt_removal *r)
 {
 	r->last_put_in_task = in_task();
 	r->last_put_irqs_off = irqs_disabled();
-	scsi_host_put_command(r->shost, r->cmd[1]);
+	WRITE_ONCE(r->parent->putting, true);
+	switch (r->lock) {
+	case TGT_LOCK_SPIN:
+		spin_lock(&tgt_removal_lock);
+		scsi_host_put_command(r->shost, r->cmd[1]);
+		spin_unlock(&tgt_removal_lock);
+		break;
+	case TGT_LOCK_RCU:
+		rcu_read_lock();
+		scsi_host_put_command(r->shost, r->cmd[1]);
+		rcu_read_unlock();
+		break;
+	default:
+		scsi_host_put_command(r->shost, r->cmd[1]);
+		break;
+	}
+	WRITE_ONCE(r->parent->putting, false);
 	r->cmd[1] = NULL;
 	complete(&r->last_put);
 }
@@ -340,13 +378,19 @@ struct tgt_last_put_param {
 	const char *name;
 	enum tgt_test_ctx ctx;
 	bool irqs_off;		/* process context, interrupts disabled */
+	enum tgt_lock lock;
 };
 
 static const struct tgt_last_put_param tgt_last_put_params[] = {
 	{ "last put from process context", TGT_CTX_INLINE, false },
 	{ "last put with interrupts disabled", TGT_CTX_INLINE, true },
+	{ "last put under spin_lock()", TGT_CTX_INLINE, false, TGT_LOCK_SPIN },
+	{ "last put under rcu_read_lock()", TGT_CTX_INLINE, false,
+	  TGT_LOCK_RCU },
 	{ "last put from hardirq", TGT_CTX_HARDIRQ, false },
 	{ "last put from softirq", TGT_CTX_SOFTIRQ, false },
+	{ "last put from hardirq under spin_lock()", TGT_CTX_HARDIRQ, false,
+	  TGT_LOCK_SPIN },
 };
 
 static void tgt_last_put_desc(const struct tgt_last_put_param *p, char *desc)
@@ -370,6 +414,7 @@ static void tgt_refcount_removed_host_lives_until_last_put(struct kunit *test)
 	r->timer.function = tgt_removal_timer;
 	INIT_WORK(&r->bh_work, tgt_removal_bh);
 	init_completion(&r->last_put);
+	r->lock = p->lock;
 	r->parent = kzalloc(sizeof(*r->parent), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, r->parent);
 	init_completion(&r->parent->released);
@@ -387,7 +432,7 @@ static void tgt_refcount_removed_host_lives_until_last_put(struct kunit *test)
 		struct tgt_test_host *th;
 
 		/* a host of its own: its release is what this case watches */
-		th = tgt_test_host_create(test, &lim, true);
+		th = tgt_test_host_alloc(test, &lim);
 		shost = th->shost;
 		th->released = true;	/* tgt_removal_cleanup owns it */
 		r->shost = shost;
@@ -396,6 +441,7 @@ static void tgt_refcount_removed_host_lives_until_last_put(struct kunit *test)
 	ret = scsi_add_host(shost, &r->parent->dev);
 	KUNIT_ASSERT_EQ(test, ret, 0);
 	r->added = true;
+	KUNIT_ASSERT_EQ(test, scsi_tgt_alloc_queue(shost), 0);
 
 	r->cmd[0] = scsi_host_get_command(shost, DMA_TO_DEVICE, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, r->cmd[0]);
@@ -453,6 +499,11 @@ static void tgt_refcount_removed_host_lives_until_last_put(struct kunit *test)
 			    wait_for_completion_timeout(&r->parent->released,
 							2 * HZ),
 			    0, "host not released after the last put");
+	/* never inside the put: whatever its context, the release may sleep */
+	KUNIT_EXPECT_FALSE_MSG(test, r->parent->released_in_put,
+			       "the host was released inside scsi_host_put_command()");
+	KUNIT_EXPECT_TRUE_MSG(test, r->parent->released_in_worker,
+			      "the host was not released by a work item");
 	/* the release destroyed uspace_req_q and dropped its reference */
 	KUNIT_EXPECT_TRUE_MSG(test, blk_queue_dying(r->q),
 			      "uspace_req_q not destroyed by the host release");

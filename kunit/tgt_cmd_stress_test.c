@@ -6,9 +6,9 @@
  * The suite performs a bounded number of operations (a get, a put or a
  * queue_command each): CONFIG_SCSI_TGT_KUNIT_STRESS_OPS, small by default
  * and 1000000 in tgtsim's debug profile, or the kernel argument
- * tgt_kunit.stress_ops=N. The operations are shared by three cases:
+ * tgt_kunit.stress_ops=N. The operations are shared by four cases:
  *
- *  - get_put (45%) and get_put_alloc_faults (45%): TGT_STRESS_WORKERS
+ *  - get_put (40%) and get_put_alloc_faults (40%): TGT_STRESS_WORKERS
  *    kthreads get and put commands on one host at the same time, handing
  *    part of their puts to an hrtimer (hardirq context) and to a BH work
  *    item (softirq context). Each case runs TGT_STRESS_ROUNDS rounds, each
@@ -24,6 +24,9 @@
  *    chunk k (scsi_tgt_alloc_sgtable() static stub) or a failing or
  *    refused response. Each command must end with the error its plan
  *    implies, after exactly the expected number of chunks.
+ *  - blocking_wake_irq_gets (10%, tgt_cmd_stress_wake.c): blocked gets
+ *    woken by one put at every queue depth, gets and puts from interrupt
+ *    context on top of a task with a plug.
  *
  * Every tag handed out is checked to be in [0, can_queue) and not held by
  * another command, every command to be zeroed and linked to its request.
@@ -59,7 +62,7 @@
 
 #include "tgt_test.h"
 
-static unsigned long tgt_stress_ops = CONFIG_SCSI_TGT_KUNIT_STRESS_OPS;
+unsigned long tgt_stress_ops = CONFIG_SCSI_TGT_KUNIT_STRESS_OPS;
 module_param_named(stress_ops, tgt_stress_ops, ulong, 0444);
 MODULE_PARM_DESC(stress_ops,
 		 "operations (get, put, queue_command) of the tgt_cmd_stress suite");
@@ -156,7 +159,8 @@ static struct tgt_stress_worker *tgt_stress_worker_of_current(void)
 }
 
 /* scsi_host_cmd_alloc() stub: fail a seeded share of a worker's calls */
-static struct scsi_host_cmd *tgt_stress_cmd_alloc(gfp_t gfp)
+static struct scsi_host_cmd *tgt_stress_cmd_alloc(struct Scsi_Host *shost,
+						   gfp_t gfp)
 {
 	struct tgt_stress_worker *w = tgt_stress_worker_of_current();
 	struct scsi_host_cmd *hcmd;
@@ -170,7 +174,7 @@ static struct scsi_host_cmd *tgt_stress_cmd_alloc(gfp_t gfp)
 	/* the real allocator: stubs are only looked up for a current test */
 	test = current->kunit_test;
 	current->kunit_test = NULL;
-	hcmd = scsi_host_cmd_alloc(gfp);
+	hcmd = scsi_host_cmd_alloc(shost, gfp);
 	current->kunit_test = test;
 	return hcmd;
 }
@@ -520,7 +524,7 @@ static void tgt_stress_round(struct kunit *test, int round,
 	KUNIT_ASSERT_EQ(test, ret, 0);
 	r->parent_added = true;
 
-	th = tgt_test_host_create(test, &lim, true);
+	th = tgt_test_host_alloc(test, &lim);
 	th->released = true;	/* the round owns the host */
 	shost = th->shost;
 	r->shost = shost;
@@ -529,6 +533,8 @@ static void tgt_stress_round(struct kunit *test, int round,
 	ret = scsi_add_host(shost, &r->parent->dev);
 	KUNIT_ASSERT_EQ(test, ret, 0);
 	r->added = true;
+	ret = scsi_tgt_alloc_queue(shost);
+	KUNIT_ASSERT_EQ(test, ret, 0);
 
 	refs0 = tgt_test_refs(shost);
 	KUNIT_ASSERT_EQ(test, tgt_test_tags_in_use(shost), 0);
@@ -658,12 +664,12 @@ static void tgt_stress_get_put_case(struct kunit *test, unsigned long ops,
 
 static void tgt_stress_get_put(struct kunit *test)
 {
-	tgt_stress_get_put_case(test, tgt_stress_ops / 20 * 9, 0);
+	tgt_stress_get_put_case(test, tgt_stress_ops / 5 * 2, 0);
 }
 
 static void tgt_stress_get_put_alloc_faults(struct kunit *test)
 {
-	tgt_stress_get_put_case(test, tgt_stress_ops / 20 * 9,
+	tgt_stress_get_put_case(test, tgt_stress_ops / 5 * 2,
 				TGT_STRESS_FAIL_PERMILLE);
 }
 
@@ -901,6 +907,7 @@ static struct kunit_case tgt_cmd_stress_cases[] = {
 	KUNIT_CASE_SLOW(tgt_stress_get_put),
 	KUNIT_CASE_SLOW(tgt_stress_get_put_alloc_faults),
 	KUNIT_CASE_SLOW(tgt_stress_chunk_faults),
+	KUNIT_CASE_SLOW(tgt_stress_blocking_wake_irq_gets),
 	{}
 };
 

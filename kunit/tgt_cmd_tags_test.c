@@ -44,9 +44,12 @@ static int tgt_tag(struct scsi_cmnd *cmd)
 static void tgt_tags_fill(struct kunit *test, struct tgt_test_host *th,
 			  int can_queue)
 {
-	DECLARE_BITMAP(seen, 32) = { 0 };
+	unsigned long *seen;
 	int i;
 
+	seen = kunit_kcalloc(test, BITS_TO_LONGS(can_queue), sizeof(*seen),
+			     GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, seen);
 	for (i = 0; i < can_queue; i++) {
 		struct scsi_cmnd *cmd = tgt_test_get(th, DMA_TO_DEVICE,
 						     GFP_ATOMIC);
@@ -60,8 +63,12 @@ static void tgt_tags_fill(struct kunit *test, struct tgt_test_host *th,
 		KUNIT_EXPECT_FALSE_MSG(test, test_bit(tag, seen),
 				       "tag %d handed out twice", tag);
 		__set_bit(tag, seen);
-		KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), i + 1);
+		if (can_queue <= 64)
+			KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost),
+					i + 1);
 	}
+	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), can_queue);
+	kunit_kfree(test, seen);
 }
 
 static void tgt_tags_get_takes_distinct_tags_up_to_can_queue(struct kunit *test)
@@ -134,90 +141,19 @@ static void tgt_tags_put_all_releases_all(struct kunit *test)
 	tgt_tags_fill(test, th, can_queue);
 }
 
-/* Puts from another context: process (test thread), hardirq, softirq. */
-struct tgt_putter {
-	struct hrtimer timer;
-	struct work_struct bh_work;
-	struct Scsi_Host *shost;
-	struct scsi_cmnd *cmd;
-	struct completion done;
-	bool in_hardirq;
-	bool in_softirq;
-};
-
-static void tgt_putter_put(struct tgt_putter *pt)
-{
-	pt->in_hardirq = in_hardirq();
-	pt->in_softirq = in_serving_softirq();
-	scsi_host_put_command(pt->shost, pt->cmd);
-	complete(&pt->done);
-}
-
-static enum hrtimer_restart tgt_putter_timer(struct hrtimer *timer)
-{
-	tgt_putter_put(container_of(timer, struct tgt_putter, timer));
-	return HRTIMER_NORESTART;
-}
-
-static void tgt_putter_bh(struct work_struct *work)
-{
-	tgt_putter_put(container_of(work, struct tgt_putter, bh_work));
-}
-
-static void tgt_putter_cleanup(void *data)
-{
-	struct tgt_putter *pt = data;
-
-	hrtimer_cancel(&pt->timer);
-	cancel_work_sync(&pt->bh_work);
-}
-
-static struct tgt_putter *tgt_putter_alloc(struct kunit *test,
-					   struct tgt_test_host *th)
-{
-	struct tgt_putter *pt = kunit_kzalloc(test, sizeof(*pt), GFP_KERNEL);
-	int ret;
-
-	KUNIT_ASSERT_NOT_NULL(test, pt);
-	pt->shost = th->shost;
-	init_completion(&pt->done);
-	hrtimer_init(&pt->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
-	pt->timer.function = tgt_putter_timer;
-	INIT_WORK(&pt->bh_work, tgt_putter_bh);
-	ret = kunit_add_action_or_reset(test, tgt_putter_cleanup, pt);
-	KUNIT_ASSERT_EQ(test, ret, 0);
-	return pt;
-}
-
-/* hand @cmd to the putter, which puts it from @ctx */
-static void tgt_putter_start(struct tgt_test_host *th, struct tgt_putter *pt,
-			     struct scsi_cmnd *cmd, enum tgt_test_ctx ctx)
-{
-	tgt_test_unhold(th, cmd);
-	pt->cmd = cmd;
-	reinit_completion(&pt->done);
-	switch (ctx) {
-	case TGT_CTX_HARDIRQ:
-		hrtimer_start(&pt->timer, ns_to_ktime(50 * NSEC_PER_USEC),
-			      HRTIMER_MODE_REL_HARD);
-		break;
-	case TGT_CTX_SOFTIRQ:
-		queue_work(system_bh_wq, &pt->bh_work);
-		break;
-	default:
-		tgt_putter_put(pt);
-		break;
-	}
-}
-
 static const enum tgt_test_ctx tgt_ctx_params[] = {
 	TGT_CTX_INLINE, TGT_CTX_HARDIRQ, TGT_CTX_SOFTIRQ,
 };
 
+static const char *tgt_put_ctx_name(enum tgt_test_ctx ctx)
+{
+	return ctx == TGT_CTX_INLINE ? "process" : tgt_test_ctx_name(ctx);
+}
+
 static void tgt_ctx_desc(const enum tgt_test_ctx *p, char *desc)
 {
 	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "put from %s",
-		 *p == TGT_CTX_INLINE ? "process" : tgt_test_ctx_name(*p));
+		 tgt_put_ctx_name(*p));
 }
 
 KUNIT_ARRAY_PARAM(tgt_ctx, tgt_ctx_params, tgt_ctx_desc);
@@ -227,7 +163,7 @@ static void tgt_tags_put_from_any_context_releases_tag(struct kunit *test)
 {
 	enum tgt_test_ctx ctx = *(const enum tgt_test_ctx *)test->param_value;
 	struct tgt_test_host *th = tgt_tags_host(test, 2);
-	struct tgt_putter *pt = tgt_putter_alloc(test, th);
+	struct tgt_test_putter *pt = tgt_test_putter_alloc(th);
 	unsigned int refs = tgt_test_refs(th->shost);
 	struct scsi_cmnd *cmd;
 	int round;
@@ -236,99 +172,296 @@ static void tgt_tags_put_from_any_context_releases_tag(struct kunit *test)
 		cmd = tgt_test_get(th, DMA_TO_DEVICE, GFP_ATOMIC);
 		KUNIT_ASSERT_NOT_NULL(test, cmd);
 		KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), 1);
-		tgt_putter_start(th, pt, cmd, ctx);
-		KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&pt->done,
-								  5 * HZ), 0);
-		KUNIT_EXPECT_EQ(test, pt->in_hardirq, ctx == TGT_CTX_HARDIRQ);
-		KUNIT_EXPECT_EQ(test, pt->in_softirq, ctx == TGT_CTX_SOFTIRQ);
+		tgt_test_put_from(pt, cmd, ctx);
 		KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), 0);
 		KUNIT_EXPECT_EQ(test, tgt_test_refs(th->shost), refs);
 	}
 }
 
-/* a get with GFP_KERNEL, in a kthread of its own */
-struct tgt_getter {
-	struct Scsi_Host *shost;
-	struct scsi_cmnd *cmd;
-	struct completion done;
+/*
+ * Blocking gets: blk-mq wakes the waiters of a tag in batches (sbitmap's
+ * wake_batch, up to 8 on deep queues); a target command lives long, so a
+ * get blocked on a full host must be woken by the one put that frees a tag,
+ * whatever the queue depth and the context of the put.
+ */
+struct tgt_wake_param {
+	int can_queue;
+	enum tgt_test_ctx ctx;
 };
 
-static int tgt_getter_fn(void *data)
-{
-	struct tgt_getter *g = data;
+static const struct tgt_wake_param tgt_wake_params[] = {
+	{ 1, TGT_CTX_INLINE }, { 1, TGT_CTX_HARDIRQ }, { 1, TGT_CTX_SOFTIRQ },
+	{ 2, TGT_CTX_INLINE }, { 2, TGT_CTX_HARDIRQ }, { 2, TGT_CTX_SOFTIRQ },
+	{ 8, TGT_CTX_INLINE }, { 8, TGT_CTX_HARDIRQ }, { 8, TGT_CTX_SOFTIRQ },
+	{ 16, TGT_CTX_INLINE }, { 16, TGT_CTX_HARDIRQ },
+	{ 16, TGT_CTX_SOFTIRQ },
+	{ 32, TGT_CTX_INLINE }, { 32, TGT_CTX_HARDIRQ },
+	{ 32, TGT_CTX_SOFTIRQ },
+	{ 64, TGT_CTX_INLINE }, { 64, TGT_CTX_HARDIRQ },
+	{ 64, TGT_CTX_SOFTIRQ },
+	{ 4096, TGT_CTX_INLINE }, { 4096, TGT_CTX_HARDIRQ },
+	{ 4096, TGT_CTX_SOFTIRQ },
+};
 
-	g->cmd = scsi_host_get_command(g->shost, DMA_FROM_DEVICE, GFP_KERNEL);
-	/* all: the test and then the cleanup wait for it */
-	complete_all(&g->done);
-	return 0;
+static void tgt_wake_desc(const struct tgt_wake_param *p, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "can_queue=%d, put from %s",
+		 p->can_queue, tgt_put_ctx_name(p->ctx));
 }
 
-static void tgt_getter_cleanup(void *data)
-{
-	struct tgt_getter *g = data;
+KUNIT_ARRAY_PARAM(tgt_wake, tgt_wake_params, tgt_wake_desc);
 
-	/* runs after the held commands were put: the getter can finish */
-	if (!wait_for_completion_timeout(&g->done, HZ))
-		return;	/* still blocked: leak g rather than free it */
-	if (g->cmd)
-		scsi_host_put_command(g->shost, g->cmd);
-	kfree(g);
+/* all tags in use: one put wakes a blocked get, which gets that tag */
+static void tgt_tags_one_put_wakes_blocked_get(struct kunit *test)
+{
+	const struct tgt_wake_param *p = test->param_value;
+	struct tgt_test_host *th = tgt_tags_host(test, p->can_queue);
+	struct tgt_test_putter *pt = tgt_test_putter_alloc(th);
+	struct tgt_test_getter *g;
+	struct scsi_cmnd *victim;
+	int tag;
+
+	tgt_tags_fill(test, th, p->can_queue);
+	g = tgt_test_getter_start(th, GFP_KERNEL);
+	KUNIT_ASSERT_TRUE_MSG(test, tgt_test_getter_blocked(g),
+			      "a blocking get did not wait for a tag");
+
+	victim = th->held[th->nr_held / 2];
+	tag = tgt_tag(victim);
+	tgt_test_put_from(pt, victim, p->ctx);
+	KUNIT_ASSERT_TRUE_MSG(test, tgt_test_getter_wait(g, 2 * HZ),
+			      "one put did not wake the blocked get");
+	KUNIT_ASSERT_NOT_NULL(test, g->cmd);
+	KUNIT_EXPECT_EQ(test, tgt_tag(g->cmd), tag);
+	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), p->can_queue);
+}
+
+static const int tgt_two_waiters_params[] = { 16, 64 };
+
+static void tgt_two_waiters_desc(const int *p, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "can_queue=%d", *p);
+}
+
+KUNIT_ARRAY_PARAM(tgt_two_waiters, tgt_two_waiters_params,
+		  tgt_two_waiters_desc);
+
+/* two gets blocked: each put lets exactly one of them through */
+static void tgt_tags_each_put_wakes_one_blocked_get(struct kunit *test)
+{
+	int can_queue = *(const int *)test->param_value;
+	struct tgt_test_host *th = tgt_tags_host(test, can_queue);
+	struct tgt_test_putter *pt = tgt_test_putter_alloc(th);
+	struct tgt_test_getter *g[2], *first, *second;
+	int i;
+
+	tgt_tags_fill(test, th, can_queue);
+	for (i = 0; i < 2; i++) {
+		g[i] = tgt_test_getter_start(th, GFP_KERNEL);
+		KUNIT_ASSERT_TRUE(test, tgt_test_getter_blocked(g[i]));
+	}
+
+	tgt_test_put_from(pt, th->held[0], TGT_CTX_INLINE);
+	for (i = 0; i < 2000; i++) {
+		if (completion_done(&g[0]->done) || completion_done(&g[1]->done))
+			break;
+		usleep_range(500, 1000);
+	}
+	first = completion_done(&g[0]->done) ? g[0] : g[1];
+	second = first == g[0] ? g[1] : g[0];
+	KUNIT_ASSERT_TRUE_MSG(test, completion_done(&first->done),
+			      "the first put woke neither blocked get");
+	KUNIT_EXPECT_NOT_NULL(test, first->cmd);
+	KUNIT_EXPECT_TRUE_MSG(test, tgt_test_getter_blocked(second),
+			      "one free tag, yet both gets returned");
+	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), can_queue);
+
+	tgt_test_put_from(pt, th->held[0], TGT_CTX_HARDIRQ);
+	KUNIT_ASSERT_TRUE_MSG(test, tgt_test_getter_wait(second, 2 * HZ),
+			      "the second put did not wake the other get");
+	KUNIT_EXPECT_NOT_NULL(test, second->cmd);
+	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), can_queue);
+}
+
+/* the host references scsi_remove_host() drops itself */
+static unsigned int tgt_tags_refs_dropped_by_removal(struct kunit *test)
+{
+	struct tgt_test_host *th = tgt_tags_host(test, 4);
+	unsigned int before = tgt_test_refs(th->shost);
+
+	tgt_test_host_remove(th);
+	return before - tgt_test_refs(th->shost);
 }
 
 /*
- * All tags in use: a blocking get sleeps until a put from another context
- * (process, hardirq or softirq) frees a tag, then gets that tag.
+ * A get blocked for a tag while the host goes away (scsi_remove_host():
+ * SHOST_CANCEL, then SHOST_DEL) returns NULL and keeps no reference.
  */
-static void tgt_tags_blocking_get_woken_by_put(struct kunit *test)
+static void tgt_tags_blocked_get_fails_when_host_is_removed(struct kunit *test)
+{
+	unsigned int removal = tgt_tags_refs_dropped_by_removal(test);
+	struct tgt_test_host *th = tgt_tags_host(test, 16);
+	struct tgt_test_getter *g;
+	unsigned int refs;
+
+	tgt_tags_fill(test, th, 16);
+	g = tgt_test_getter_start(th, GFP_KERNEL);
+	KUNIT_ASSERT_TRUE(test, tgt_test_getter_blocked(g));
+	/* the getter's reference is counted while it waits */
+	refs = tgt_test_refs(th->shost);
+
+	tgt_test_host_remove(th);
+	KUNIT_ASSERT_TRUE_MSG(test, tgt_test_getter_wait(g, 2 * HZ),
+			      "a blocked get was not woken by the removal");
+	KUNIT_EXPECT_NULL(test, g->cmd);
+	KUNIT_EXPECT_EQ(test, tgt_test_refs(th->shost), refs - removal - 1);
+	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), 16);
+	KUNIT_EXPECT_EQ(test, tgt_test_free_list_len(th->shost, NULL), 1);
+}
+
+/*
+ * Gets from interrupt context: blk_mq_alloc_request() consults
+ * current->plug, which then belongs to the interrupted task. A target get
+ * must neither take requests from that plug's cache nor leave requests of
+ * uspace_req_q (holding tags) in it.
+ */
+struct tgt_plug_irq {
+	struct Scsi_Host *shost;
+	struct hrtimer timer;
+	struct work_struct bh_work;
+	struct task_struct *plugged;
+	struct blk_plug *plug;
+	bool ran;
+	bool on_plugged_task;
+	bool in_irq;
+	bool got;
+	unsigned int tags_held;
+	unsigned int tags_after_put;
+	unsigned short nr_ios;
+	bool cache_empty;
+};
+
+static void tgt_plug_irq_run(struct tgt_plug_irq *pi)
+{
+	struct scsi_cmnd *cmd[2];
+	int i;
+
+	pi->on_plugged_task = current == pi->plugged &&
+			      current->plug == pi->plug;
+	pi->in_irq = in_hardirq() || in_serving_softirq();
+	cmd[0] = scsi_host_get_command(pi->shost, DMA_TO_DEVICE, GFP_ATOMIC);
+	cmd[1] = scsi_host_get_command(pi->shost, DMA_FROM_DEVICE, GFP_ATOMIC);
+	pi->got = cmd[0] && cmd[1];
+	pi->tags_held = tgt_test_tags_in_use(pi->shost);
+	pi->nr_ios = pi->plug->nr_ios;
+	pi->cache_empty = rq_list_empty(&pi->plug->cached_rqs);
+	for (i = 0; i < ARRAY_SIZE(cmd); i++)
+		if (cmd[i])
+			scsi_host_put_command(pi->shost, cmd[i]);
+	pi->tags_after_put = tgt_test_tags_in_use(pi->shost);
+	WRITE_ONCE(pi->ran, true);
+}
+
+static enum hrtimer_restart tgt_plug_irq_timer(struct hrtimer *timer)
+{
+	tgt_plug_irq_run(container_of(timer, struct tgt_plug_irq, timer));
+	return HRTIMER_NORESTART;
+}
+
+static void tgt_plug_irq_bh(struct work_struct *work)
+{
+	tgt_plug_irq_run(container_of(work, struct tgt_plug_irq, bh_work));
+}
+
+static void tgt_plug_irq_cleanup(void *data)
+{
+	struct tgt_plug_irq *pi = data;
+
+	hrtimer_cancel(&pi->timer);
+	cancel_work_sync(&pi->bh_work);
+}
+
+static const enum tgt_test_ctx tgt_irq_params[] = {
+	TGT_CTX_HARDIRQ, TGT_CTX_SOFTIRQ,
+};
+
+static void tgt_irq_desc(const enum tgt_test_ctx *p, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "get and put from %s",
+		 tgt_test_ctx_name(*p));
+}
+
+KUNIT_ARRAY_PARAM(tgt_irq, tgt_irq_params, tgt_irq_desc);
+
+static void tgt_tags_irq_get_leaves_interrupted_plug_alone(struct kunit *test)
 {
 	enum tgt_test_ctx ctx = *(const enum tgt_test_ctx *)test->param_value;
-	struct tgt_test_host *th;
-	struct tgt_putter *pt;
-	struct sbitmap_queue *bt;
-	struct task_struct *task;
-	struct tgt_getter *g;
-	int i, tag, ret;
+	struct tgt_test_host *th = tgt_tags_host(test, 32);
+	struct tgt_plug_irq *pi;
+	struct blk_plug plug;
+	u64 deadline;
 
-	g = kzalloc(sizeof(*g), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, g);
-	init_completion(&g->done);
-	complete(&g->done);	/* until the getter runs */
-	/*
-	 * Registered before the host: runs after the host's cleanup has put
-	 * the held commands, so a getter still blocked can finish.
-	 */
-	ret = kunit_add_action_or_reset(test, tgt_getter_cleanup, g);
-	KUNIT_ASSERT_EQ(test, ret, 0);
-	th = tgt_tags_host(test, 2);
-	g->shost = th->shost;
-	tgt_tags_fill(test, th, 2);
-	bt = &th->shost->uspace_req_q->tag_set->tags[0]->bitmap_tags;
-	pt = tgt_putter_alloc(test, th);
+	pi = kunit_kzalloc(test, sizeof(*pi), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pi);
+	pi->shost = th->shost;
+	pi->plug = &plug;
+	pi->plugged = current;
+	hrtimer_init(&pi->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	pi->timer.function = tgt_plug_irq_timer;
+	INIT_WORK(&pi->bh_work, tgt_plug_irq_bh);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							tgt_plug_irq_cleanup,
+							pi), 0);
 
-	reinit_completion(&g->done);
-	task = kthread_run(tgt_getter_fn, g, "tgt_kunit_get");
-	if (IS_ERR(task))
-		complete(&g->done);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	blk_start_plug_nr_ios(&plug, 8);
+	if (ctx == TGT_CTX_HARDIRQ) {
+		/* the timer interrupts this task, which spins with its plug */
+		hrtimer_start(&pi->timer, ns_to_ktime(50 * NSEC_PER_USEC),
+			      HRTIMER_MODE_REL_HARD);
+	} else {
+		/* the work runs as a softirq when bottom halves are enabled */
+		local_bh_disable();
+		queue_work(system_bh_wq, &pi->bh_work);
+		local_bh_enable();
+	}
+	deadline = ktime_get_ns() + 5 * NSEC_PER_SEC;
+	while (!READ_ONCE(pi->ran) && ktime_get_ns() < deadline)
+		cpu_relax();
+	KUNIT_EXPECT_EQ(test, plug.nr_ios, 8);
+	KUNIT_EXPECT_TRUE(test, rq_list_empty(&plug.cached_rqs));
+	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), 0);
+	blk_finish_plug(&plug);
 
-	/* bounded wait until the getter sleeps on the tag wait queue */
-	for (i = 0; i < 2000 && !atomic_read(&bt->ws_active) &&
-	     !completion_done(&g->done); i++)
-		usleep_range(500, 1000);
-	KUNIT_ASSERT_FALSE_MSG(test, completion_done(&g->done),
-			       "blocking get returned with no free tag");
-	KUNIT_ASSERT_GT_MSG(test, atomic_read(&bt->ws_active), 0,
-			    "getter did not wait for a tag");
+	KUNIT_ASSERT_TRUE_MSG(test, READ_ONCE(pi->ran),
+			      "the %s callback did not run",
+			      tgt_test_ctx_name(ctx));
+	KUNIT_ASSERT_TRUE_MSG(test, pi->on_plugged_task,
+			      "the callback did not interrupt the plugged task");
+	KUNIT_EXPECT_TRUE(test, pi->in_irq);
+	KUNIT_EXPECT_TRUE(test, pi->got);
+	KUNIT_EXPECT_EQ(test, pi->tags_held, 2);
+	KUNIT_EXPECT_EQ(test, pi->nr_ios, 8);
+	KUNIT_EXPECT_TRUE(test, pi->cache_empty);
+	KUNIT_EXPECT_EQ(test, pi->tags_after_put, 0);
+}
 
-	tag = tgt_tag(th->held[1]);
-	tgt_putter_start(th, pt, th->held[1], ctx);
-	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&pt->done, 5 * HZ),
-			0);
-	KUNIT_ASSERT_NE_MSG(test, wait_for_completion_timeout(&g->done, 2 * HZ),
-			    0, "blocked get not woken by the put");
-	KUNIT_ASSERT_NOT_NULL(test, g->cmd);
-	KUNIT_EXPECT_EQ(test, tgt_tag(g->cmd), tag);
-	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), 2);
+/* a task's own plug does not cache requests of uspace_req_q either */
+static void tgt_tags_task_get_bypasses_own_plug(struct kunit *test)
+{
+	struct tgt_test_host *th = tgt_tags_host(test, 32);
+	struct scsi_cmnd *cmd;
+	struct blk_plug plug;
+
+	blk_start_plug_nr_ios(&plug, 8);
+	cmd = tgt_test_get(th, DMA_TO_DEVICE, GFP_KERNEL);
+	KUNIT_EXPECT_NOT_NULL(test, cmd);
+	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), 1);
+	KUNIT_EXPECT_EQ(test, plug.nr_ios, 8);
+	KUNIT_EXPECT_TRUE(test, rq_list_empty(&plug.cached_rqs));
+	if (cmd)
+		tgt_test_put(th, cmd);
+	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), 0);
+	blk_finish_plug(&plug);
 }
 
 static int tgt_nohooks_queuecommand(struct Scsi_Host *shost,
@@ -422,8 +555,14 @@ static struct kunit_case tgt_cmd_tags_cases[] = {
 			 tgt_can_queue_gen_params),
 	KUNIT_CASE_PARAM(tgt_tags_put_from_any_context_releases_tag,
 			 tgt_ctx_gen_params),
-	KUNIT_CASE_PARAM(tgt_tags_blocking_get_woken_by_put,
-			 tgt_ctx_gen_params),
+	KUNIT_CASE_PARAM(tgt_tags_one_put_wakes_blocked_get,
+			 tgt_wake_gen_params),
+	KUNIT_CASE_PARAM(tgt_tags_each_put_wakes_one_blocked_get,
+			 tgt_two_waiters_gen_params),
+	KUNIT_CASE(tgt_tags_blocked_get_fails_when_host_is_removed),
+	KUNIT_CASE_PARAM(tgt_tags_irq_get_leaves_interrupted_plug_alone,
+			 tgt_irq_gen_params),
+	KUNIT_CASE(tgt_tags_task_get_bypasses_own_plug),
 	KUNIT_CASE(tgt_tags_alloc_queue_refuses_bad_hosts),
 	{}
 };

@@ -21,21 +21,17 @@
  * harness (tgtsim's sanitizer analysis of the console), which has the
  * allow-list of known false positives.
  *
- * kmemleak has no in-kernel API for a scan; its debugfs file is opened on
- * an internal mount of debugfs and written from a user buffer mapped into
- * the test thread with kunit_vm_mmap() (kmemleak_write() uses
- * strncpy_from_user()).
+ * kmemleak has no in-kernel API for a scan; its debugfs file is used
+ * through tgt_debugfs_mount() (kmemleak_write() uses strncpy_from_user()).
  */
 #include <linux/delay.h>
-#include <linux/err.h>
 #include <linux/file.h>
 #include <linux/fs.h>
-#include <linux/mman.h>
-#include <linux/module.h>
-#include <linux/mount.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <kunit/test.h>
+
+#include "tgt_test.h"
 
 /* kmemleak reports an object only once it is older than MSECS_MIN_AGE */
 #define TGT_KMEMLEAK_MIN_AGE_MS	5000
@@ -45,45 +41,13 @@
 #define TGT_KMEMLEAK_MAX_LINES	800
 
 struct tgt_kmemleak {
-	struct vfsmount *mnt;
-	char __user *ubuf;
+	struct tgt_debugfs *d;
 	char *kbuf;
 	unsigned int objects;
 	unsigned int lines_printed;
 	unsigned int lines_dropped;
 	bool dropping;
 };
-
-static void tgt_kmemleak_umount(void *data)
-{
-	mntput(data);
-}
-
-static struct file *tgt_kmemleak_open(struct kunit *test,
-				      struct tgt_kmemleak *km, int flags)
-{
-	struct file *f = file_open_root_mnt(km->mnt, "kmemleak", flags, 0);
-
-	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(f),
-			       "cannot open kmemleak in debugfs: %ld",
-			       PTR_ERR(f));
-	return f;
-}
-
-static void tgt_kmemleak_scan(struct kunit *test, struct tgt_kmemleak *km)
-{
-	static const char cmd[] = "scan";
-	struct file *f = tgt_kmemleak_open(test, km, O_WRONLY);
-	loff_t pos = 0;
-	ssize_t ret;
-
-	KUNIT_ASSERT_EQ(test, copy_to_user(km->ubuf, cmd, sizeof(cmd)), 0);
-	ret = vfs_write(f, km->ubuf, sizeof(cmd) - 1, &pos);
-	fput(f);
-	KUNIT_ASSERT_EQ_MSG(test, ret, (ssize_t)(sizeof(cmd) - 1),
-			    "kmemleak scan refused (%zd): kmemleak disabled?",
-			    ret);
-}
 
 /* objects are copied whole: none is started after TGT_KMEMLEAK_MAX_LINES */
 static void tgt_kmemleak_line(struct tgt_kmemleak *km, const char *line)
@@ -104,7 +68,7 @@ static void tgt_kmemleak_line(struct tgt_kmemleak *km, const char *line)
 /* copy the report to the console, line by line */
 static void tgt_kmemleak_report(struct kunit *test, struct tgt_kmemleak *km)
 {
-	struct file *f = tgt_kmemleak_open(test, km, O_RDONLY);
+	struct file *f = tgt_debugfs_open(test, km->d, "kmemleak", O_RDONLY);
 	size_t have = 0;
 	loff_t pos = 0;
 	ssize_t n;
@@ -113,10 +77,10 @@ static void tgt_kmemleak_report(struct kunit *test, struct tgt_kmemleak *km)
 		char *line, *nl;
 		size_t room = TGT_KMEMLEAK_BUF_SIZE - 1 - have;
 
-		n = vfs_read(f, km->ubuf, room, &pos);
+		n = vfs_read(f, km->d->ubuf, room, &pos);
 		if (n <= 0)
 			break;
-		if (copy_from_user(km->kbuf + have, km->ubuf, n)) {
+		if (copy_from_user(km->kbuf + have, km->d->ubuf, n)) {
 			n = -EFAULT;
 			break;
 		}
@@ -146,34 +110,20 @@ static void tgt_kmemleak_report(struct kunit *test, struct tgt_kmemleak *km)
 
 static void tgt_kmemleak_scan_after_all_suites(struct kunit *test)
 {
-	struct file_system_type *fs;
 	struct tgt_kmemleak *km;
-	unsigned long addr;
-	int i, ret;
+	int i;
 
 	km = kunit_kzalloc(test, sizeof(*km), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, km);
 	km->kbuf = kunit_kmalloc(test, TGT_KMEMLEAK_BUF_SIZE, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, km->kbuf);
-	addr = kunit_vm_mmap(test, NULL, 0, TGT_KMEMLEAK_BUF_SIZE,
-			     PROT_READ | PROT_WRITE,
-			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
-	KUNIT_ASSERT_NE_MSG(test, addr, 0, "no user buffer");
-	km->ubuf = (char __user *)addr;
-
-	fs = get_fs_type("debugfs");
-	KUNIT_ASSERT_NOT_NULL(test, fs);
-	km->mnt = vfs_kern_mount(fs, 0, "debugfs", NULL);
-	module_put(fs->owner);
-	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(km->mnt), "cannot mount debugfs: %ld",
-			       PTR_ERR(km->mnt));
-	ret = kunit_add_action_or_reset(test, tgt_kmemleak_umount, km->mnt);
-	KUNIT_ASSERT_EQ(test, ret, 0);
+	km->d = tgt_debugfs_mount(test, TGT_KMEMLEAK_BUF_SIZE);
 
 	/* not a synchronisation: kmemleak ignores younger objects */
 	msleep(TGT_KMEMLEAK_MIN_AGE_MS + 500);
+	/* "scan" is refused if kmemleak is disabled */
 	for (i = 0; i < TGT_KMEMLEAK_SCANS; i++)
-		tgt_kmemleak_scan(test, km);
+		tgt_debugfs_write(test, km->d, "kmemleak", "scan");
 	tgt_kmemleak_report(test, km);
 
 	kunit_info(test, "kmemleak: %u unreferenced objects after %d scans (%u report lines, %u not shown)\n",

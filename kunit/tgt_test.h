@@ -20,11 +20,17 @@
 #include <kunit/test.h>
 
 struct Scsi_Host;
+struct file;
 struct scsi_cmnd;
 struct scsi_host_cmd;
+struct vfsmount;
 
 /* Seed of every pseudo-random sequence; kernel arg tgt_kunit.seed=N */
 extern unsigned long tgt_test_seed;
+/* operations of the tgt_cmd_stress suite; tgt_kunit.stress_ops=N */
+extern unsigned long tgt_stress_ops;
+
+void tgt_stress_blocking_wake_irq_gets(struct kunit *test);
 
 enum tgt_test_ctx {
 	TGT_CTX_INLINE,		/* in the caller's context */
@@ -42,6 +48,8 @@ struct tgt_test_limits {
 	unsigned int max_segment_size;
 	unsigned long dma_boundary;
 	int can_queue;
+	/* bytes of LLD private data per command (template cmd_size) */
+	unsigned int cmd_size;
 };
 
 struct tgt_test_call {
@@ -58,16 +66,19 @@ struct tgt_test_seg {
 	phys_addr_t phys;
 };
 
-#define TGT_TEST_MAX_HELD	64
+/* cmd_size of the test host template with LLD private data */
+#define TGT_TEST_CMD_SIZE	64
 
 struct tgt_test_host {
 	struct kunit *test;
 	struct Scsi_Host *shost;
+	bool added;			/* scsi_add_host() done, not removed */
 	bool released;			/* the test dropped the host itself */
 	bool state_forced;
 
 	/* commands the test holds; put by the cleanup if still held */
-	struct scsi_cmnd *held[TGT_TEST_MAX_HELD];
+	struct scsi_cmnd **held;
+	unsigned int max_held;
 	unsigned int nr_held;
 
 	/* LLD behaviour */
@@ -76,6 +87,11 @@ struct tgt_test_host {
 	int refuse_chunk;		/* refuse this chunk (busy) */
 	bool fail_response;
 	bool refuse_response;
+	/* answer with CHECK CONDITION and this sense key, if not 0 */
+	u8 sense_key;
+	u8 sense_asc;
+	u8 sense_ascq;
+	bool sense_desc;		/* descriptor format */
 	u8 *backing;
 	size_t backing_len;
 
@@ -110,6 +126,12 @@ struct tgt_test_host {
 	unsigned int nr_cmd_done;
 };
 
+struct tgt_test_host *tgt_test_host_alloc(struct kunit *test,
+					  const struct tgt_test_limits *lim);
+void tgt_test_host_add(struct tgt_test_host *th, struct device *parent,
+		       bool with_queue);
+void tgt_test_host_remove(struct tgt_test_host *th);
+void tgt_test_host_destroy(struct tgt_test_host *th);
 struct tgt_test_host *tgt_test_host_create(struct kunit *test,
 					   const struct tgt_test_limits *lim,
 					   bool with_queue);
@@ -133,5 +155,52 @@ void tgt_test_log_reset(struct tgt_test_host *th);
 void tgt_test_cmd_done(struct scsi_cmnd *cmd, int err, void *priv);
 int tgt_test_run(struct tgt_test_host *th, struct scsi_cmnd *cmd, void *buf,
 		 unsigned int len);
+
+/* a scsi_host_get_command() in a kthread of its own */
+struct tgt_test_getter {
+	struct tgt_test_host *th;
+	struct task_struct *task;
+	gfp_t gfp;
+	bool started;		/* about to call scsi_host_get_command() */
+	struct scsi_cmnd *cmd;	/* what it returned; put by the cleanup */
+	struct completion done;
+};
+
+struct tgt_test_getter *tgt_test_getter_start(struct tgt_test_host *th,
+					      gfp_t gfp);
+bool tgt_test_getter_blocked(struct tgt_test_getter *g);
+bool tgt_test_getter_wait(struct tgt_test_getter *g, unsigned long timeout);
+
+/* a scsi_host_put_command() from process, hardirq or softirq context */
+struct tgt_test_putter {
+	struct tgt_test_host *th;
+	struct hrtimer timer;
+	struct work_struct bh_work;
+	struct scsi_cmnd *cmd;
+	struct completion done;
+	bool in_hardirq;
+	bool in_softirq;
+};
+
+struct tgt_test_putter *tgt_test_putter_alloc(struct tgt_test_host *th);
+void tgt_test_putter_start(struct tgt_test_putter *pt, struct scsi_cmnd *cmd,
+			   enum tgt_test_ctx ctx);
+void tgt_test_put_from(struct tgt_test_putter *pt, struct scsi_cmnd *cmd,
+		       enum tgt_test_ctx ctx);
+
+/* debugfs, mounted inside a case (tgt_test_debugfs.c) */
+struct tgt_debugfs {
+	struct vfsmount *mnt;
+	char __user *ubuf;		/* kunit_vm_mmap() buffer */
+	size_t bufsize;
+};
+
+struct tgt_debugfs *tgt_debugfs_mount(struct kunit *test, size_t bufsize);
+struct file *tgt_debugfs_open(struct kunit *test, struct tgt_debugfs *d,
+			      const char *path, int flags);
+void tgt_debugfs_write(struct kunit *test, struct tgt_debugfs *d,
+		       const char *path, const char *text);
+size_t tgt_debugfs_read(struct kunit *test, struct tgt_debugfs *d,
+			const char *path, char *buf, size_t len);
 
 #endif /* _TGT_TEST_H */

@@ -4,6 +4,8 @@
  * target-mode port. See tgt_test.h.
  */
 #include <linux/blk-mq.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/scatterlist.h>
@@ -14,6 +16,7 @@
 
 #include <scsi/scsi.h>
 #include <scsi/scsi_cmnd.h>
+#include <scsi/scsi_common.h>
 #include <scsi/scsi_device.h>
 #include <scsi/scsi_host.h>
 #include <scsi/scsi_tgt.h>
@@ -194,7 +197,11 @@ static int tgt_test_transfer_response(struct scsi_cmnd *cmd,
 	th->calls_at_response = th->nr_calls;
 	if (th->refuse_response)
 		return SCSI_MLQUEUE_HOST_BUSY;
-	cmd->result = th->fail_response ? DID_ERROR << 16 : 0;
+	if (th->sense_key)
+		scsi_build_sense(cmd, th->sense_desc, th->sense_key,
+				 th->sense_asc, th->sense_ascq);
+	else
+		cmd->result = th->fail_response ? DID_ERROR << 16 : 0;
 	return tgt_test_complete(th, cmd, done, -1);
 }
 
@@ -216,20 +223,27 @@ static int tgt_test_slave_alloc(struct scsi_device *sdev)
 	return 0;
 }
 
-static const struct scsi_host_template tgt_test_sht = {
-	.module			= THIS_MODULE,
-	.name			= "tgt_kunit",
-	.proc_name		= "tgt_kunit",
-	.queuecommand		= tgt_test_queuecommand,
-	.slave_alloc		= tgt_test_slave_alloc,
-	.transfer_response	= tgt_test_transfer_response,
-	.transfer_data		= tgt_test_transfer_data,
-	.can_queue		= 32,
-	.this_id		= -1,
-	.sg_tablesize		= 128,
-	.max_sectors		= 1024,
-	.cmd_per_lun		= 1,
-};
+#define TGT_TEST_SHT(_cmd_size)					\
+	{								\
+		.module			= THIS_MODULE,			\
+		.name			= "tgt_kunit",			\
+		.proc_name		= "tgt_kunit",			\
+		.queuecommand		= tgt_test_queuecommand,	\
+		.slave_alloc		= tgt_test_slave_alloc,		\
+		.transfer_response	= tgt_test_transfer_response,	\
+		.transfer_data		= tgt_test_transfer_data,	\
+		.can_queue		= 32,				\
+		.this_id		= -1,				\
+		.sg_tablesize		= 128,				\
+		.max_sectors		= 1024,				\
+		.cmd_per_lun		= 1,				\
+		.cmd_size		= _cmd_size,			\
+	}
+
+/* without and with LLD private data per command */
+static const struct scsi_host_template tgt_test_sht = TGT_TEST_SHT(0);
+static const struct scsi_host_template tgt_test_sht_priv =
+	TGT_TEST_SHT(TGT_TEST_CMD_SIZE);
 
 static void tgt_test_quiesce(struct tgt_test_host *th)
 {
@@ -244,30 +258,37 @@ static void tgt_test_host_cleanup(void *data)
 	tgt_test_quiesce(th);
 	while (th->nr_held)
 		tgt_test_put(th, th->held[th->nr_held - 1]);
-	/*
-	 * A host that was never added is released as SHOST_CREATED: that is
-	 * what frees its shost_dev name.
-	 */
-	if (th->state_forced)
-		th->shost->shost_state = SHOST_CREATED;
-	if (!th->released)
+	if (!th->released) {
+		/*
+		 * A host that was never added is released as SHOST_CREATED:
+		 * that is what frees its shost_dev name. An added one is
+		 * removed from where it really was.
+		 */
+		if (th->state_forced)
+			th->shost->shost_state = th->added ? SHOST_RUNNING :
+							     SHOST_CREATED;
+		if (th->added)
+			scsi_remove_host(th->shost);
 		scsi_host_put(th->shost);
+	}
+	kvfree(th->held);
 	kvfree(th->calls);
 	kvfree(th->segs);
 }
 
 /**
- * tgt_test_host_create - allocate a test host, released at the end of @test
+ * tgt_test_host_alloc - allocate a test host, released at the end of @test
  * @test: the test
  * @lim: host limits, NULL for the template's; zero fields keep the default
- * @with_queue: create uspace_req_q with scsi_tgt_alloc_queue()
+ *
+ * The host is not added: tgt_test_host_add() does that.
  *
  * Return: the test host (the test fails if it cannot be made).
  */
-struct tgt_test_host *tgt_test_host_create(struct kunit *test,
-					   const struct tgt_test_limits *lim,
-					   bool with_queue)
+struct tgt_test_host *tgt_test_host_alloc(struct kunit *test,
+					  const struct tgt_test_limits *lim)
 {
+	const struct scsi_host_template *sht = &tgt_test_sht;
 	struct tgt_test_host *th;
 	struct Scsi_Host *shost;
 	int ret;
@@ -282,8 +303,20 @@ struct tgt_test_host *tgt_test_host_create(struct kunit *test,
 	hrtimer_init(&th->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
 	th->timer.function = tgt_test_timer_fn;
 	INIT_WORK(&th->bh_work, tgt_test_bh_fn);
+	/* every tag can be held, and a few failed gets on top */
+	th->max_held = max(64, (lim ? lim->can_queue : 0) + 16);
+	th->held = kvcalloc(th->max_held, sizeof(*th->held), GFP_KERNEL);
+	if (!th->held)
+		kunit_kfree(test, th);
+	KUNIT_ASSERT_NOT_NULL(test, th->held);
 
-	shost = scsi_host_alloc(&tgt_test_sht, sizeof(th));
+	if (lim && lim->cmd_size) {
+		KUNIT_ASSERT_EQ(test, lim->cmd_size, TGT_TEST_CMD_SIZE);
+		sht = &tgt_test_sht_priv;
+	}
+	shost = scsi_host_alloc(sht, sizeof(th));
+	if (!shost)
+		kvfree(th->held);
 	KUNIT_ASSERT_NOT_NULL(test, shost);
 	*(struct tgt_test_host **)shost_priv(shost) = th;
 	th->shost = shost;
@@ -302,22 +335,78 @@ struct tgt_test_host *tgt_test_host_create(struct kunit *test,
 		if (lim->dma_boundary)
 			shost->dma_boundary = lim->dma_boundary;
 	}
+	return th;
+}
 
+/**
+ * tgt_test_host_add - add a test host, and give it its uspace_req_q
+ * @th: test host from tgt_test_host_alloc()
+ * @parent: parent device, NULL for the platform bus
+ * @with_queue: create uspace_req_q with scsi_tgt_alloc_queue()
+ *
+ * The cleanup of the test removes the host unless the test did
+ * (tgt_test_host_remove()) or took the host over (th->released).
+ */
+void tgt_test_host_add(struct tgt_test_host *th, struct device *parent,
+		       bool with_queue)
+{
+	struct kunit *test = th->test;
+	int ret;
+
+	ret = scsi_add_host(th->shost, parent);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	th->added = true;
 	if (with_queue) {
-		ret = scsi_tgt_alloc_queue(shost);
+		ret = scsi_tgt_alloc_queue(th->shost);
 		KUNIT_ASSERT_EQ(test, ret, 0);
-		KUNIT_ASSERT_NOT_NULL(test, shost->uspace_req_q);
+		KUNIT_ASSERT_NOT_NULL(test, th->shost->uspace_req_q);
 	}
+}
+
+/* remove and release the test host now, as the end of the test would */
+void tgt_test_host_destroy(struct tgt_test_host *th)
+{
+	kunit_release_action(th->test, tgt_test_host_cleanup, th);
+}
+
+/* remove an added test host now; the cleanup still drops it */
+void tgt_test_host_remove(struct tgt_test_host *th)
+{
+	KUNIT_ASSERT_TRUE(th->test, th->added);
+	if (th->state_forced)
+		th->shost->shost_state = SHOST_RUNNING;
+	th->state_forced = false;
+	th->added = false;
+	scsi_remove_host(th->shost);
+}
+
+/**
+ * tgt_test_host_create - an added test host, released at the end of @test
+ * @test: the test
+ * @lim: host limits, NULL for the template's; zero fields keep the default
+ * @with_queue: create uspace_req_q with scsi_tgt_alloc_queue()
+ *
+ * Return: the test host (the test fails if it cannot be made).
+ */
+struct tgt_test_host *tgt_test_host_create(struct kunit *test,
+					   const struct tgt_test_limits *lim,
+					   bool with_queue)
+{
+	struct tgt_test_host *th = tgt_test_host_alloc(test, lim);
+
+	tgt_test_host_add(th, NULL, with_queue);
 	return th;
 }
 
 /**
  * tgt_test_force_state - put a test host into @state
- * @th: test host (never added with scsi_add_host())
+ * @th: test host
  * @state: an enum scsi_host_state
  *
  * scsi_host_set_state() is not exported; the state is only read by
- * scsi_host_get_command() here. The cleanup restores SHOST_CREATED.
+ * scsi_host_get_command() here (waiters are not woken). The cleanup puts
+ * the host back into the state it really is in (SHOST_RUNNING if added,
+ * SHOST_CREATED if not) before removing it.
  */
 void tgt_test_force_state(struct tgt_test_host *th, int state)
 {
@@ -366,7 +455,7 @@ unsigned int tgt_test_free_list_len(struct Scsi_Host *shost,
 
 void tgt_test_hold(struct tgt_test_host *th, struct scsi_cmnd *cmd)
 {
-	KUNIT_ASSERT_LT(th->test, th->nr_held, TGT_TEST_MAX_HELD);
+	KUNIT_ASSERT_LT(th->test, th->nr_held, th->max_held);
 	th->held[th->nr_held++] = cmd;
 }
 
@@ -468,4 +557,189 @@ int tgt_test_run(struct tgt_test_host *th, struct scsi_cmnd *cmd, void *buf,
 	tgt_test_quiesce(th);
 	KUNIT_EXPECT_EQ(test, th->nr_cmd_done, 1);
 	return th->cmd_err;
+}
+
+static int tgt_test_getter_fn(void *data)
+{
+	struct tgt_test_getter *g = data;
+
+	WRITE_ONCE(g->started, true);
+	g->cmd = scsi_host_get_command(g->th->shost, DMA_FROM_DEVICE, g->gfp);
+	/* all: the test and then the cleanup wait for it */
+	complete_all(&g->done);
+	return 0;
+}
+
+/*
+ * Runs before the host's cleanup: a getter still blocked for a tag gets
+ * one from the commands the test holds, put one at a time.
+ */
+static void tgt_test_getter_cleanup(void *data)
+{
+	struct tgt_test_getter *g = data;
+	struct tgt_test_host *th = g->th;
+
+	while (!completion_done(&g->done) && th->nr_held)
+		tgt_test_put(th, th->held[th->nr_held - 1]);
+	if (!wait_for_completion_timeout(&g->done, 5 * HZ)) {
+		/* still blocked: leak it rather than free what it uses */
+		kunit_err(th->test, "getter still blocked at the end of the test");
+		return;
+	}
+	if (g->cmd)
+		scsi_host_put_command(th->shost, g->cmd);
+	put_task_struct(g->task);
+	kfree(g);
+}
+
+/**
+ * tgt_test_getter_start - call scsi_host_get_command() in a new kthread
+ * @th: test host
+ * @gfp: allocation flags of the get
+ *
+ * The cleanup of the test puts the command the getter got; if the getter
+ * is still blocked then, it puts the test's held commands until it returns.
+ *
+ * Return: the getter.
+ */
+struct tgt_test_getter *tgt_test_getter_start(struct tgt_test_host *th,
+					      gfp_t gfp)
+{
+	struct kunit *test = th->test;
+	struct tgt_test_getter *g;
+	int ret;
+
+	g = kzalloc(sizeof(*g), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	g->th = th;
+	g->gfp = gfp;
+	init_completion(&g->done);
+	g->task = kthread_create(tgt_test_getter_fn, g, "tgt_kunit_get");
+	if (IS_ERR(g->task))
+		kfree(g);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(g->task));
+	get_task_struct(g->task);
+	wake_up_process(g->task);
+	ret = kunit_add_action_or_reset(test, tgt_test_getter_cleanup, g);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	return g;
+}
+
+/**
+ * tgt_test_getter_blocked - wait until the getter sleeps inside its get
+ * @g: getter
+ *
+ * Polls, for at most 5 s, until the getter has called
+ * scsi_host_get_command() and sleeps in it (TASK_UNINTERRUPTIBLE).
+ *
+ * Return: true if it sleeps in the get, false if the get returned.
+ */
+bool tgt_test_getter_blocked(struct tgt_test_getter *g)
+{
+	int i;
+
+	for (i = 0; i < 5000; i++) {
+		if (completion_done(&g->done))
+			return false;
+		if (READ_ONCE(g->started) &&
+		    READ_ONCE(g->task->__state) == TASK_UNINTERRUPTIBLE)
+			return true;
+		usleep_range(500, 1000);
+	}
+	return false;
+}
+
+/* wait for the getter to return from its get; false after @timeout */
+bool tgt_test_getter_wait(struct tgt_test_getter *g, unsigned long timeout)
+{
+	return wait_for_completion_timeout(&g->done, timeout) != 0;
+}
+
+static void tgt_test_putter_put(struct tgt_test_putter *pt)
+{
+	pt->in_hardirq = in_hardirq();
+	pt->in_softirq = in_serving_softirq();
+	scsi_host_put_command(pt->th->shost, pt->cmd);
+	complete(&pt->done);
+}
+
+static enum hrtimer_restart tgt_test_putter_timer(struct hrtimer *timer)
+{
+	tgt_test_putter_put(container_of(timer, struct tgt_test_putter, timer));
+	return HRTIMER_NORESTART;
+}
+
+static void tgt_test_putter_bh(struct work_struct *work)
+{
+	tgt_test_putter_put(container_of(work, struct tgt_test_putter,
+					 bh_work));
+}
+
+static void tgt_test_putter_cleanup(void *data)
+{
+	struct tgt_test_putter *pt = data;
+
+	hrtimer_cancel(&pt->timer);
+	cancel_work_sync(&pt->bh_work);
+}
+
+/* a putter for the commands of @th; its timer and work end with the test */
+struct tgt_test_putter *tgt_test_putter_alloc(struct tgt_test_host *th)
+{
+	struct kunit *test = th->test;
+	struct tgt_test_putter *pt;
+	int ret;
+
+	pt = kunit_kzalloc(test, sizeof(*pt), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pt);
+	pt->th = th;
+	init_completion(&pt->done);
+	hrtimer_init(&pt->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	pt->timer.function = tgt_test_putter_timer;
+	INIT_WORK(&pt->bh_work, tgt_test_putter_bh);
+	ret = kunit_add_action_or_reset(test, tgt_test_putter_cleanup, pt);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	return pt;
+}
+
+/**
+ * tgt_test_putter_start - put a held command from @ctx
+ * @pt: putter
+ * @cmd: command held by the test host; no longer held afterwards
+ * @ctx: TGT_CTX_INLINE (the caller's context), _HARDIRQ or _SOFTIRQ
+ *
+ * pt->done completes after the put.
+ */
+void tgt_test_putter_start(struct tgt_test_putter *pt, struct scsi_cmnd *cmd,
+			   enum tgt_test_ctx ctx)
+{
+	tgt_test_unhold(pt->th, cmd);
+	pt->cmd = cmd;
+	reinit_completion(&pt->done);
+	switch (ctx) {
+	case TGT_CTX_HARDIRQ:
+		hrtimer_start(&pt->timer, ns_to_ktime(50 * NSEC_PER_USEC),
+			      HRTIMER_MODE_REL_HARD);
+		break;
+	case TGT_CTX_SOFTIRQ:
+		queue_work(system_bh_wq, &pt->bh_work);
+		break;
+	default:
+		tgt_test_putter_put(pt);
+		break;
+	}
+}
+
+/* put a held command from @ctx and wait for the put; checks the context */
+void tgt_test_put_from(struct tgt_test_putter *pt, struct scsi_cmnd *cmd,
+		       enum tgt_test_ctx ctx)
+{
+	struct kunit *test = pt->th->test;
+
+	tgt_test_putter_start(pt, cmd, ctx);
+	KUNIT_ASSERT_NE_MSG(test, wait_for_completion_timeout(&pt->done,
+							      5 * HZ),
+			    0, "put from %s did not run", tgt_test_ctx_name(ctx));
+	KUNIT_EXPECT_EQ(test, pt->in_hardirq, ctx == TGT_CTX_HARDIRQ);
+	KUNIT_EXPECT_EQ(test, pt->in_softirq, ctx == TGT_CTX_SOFTIRQ);
 }
