@@ -109,3 +109,12 @@ def test_every_mutant_of_the_repo_has_a_description() -> None:
     for m in found:
         assert m.description and not m.description.startswith("diff"), m.name
         assert "diff --git a/" in m.path.read_text(), m.name
+
+
+def test_a_run_the_tool_failed_catches_nothing() -> None:
+    broken = res(crash="selftests build failed")
+    assert broken.crash is not None
+    broken.crash.where = "selftests-build"
+    o = mutants.verdict("05", "d", BASE, broken)
+    assert o.status == mutants.TOOL_FAILED and o.caught == {}
+    assert "  - TOOL FAILURE" in mutants.render(BASE, [o], ["tags"])
