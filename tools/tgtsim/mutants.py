@@ -5,10 +5,12 @@ first line says which). The unmutated port and every mutant are built from a
 scratch worktree of build/linux (build/mutant/linux, so build/linux stays
 clean) into build/mutant/kbuild/PROFILE, booted, and parsed like any run. A
 case catches a mutant when it passes on the port and fails, or is never
-reported (crash, hang), under the mutant. A run that failed for the tool's
-sake (Status.TOOL_FAILURE) catches nothing. The table of which case catches
-which mutant goes to out/mutants/<id>/table.md and, with --update-readme,
-between the markers of kunit/README.md.
+reported (crash, hang), under the mutant; a sanitizer report (kmemleak,
+KASAN, lockdep, atomic-sleep, ... with the debug profile) that the port's
+run does not have catches it too. A run that failed for the tool's sake
+(Status.TOOL_FAILURE) catches nothing. The table of which case or report
+catches which mutant goes to out/mutants/<id>/table.md and, with
+--update-readme, between the markers of kunit/README.md.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ BEGIN = "<!-- mutant-table:begin -->"
 END = "<!-- mutant-table:end -->"
 KILLED, SURVIVED, STILLBORN, STALE = "killed", "survived", "does not build", "does not apply"
 TOOL_FAILED = "tool failure"
+SANITIZERS = "sanitizers"     # the table's column of new sanitizer reports
 
 
 @dataclass
@@ -51,6 +54,7 @@ class Outcome:
     status: str                       # KILLED, SURVIVED, STILLBORN, STALE, TOOL_FAILED
     caught: dict[str, list[str]] = field(default_factory=dict)   # suite.case -> params
     crash: str = ""
+    reports: list[str] = field(default_factory=list)   # new sanitizer reports (names)
 
 
 def discover(directory: Path) -> list[Mutant]:
@@ -105,6 +109,13 @@ def caught(base: Results, mutant: Results) -> dict[str, list[str]]:
     return red
 
 
+def new_reports(base: Results, mutant: Results) -> list[str]:
+    """The mutant's sanitizer reports (kind, place, message) that the
+    port's run does not have."""
+    known = {r.key for r in base.sanitizer}
+    return [r.name for r in mutant.sanitizer if r.key not in known]
+
+
 def verdict(name: str, description: str, base: Results, mutant: Optional[Results],
             applied: bool = True) -> Outcome:
     if not applied:
@@ -115,7 +126,9 @@ def verdict(name: str, description: str, base: Results, mutant: Optional[Results
     if mutant.status == Status.TOOL_FAILURE:
         return Outcome(name, description, TOOL_FAILED, crash=crash)
     red = caught(base, mutant)
-    return Outcome(name, description, KILLED if red else SURVIVED, red, crash)
+    reports = new_reports(base, mutant)
+    return Outcome(name, description, KILLED if red or reports else SURVIVED, red, crash,
+                   reports)
 
 
 SELFTESTS = "selftests"
@@ -135,10 +148,12 @@ def columns(base: Results) -> list[str]:
 
 
 def render(base: Results, outcomes: list[Outcome], suites: list[str]) -> str:
-    """Markdown: one row per mutant, red case count per suite."""
+    """Markdown: one row per mutant, red case count per suite and, when a
+    sanitizer caught one, the kinds of its new reports."""
     passing = sum(1 for c in base.cases if c.status == PASSED)
     killed = sum(1 for o in outcomes if o.status == KILLED)
-    heads = suites
+    sanitizers = any(o.reports for o in outcomes)
+    heads = suites + ([SANITIZERS] if sanitizers else [])
     lines = [f"Unmutated port: {passing}/{len(base.cases)} cases pass. "
              f"Mutants killed: {killed}/{len(outcomes)}.", "",
              "| mutant | " + " | ".join(heads) + " | verdict |",
@@ -148,6 +163,9 @@ def render(base: Results, outcomes: list[Outcome], suites: list[str]) -> str:
         for s in suites:
             n = sum(1 for case in o.caught if case.startswith(s + "."))
             cells.append(f"**{n} red**" if n else "-")
+        if sanitizers:
+            kinds = sorted({r.split(":", 1)[0] for r in o.reports})
+            cells.append(f"**{', '.join(kinds)}**" if kinds else "-")
         lines.append(f"| {o.name} | " + " | ".join(cells) + f" | {o.status} |")
     lines += ["", "Cases that catch each mutant:", ""]
     for o in outcomes:
@@ -159,6 +177,8 @@ def render(base: Results, outcomes: list[Outcome], suites: list[str]) -> str:
         for case, params in sorted(o.caught.items()):
             shown = "; ".join(params[:3]) + (" ..." if len(params) > 3 else "")
             lines.append(f"  - `{case}`" + (f" [{shown}]" if shown else ""))
+        for rep in o.reports:
+            lines.append(f"  - sanitizer report `{rep}`")
     return "\n".join(lines) + "\n"
 
 
@@ -274,7 +294,8 @@ def run(paths: Paths, wanted: list[str], profile: str, progress: Progress, jobs:
                                           [(m.name, m.path) for m in selected]):
         o = verdict(name, descriptions[name], base, res, applied)
         progress.info(f"mutants: {name}: {o.status}"
-                      + (f" by {len(o.caught)} cases" if o.caught else ""))
+                      + (f" by {len(o.caught)} cases" if o.caught else "")
+                      + (f" and {len(o.reports)} sanitizer reports" if o.reports else ""))
         outcomes.append(o)
 
     table = render(base, outcomes, columns(base))
