@@ -18,7 +18,7 @@ from typing import Any, Optional
 from tgtsim.boots import SelftestInfo
 from tgtsim.console import BootWords, boot_crash, detect_crash
 from tgtsim.ktap import Ktap, skip_reasons
-from tgtsim.results import CRASHED, FAILED, PASSED, SKIPPED, Case, Crash, Results, status_of, tail
+from tgtsim.results import CRASHED, FAILED, SKIPPED, Case, Crash, Results, status_of, tail
 from tgtsim.selftest_build import Program
 
 SUITE_PREFIX = "selftests."
