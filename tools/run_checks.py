@@ -121,7 +121,8 @@ class Checks:
     def mypy(self) -> None:
         with self.progress.step("mypy tools/"):
             rc = subprocess.call([sys.executable, "-m", "mypy", "--config-file",
-                                  str(TOOLS / "mypy.ini")], cwd=TOOLS)
+                                  str(TOOLS / "mypy.ini"), "--cache-dir",
+                                  str(self.build / "mypy-cache")], cwd=TOOLS)
         self.parts.append(("mypy", int(rc == 0), int(rc != 0), 0, "type check of tools/"))
 
     def kernel(self) -> None:
