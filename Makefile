@@ -1,5 +1,6 @@
 # tgtsim: `make` runs the main job, `make check` the project's own tests.
-# Every target is a thin wrapper around tools/bin/tgtsim (see `make help`).
+# Every target is a thin wrapper around tools/bin/tgtsim, `check` and
+# `test-tools` around tools/run_checks.py (see `make help`).
 
 PYTHON     ?= /usr/bin/python3
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -17,6 +18,8 @@ V          ?= 0
 export KERNEL_SRC KERNEL_REF JOBS
 TGTSIM := PYTHONPATH=$(CURDIR)/tools $(PYTHON) -m tgtsim --out $(OUT) --build-dir $(BUILD) \
 	--jobs $(JOBS) $(if $(filter 1,$(V)),-v)
+CHECKS := $(PYTHON) tools/run_checks.py --out $(OUT) --build-dir $(BUILD) --jobs $(JOBS) \
+	$(if $(filter 1,$(V)),-v)
 
 .DEFAULT_GOAL := all
 .PHONY: all check coverage help deps deps-check prepare refresh-patches build run report \
@@ -26,9 +29,9 @@ TGTSIM := PYTHONPATH=$(CURDIR)/tools $(PYTHON) -m tgtsim --out $(OUT) --build-di
 all:
 	@$(TGTSIM) all --profile $(PROFILE)
 
-## check: pytest of tools/tests + the main job (+ debug profile with CHECK_DEBUG=1); last line `check: N passed, N failed, N skipped`
+## check: pytest and mypy of tools/ + the main job (+ debug profile with CHECK_DEBUG=1); last line `check: N passed, N failed, N skipped`
 check:
-	@$(TGTSIM) check --profile $(PROFILE) $(if $(filter 1,$(CHECK_DEBUG)),--debug)
+	@$(CHECKS) --profile $(PROFILE) $(if $(filter 1,$(CHECK_DEBUG)),--debug)
 
 ## coverage: gcov build + run; out/latest/coverage/ (HTML, cobertura.xml, patch.txt); gate coverage/thresholds
 coverage:
@@ -78,9 +81,9 @@ debug:
 planted-bugs:
 	@$(TGTSIM) planted-bugs $(BUGS)
 
-## test-tools: only the pytest suite of tools/
+## test-tools: only pytest and mypy of tools/
 test-tools:
-	@$(TGTSIM) check --no-kernel
+	@$(CHECKS) --no-kernel
 
 ## clean: remove the kernel builds and out/ (keeps build/linux and ccache)
 clean:

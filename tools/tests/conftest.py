@@ -9,7 +9,7 @@ import tarfile
 import time
 import io
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import pytest
 
@@ -18,9 +18,10 @@ ROOT = TOOLS.parent
 DATA = Path(__file__).resolve().parent / "data"
 sys.path.insert(0, str(TOOLS))
 
-from tgtsim import kunit_tools  # noqa: E402
+from tgtsim import ktap, kunit_results  # noqa: E402
 from tgtsim.paths import DEFAULT_TARBALL, Paths  # noqa: E402
 from tgtsim.progress import Progress  # noqa: E402
+from tgtsim.results import Results  # noqa: E402
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
@@ -69,9 +70,39 @@ def kunit_dir() -> Path:
     cache = Path(os.environ.get("TGTSIM_KUNIT_CACHE", ROOT / "build"))
     candidates = [ROOT / "build/linux/tools/testing/kunit"]
     try:
-        return kunit_tools.locate(candidates, DEFAULT_TARBALL, cache)
+        return ktap.locate(candidates, DEFAULT_TARBALL, cache)
     except Exception as e:  # pragma: no cover - depends on the machine
         pytest.skip(f"kunit_parser not available: {e}")
+
+
+def analyse(lines: list[str], kunit_dir: Path, hang: str = "", returncode: Optional[int] = 0,
+            expect_kmemleak: bool = False) -> Results:
+    """The KUnit results of console `lines` (read once by kunit_parser)."""
+    return kunit_results.analyse(lines, ktap.parse(kunit_dir, lines), hang=hang,
+                                 returncode=returncode, expect_kmemleak=expect_kmemleak)
+
+
+def recorded(name: str) -> list[str]:
+    """The lines of a recorded console of tests/data."""
+    return (DATA / name).read_text().splitlines()
+
+
+@pytest.fixture
+def run_paths(tmp_path: Path, kunit_dir: Path, monkeypatch) -> Paths:
+    """A scratch project with the kunit profile, to boot fake kernels in."""
+    root = tmp_path / "proj"
+    (root / "kunit/profiles").mkdir(parents=True)
+    (root / "kunit/profiles/base.config").write_text("CONFIG_KUNIT=y\n")
+    (root / "kunit/profiles/kunit.config").write_text("")
+    monkeypatch.setenv("TGTSIM_KUNIT_DIR", str(kunit_dir))
+    return Paths.make(root, root / "build", root / "out")
+
+
+def latest_run(out: Path) -> Path:
+    """out/latest of a run that wrote one."""
+    link = out / "latest"
+    assert link.exists(), f"no run in {out}"
+    return link.resolve()
 
 
 @pytest.fixture

@@ -1,12 +1,12 @@
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TOOLS
-from tgtsim import cli
+from conftest import ROOT, TOOLS, latest_run
+from tgtsim import bisect, build, cli, report
+from tgtsim.errors import BuildError, InfraError, Status, UsageError
 
 LAUNCHER = TOOLS / "bin" / "tgtsim"
 
@@ -39,12 +39,12 @@ def test_bad_kernel_src(tmp_path: Path) -> None:
 
 
 def test_help_has_example(capsys) -> None:
-    for sub in ("deps", "prepare", "refresh-patches", "build", "run", "report", "all", "check"):
+    for sub in [c.name for c in cli.COMMANDS]:
         with pytest.raises(SystemExit) as e:
             cli.build_parser().parse_args([sub, "--help"])
         assert e.value.code == 0
         out = capsys.readouterr().out
-        assert "example: " in out and "tgtsim " + sub.split()[0] in out, sub
+        assert "example: " in out and "tgtsim " + sub in out, sub
         assert "exit codes:" in out
 
 
@@ -77,18 +77,14 @@ def test_keyboard_interrupt(monkeypatch, capsys) -> None:
     assert cli.main(["deps"]) == 130
 
 
-def test_pytest_counts(tmp_path: Path) -> None:
-    f = tmp_path / "j.xml"
-    f.write_text('<testsuites><testsuite name="pytest" tests="10" failures="1" errors="1" '
-                 'skipped="2"/></testsuites>')
-    assert cli.pytest_counts(f) == (6, 2, 2)
-    assert cli.pytest_counts(tmp_path / "none.xml") == (0, 1, 0)
+def test_every_command_has_one_entry_of_the_table() -> None:
+    names = [c.name for c in cli.COMMANDS]
+    assert len(names) == len(set(names)) == len(cli.BY_NAME)
+    sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
+    assert sorted(sub.choices or []) == sorted(names)
 
 
 def test_all_build_failure_is_reported(project, quiet, monkeypatch, tmp_path: Path) -> None:
-    from tgtsim import build, report
-    from tgtsim.errors import BuildError
-
     def fail(*a, **k):
         raise BuildError("build of profile 'kunit' failed", detail="x.c:1:1: error: boom")
     monkeypatch.setattr(build, "build", fail)
@@ -96,20 +92,37 @@ def test_all_build_failure_is_reported(project, quiet, monkeypatch, tmp_path: Pa
     with pytest.raises(BuildError) as e:
         cli.cmd_all(project, args, quiet)
     assert "reports:" in e.value.message
-    res, meta = report.load(report.latest(project.out))
-    assert meta["failed_step"] == "build" and res.failed == 1
+    res, info = report.load(latest_run(project.out))
+    assert info.failed_step == "build" and res.failed == 1
+    assert res.status == Status.BUILD_FAILURE
     assert "x.c:1:1: error: boom" in (project.out / "junit.xml").read_text()
 
 
 def test_bisect_codes() -> None:
-    from tgtsim.errors import BuildError, InfraError, UsageError
-    assert cli.bisect_code(0, None) == 0
-    assert cli.bisect_code(1, None) == 1          # a case failed
-    assert cli.bisect_code(3, None) == 1          # the kernel crashed or hung
-    assert cli.bisect_code(None, BuildError("does not build")) == 125
-    assert cli.bisect_code(None, BuildError("patch 0003 does not apply")) == 125
-    assert cli.bisect_code(None, UsageError("bad option")) == 128
-    assert cli.bisect_code(None, InfraError("no gcc")) == 128
+    """Only the kernel's failures make a commit bad; a tree that does not
+    build is skipped; the tool's failures abort."""
+    assert bisect.code(Status.SUCCESS) == 0
+    assert bisect.code(Status.TEST_FAILURE) == 1          # a case failed, a sanitizer
+    assert bisect.code(Status.KERNEL_CRASH) == 1          # the kernel crashed or hung
+    assert bisect.code(BuildError("does not build").status) == 125
+    assert bisect.code(BuildError("patch 0003 does not apply").status) == 125
+    assert bisect.code(UsageError("bad option").status) == 128
+    assert bisect.code(InfraError("no gcc").status) == 128
+    assert bisect.code(Status.TOOL_FAILURE) == 128        # lcov, selftest programs
+
+
+def test_bisect_step_of_a_run_the_tool_failed_aborts(monkeypatch, tmp_path: Path,
+                                                     fake_git_kernel: Path) -> None:
+    from tgtsim import run
+    from tgtsim.results import Crash, Results
+    outcomes = iter([Results(crash=Crash(reason="selftests build failed", tail=[],
+                                         where="selftests-build")),
+                     Results(crash=Crash(reason="kernel crash: Oops", tail=[]))])
+    monkeypatch.setattr(run, "main_job", lambda paths, opts, progress: next(outcomes))
+    argv = ["--out", str(tmp_path / "out"), "--build-dir", str(tmp_path / "b"), "bisect-step",
+            "--kernel-src", str(fake_git_kernel)]
+    assert cli.main(argv) == bisect.ABORT
+    assert cli.main(argv) == bisect.BAD
 
 
 def test_bisect_step_outside_a_git_tree_aborts_the_bisection(tmp_path: Path,
@@ -119,28 +132,3 @@ def test_bisect_step_outside_a_git_tree_aborts_the_bisection(tmp_path: Path,
     rc = cli.main(["--out", str(tmp_path / "out"), "--build-dir", str(tmp_path / "b"),
                    "bisect-step"])
     assert rc == 128
-
-
-def test_check_debug_adds_its_counts_to_the_closing_line(monkeypatch, capsys,
-                                                        tmp_path: Path) -> None:
-    from tgtsim import prepare
-    monkeypatch.setattr(prepare, "prepare", lambda *a, **k: None)
-    monkeypatch.setattr(cli.subprocess, "call", lambda *a, **k: 0)
-    monkeypatch.setattr(cli, "pytest_counts", lambda junit: (5, 0, 1))
-    profiles: list[str] = []
-    runs = iter([(0, (10, 0, 0)), (1, (8, 2, 0))])
-
-    def counted(paths, job):
-        return next(runs)
-    monkeypatch.setattr(cli, "_counted_run", counted)
-    monkeypatch.setattr(cli, "cmd_planted", lambda paths, args, progress, check_port:
-                        profiles.append(f"{','.join(args.bugs)} {check_port}") or 0)
-    rc = cli.main(["--out", str(tmp_path / "out"), "--build-dir", str(tmp_path / "b"),
-                   "check", "--no-deps", "--debug"])
-    out = capsys.readouterr().out.splitlines()
-    assert rc == 1
-    # the debug run failed: the planted-bug proof checks the port itself
-    assert profiles == [f"{cli.CHECK_PLANTED_BUG} True"]
-    assert "debug:   8 passed, 2 failed, 0 skipped (debug profile: KUnit, selftests, sanitizers)" \
-        in out
-    assert out[-1] == "check: 24 passed, 2 failed, 1 skipped"

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DATA, gone
+from conftest import DATA, gone, latest_run
 from conftest import make_tree_files, patch_for
 from tgtsim import cobertura, coverage, prepare, report, run
-from tgtsim.errors import UsageError
+from tgtsim.errors import Status, UsageError
+from tgtsim.results import FAILED, Case
 from tgtsim.paths import Paths
-from tgtsim.run import RunOptions
+from tgtsim.uml import BootOptions
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(t) for t in ("gcc", "lcov", "genhtml", "gcovr")),
@@ -89,16 +90,17 @@ def set_kernel(paths: Paths, body: str) -> None:
 
 
 def run_cov(paths: Paths, quiet, gate: bool = True) -> int:
-    coverage.zero_counters(paths.kbuild("coverage"))
-    collect = coverage.collector(paths, quiet, coverage.Options(gate=gate, jobs=1))
-    return run.run_profile(paths, "coverage", RunOptions(), quiet, collect)
+    cov = coverage.for_profile(paths, "coverage", quiet, coverage.Options(gate=gate, jobs=1))
+    assert cov is not None
+    cov.reset()
+    return run.run_profile(paths, "coverage", BootOptions(), quiet, cov).exit_code()
 
 
 def test_gate_fails_naming_the_line(cov: Paths, quiet, capsys) -> None:
     thresholds(cov, 100, 100)
     assert run_cov(cov, quiet) == 1
     out = capsys.readouterr().out
-    d = report.latest(cov.out)
+    d = latest_run(cov.out)
     summary = (d / "summary.txt").read_text().splitlines()
     assert "FAIL tgtsim.coverage (2 cases, 2 failed)" in summary
     fail = [ln for ln in summary if ln.startswith("    FAIL patch-lines: ")]
@@ -121,7 +123,8 @@ def test_gate_fails_naming_the_line(cov: Paths, quiet, capsys) -> None:
     junit = ET.parse(d / "junit.xml").getroot()
     tc = [t for t in junit.iter("testcase") if t.get("classname") == "tgtsim.coverage"]
     assert [t.get("name") for t in tc] == ["patch-lines", "patch-branches"]
-    assert "drivers/scsi/scsi.c:8" in tc[0].find("failure").get("message")
+    failure = tc[0].find("failure")
+    assert failure is not None and "drivers/scsi/scsi.c:8" in failure.get("message", "")
     data = json.loads((d / "results.json").read_text())
     assert data["coverage"]["lines"] == {"hit": 3, "total": 6, "percent": 50.0,
                                          "threshold": 100.0, "ok": False}
@@ -134,7 +137,7 @@ def test_gate_fails_naming_the_line(cov: Paths, quiet, capsys) -> None:
 def test_reports_and_passing_gate(cov: Paths, quiet) -> None:
     thresholds(cov, 50, 50)
     assert run_cov(cov, quiet) == 0
-    d = report.latest(cov.out)
+    d = latest_run(cov.out)
     assert (d / "coverage/html/index.html").is_file()
     assert (d / "coverage/html/drivers/scsi/scsi.c.gcov.html").is_file()
     html = (d / "coverage/html/index.html").read_text()
@@ -143,7 +146,7 @@ def test_reports_and_passing_gate(cov: Paths, quiet) -> None:
     assert cobertura.check(xml) == []
     assert cobertura.filenames(xml) == ["drivers/scsi/scsi.c"]   # relative to the tree
     root = ET.parse(xml).getroot()
-    lines = {int(ln.get("number")): int(ln.get("hits")) for ln in root.iter("line")}
+    lines = {int(ln.get("number", "")): int(ln.get("hits", "")) for ln in root.iter("line")}
     assert lines[8] == 0 and lines[9] == 1
     assert "BRDA:7," in (d / "coverage/coverage.info").read_text()
     summary = (d / "summary.txt").read_text()
@@ -153,7 +156,7 @@ def test_reports_and_passing_gate(cov: Paths, quiet) -> None:
     assert (d / "coverage/sim_lld.txt").is_file()
     # `tgtsim report` re-parses the console and keeps the coverage parts
     (d / "summary.txt").unlink()
-    assert run.reanalyze(cov, d, quiet) == 0
+    assert run.reanalyze(cov, d, quiet).exit_code() == 0
     assert (d / "summary.txt").read_text() == summary
 
 
@@ -161,11 +164,11 @@ def test_counters_zeroed_before_each_run(cov: Paths, quiet) -> None:
     thresholds(cov, 0, 0)
     set_kernel(cov, "./prog 20 || true\n")       # covers line 8
     assert run_cov(cov, quiet) == 0
-    first = json.loads((report.latest(cov.out) / "results.json").read_text())
+    first = json.loads((latest_run(cov.out) / "results.json").read_text())
     assert "drivers/scsi/scsi.c:8" not in first["coverage"]["uncovered_lines"]
     set_kernel(cov, "./prog\n")
     assert run_cov(cov, quiet) == 0
-    second = json.loads((report.latest(cov.out) / "results.json").read_text())
+    second = json.loads((latest_run(cov.out) / "results.json").read_text())
     assert "drivers/scsi/scsi.c:8" in second["coverage"]["uncovered_lines"]
 
 
@@ -174,17 +177,18 @@ def test_two_boots_are_both_captured(cov: Paths, quiet) -> None:
     program run in the same 'boot' (as a selftest boot would add) count."""
     set_kernel(cov, "./prog\n./prog 20 || true\n")
     assert run_cov(cov, quiet) == 0
-    data = json.loads((report.latest(cov.out) / "results.json").read_text())
+    data = json.loads((latest_run(cov.out) / "results.json").read_text())
     assert data["coverage"]["lines"]["hit"] == 4
 
 
 def test_no_gcda_is_infra_error(cov: Paths, quiet, capsys) -> None:
     set_kernel(cov, "")
     assert run_cov(cov, quiet) == 3
-    d = report.latest(cov.out)
+    d = latest_run(cov.out)
     summary = (d / "summary.txt").read_text()
     assert "CRASH coverage failed: no .gcda files" in summary
     assert "COVERAGE not available" in summary
+    assert report.load(d)[0].status == Status.TOOL_FAILURE
     assert "coverage/coverage.log ---" in capsys.readouterr().err
 
 
@@ -218,7 +222,7 @@ exec $REAL "$@"
                gcovr=f'touch {marker}; exec $REAL "$@"')
     thresholds(cov, 50, 50)
     assert run_cov(cov, quiet) == 0
-    d = report.latest(cov.out)
+    d = latest_run(cov.out)
     assert cobertura.filenames(d / "coverage/cobertura.xml") == ["drivers/scsi/scsi.c"]
     log = (d / "coverage/coverage.log").read_text()
     assert log.count("$ ") == 4 and "gcovr" in log and " -c " in log   # one log, all tools
@@ -237,7 +241,7 @@ echo "geninfo: ERROR: no data" >&2; exit 1""",
     assert run_cov(cov, quiet) == 3
     assert time.monotonic() - t0 < 60
     assert gone(int(pidfile.read_text()))
-    summary = (report.latest(cov.out) / "summary.txt").read_text()
+    summary = (latest_run(cov.out) / "summary.txt").read_text()
     assert "CRASH coverage failed: lcov capture failed" in summary
 
 
@@ -245,7 +249,7 @@ def test_failed_gcovr_is_reported(cov: Paths, quiet, tmp_path: Path, monkeypatch
     wrap_tools(tmp_path, monkeypatch, lcov='exec $REAL "$@"',
                gcovr='echo "gcovr: cannot parse gcov output" >&2; exit 2')
     assert run_cov(cov, quiet) == 3
-    d = report.latest(cov.out)
+    d = latest_run(cov.out)
     assert "CRASH coverage failed: gcovr failed (exit 2" in (d / "summary.txt").read_text()
     assert "gcovr: cannot parse gcov output" in (d / "coverage/coverage.log").read_text()
 
@@ -253,14 +257,16 @@ def test_failed_gcovr_is_reported(cov: Paths, quiet, tmp_path: Path, monkeypatch
 def test_no_gate_reports_only(cov: Paths, quiet) -> None:
     thresholds(cov, 100, 100)
     assert run_cov(cov, quiet, gate=False) == 0
-    summary = (report.latest(cov.out) / "summary.txt").read_text()
+    summary = (latest_run(cov.out) / "summary.txt").read_text()
     assert "tgtsim.coverage" not in summary and "COVERAGE patch lines 50.0%" in summary
 
 
 def test_bad_thresholds_fail_before_building(cov: Paths, quiet) -> None:
     (cov.root / "coverage/thresholds").write_text("patch-lines 200\npatch-branches 1\n")
     with pytest.raises(UsageError, match="percentage"):
-        coverage.collector(cov, quiet, coverage.Options())
+        coverage.for_profile(cov, "coverage", quiet, coverage.Options())
+    # only the coverage profile is measured: the others do not read the file
+    assert coverage.for_profile(cov, "kunit", quiet, coverage.Options()) is None
 
 
 def test_scope(tmp_path: Path) -> None:
@@ -284,7 +290,6 @@ def test_scope(tmp_path: Path) -> None:
 
 
 def test_make_options(tmp_path: Path, monkeypatch) -> None:
-    from tgtsim import build
     paths = Paths.make(tmp_path)
     (tmp_path / "coverage").mkdir()
     (tmp_path / "coverage/scope").write_text("drivers/scsi/\nfs/seq_file.c\nlib/c++/\n")
@@ -294,8 +299,8 @@ def test_make_options(tmp_path: Path, monkeypatch) -> None:
     specs = Path(opt.split("-specs=", 1)[1])
     assert specs.read_text() == ("*cc1_options:\n+ -fprofile-filter-files="
                                  "/drivers/scsi/;/fs/seq_file[.]c;/lib/c[+][+]/\n\n")
-    assert build.profile_make_options(paths, "coverage") == [opt]
-    assert build.profile_make_options(paths, "kunit") == []
+    assert coverage.build_options(paths, "coverage") == [opt]
+    assert coverage.build_options(paths, "kunit") == []
     monkeypatch.setenv("KCFLAGS", "-Wno-foo")
     assert coverage.make_options(paths) == [f"KCFLAGS=-Wno-foo -specs={specs}"]
     # another scope: another file name, so kbuild sees a new command line
@@ -415,7 +420,7 @@ def test_cli_tracefile_errors(tmp_path: Path) -> None:
 def test_cli_tracefile_gate(cov: Paths, quiet) -> None:
     """--tracefile: the report of a recorded tracefile and the gate, no build."""
     assert run_cov(cov, quiet) == 0
-    info = report.latest(cov.out) / "coverage/coverage.info"
+    info = latest_run(cov.out) / "coverage/coverage.info"
     env = {"TGTSIM_ROOT": str(cov.root)}
     thresholds(cov, 50, 50)
     cp = tgtsim("--build-dir", str(cov.build), "coverage", "--tracefile", str(info), env=env)
@@ -439,12 +444,15 @@ def test_cli_raise_thresholds(cov: Paths, quiet, monkeypatch) -> None:
     thresholds(cov, 10, 60, "# keep\nexclude x.c:1 reason\n")
     rcs = iter([0, 1])
 
-    def fake_all(paths: Paths, args, progress) -> int:
-        assert args.profile == "coverage"
+    def fake_job(paths: Paths, opts: run.JobOptions, progress) -> report.Results:
+        assert opts.profile == "coverage"
         run_cov(cov, quiet)                     # 50.0 % lines, 50.0 % branches
-        return next(rcs)
+        res = report.Results()
+        if next(rcs):      # a failed case
+            res.cases.append(Case(suite="s", name="c", status=FAILED))
+        return res
 
-    monkeypatch.setattr(cli, "cmd_all", fake_all)
+    monkeypatch.setattr(run, "main_job", fake_job)
     args = cli.parse(["coverage", "--raise-thresholds"])
     assert cli.cmd_coverage(cov, args, quiet) == 0
     text = (cov.root / "coverage/thresholds").read_text()

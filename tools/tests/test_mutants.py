@@ -109,3 +109,99 @@ def test_every_mutant_of_the_repo_has_a_description() -> None:
     for m in found:
         assert m.description and not m.description.startswith("diff"), m.name
         assert "diff --git a/" in m.path.read_text(), m.name
+
+
+# -- a sanitizer report the port does not have catches the mutant (debug
+#    profile), from recorded consoles booted by a fake kernel
+
+def fake_kernel(tmp_path: Path, name: str, console: list[str]) -> Path:
+    """A 'linux' that prints `console` (a scratch build's kbuild/PROFILE/linux)."""
+    kb = tmp_path / name / "kbuild"
+    kb.mkdir(parents=True)
+    (kb / "console.txt").write_text("\n".join(console) + "\n")
+    if any("tgt_kmemleak" in ln for ln in console):     # the debug profile's leak scan
+        (kb / ".config").write_text("CONFIG_DEBUG_KMEMLEAK=y\n")
+    exe = kb / "linux"
+    exe.write_text(f"#!/bin/sh\ncat {kb / 'console.txt'}\n")
+    exe.chmod(0o755)
+    return exe
+
+
+def boot(tmp_path: Path, name: str, console: list[str], kunit_dir: Path, quiet) -> Results:
+    """The analysed boot of a fake kernel, as mutants.Runner gets it."""
+    from tgtsim import run
+    from tgtsim.paths import Paths
+    from tgtsim.uml import BootOptions
+    binary = fake_kernel(tmp_path, name, console)
+    run_dir = tmp_path / name / "run"
+    run_dir.mkdir()
+    boot_fn = run.scratch_boot(Paths.make(tmp_path), BootOptions(), quiet)
+    return boot_fn(binary, run_dir, kunit_dir)
+
+
+def without(lines: list[str], first: str, last: str) -> list[str]:
+    """`lines` without the block from the line starting with `first` to the
+    line containing `last` (the port's run: the same, without the report)."""
+    i = next(n for n, ln in enumerate(lines) if ln.startswith(first))
+    j = next(n for n, ln in enumerate(lines) if last in ln and n > i)
+    return lines[:i] + lines[j:]
+
+
+def test_a_kmemleak_report_alone_catches_the_mutant(tmp_path: Path, kunit_dir: Path,
+                                                    quiet) -> None:
+    """A release that keeps what it should free: every case passes, the
+    end-of-run scan (a passing case too) prints the leak."""
+    from conftest import recorded
+    leaky = recorded("kmemleak.log")
+    port = without(leaky, "kmemleak: 3 new suspected memory leaks",
+                   "tgt_kmemleak_scan_after_all_suites: kmemleak:")
+    base = boot(tmp_path, "port", port, kunit_dir, quiet)
+    mutant = boot(tmp_path, "mutant", leaky, kunit_dir, quiet)
+    assert base.closing_line() == "20 passed, 0 failed, 0 skipped"
+    assert mutant.passed == 20 and mutants.caught(base, mutant) == {}
+    o = mutants.verdict("20-keep-reserve", "Break: the release keeps it.", base, mutant)
+    assert o.status == mutants.KILLED
+    assert o.reports == ["kmemleak: unreferenced object allocated by "
+                         "tgt_tags_blocking_get_woken_by_put"]
+    text = mutants.render(base, [o], mutants.columns(base))
+    assert "| mutant | tgt_cmd_tags | tgt_kmemleak | sanitizers | verdict |" in text
+    assert "| 20-keep-reserve | - | - | **kmemleak** | killed |" in text
+    assert "  - sanitizer report `kmemleak: unreferenced object allocated by " \
+           "tgt_tags_blocking_get_woken_by_put`" in text
+    # a report the port has too catches nothing
+    assert mutants.verdict("x", "d", mutant, mutant).status == mutants.SURVIVED
+
+
+ATOMIC_KTAP = ["KTAP version 1", "1..1", "    KTAP version 1", "    # Subtest: sim_lld",
+               "    1..1", "        KTAP version 1", "        # Subtest: sim_test_completion",
+               "        ok 1 task"]
+ATOMIC_END = ["        ok 2 softirq", "    ok 1 sim_test_completion", "ok 1 sim_lld"]
+
+
+def test_an_atomic_sleep_report_alone_catches_the_mutant(tmp_path: Path, kunit_dir: Path,
+                                                         quiet) -> None:
+    """A release run inline with interrupts disabled: the atomic-sleep
+    check (and lockdep) report it, the cases pass."""
+    from conftest import recorded
+    rec = recorded("atomic_sleep.log")
+    report_lines = rec[rec.index("scsi host1: sim_lld") + 1:rec.index("        ok 3 softirq")]
+    base = boot(tmp_path, "port", ATOMIC_KTAP + ATOMIC_END, kunit_dir, quiet)
+    mutant = boot(tmp_path, "mutant", ATOMIC_KTAP + report_lines + ATOMIC_END, kunit_dir, quiet)
+    assert base.crash is None and base.failed == 0 and mutant.crash is None
+    o = mutants.verdict("21-release-inline", "Break: inline release.", base, mutant)
+    assert o.status == mutants.KILLED and o.caught == {}
+    assert o.reports == [
+        "lockdep: inconsistent lock state at __kmalloc_noprof",
+        "atomic-sleep: sleeping function called from invalid context at "
+        "include/linux/sched/mm.h:321, in scsi_tgt_run"]
+    text = mutants.render(base, [o], mutants.columns(base))
+    assert "| 21-release-inline | - | **atomic-sleep, lockdep** | killed |" in text
+
+
+def test_a_run_the_tool_failed_catches_nothing() -> None:
+    broken = res(crash="selftests build failed")
+    assert broken.crash is not None
+    broken.crash.where = "selftests-build"
+    o = mutants.verdict("05", "d", BASE, broken)
+    assert o.status == mutants.TOOL_FAILED and o.caught == {}
+    assert "  - TOOL FAILURE" in mutants.render(BASE, [o], ["tags"])

@@ -22,3 +22,12 @@ def test_exit_codes() -> None:
     assert errors.BuildError("x").exit_code == 3
     assert errors.InfraError("x").exit_code == 3
     assert (errors.EXIT_OK, errors.EXIT_TEST_FAILURE) == (0, 1)
+
+
+def test_statuses_and_exit_codes() -> None:
+    S = errors.Status
+    assert [s.exit_code for s in (S.SUCCESS, S.TEST_FAILURE, S.KERNEL_CRASH, S.BUILD_FAILURE,
+                                  S.TOOL_FAILURE, S.USAGE_ERROR)] == [0, 1, 3, 3, 3, 2]
+    assert errors.BuildError("x").status == S.BUILD_FAILURE
+    assert errors.InfraError("x").status == S.TOOL_FAILURE
+    assert errors.UsageError("x").status == S.USAGE_ERROR

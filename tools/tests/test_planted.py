@@ -66,7 +66,7 @@ def test_verdicts() -> None:
 
 
 def test_the_project_bugs_apply_format() -> None:
-    """The four planted bugs of the issue, each with the expected kind."""
+    """The four planted bugs of kunit/selftest-bugs/, each with the expected kind."""
     bugs = planted.discover(ROOT / "kunit" / "selftest-bugs")
     assert sorted(b.kind for b in bugs) == ["atomic-sleep", "kasan", "kmemleak", "lockdep"]
     for b in bugs:

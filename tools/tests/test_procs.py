@@ -1,5 +1,3 @@
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -11,7 +9,7 @@ from tgtsim.errors import InfraError
 
 
 def test_lines_and_log(tmp_path: Path) -> None:
-    seen = []
+    seen: list[str] = []
     log = tmp_path / "log"
     r = procs.run_watched(["sh", "-c", "echo a; echo b >&2; exit 3"], log=log, on_line=seen.append)
     assert r.returncode == 3 and sorted(r.lines) == ["a", "b"] and sorted(seen) == ["a", "b"]

@@ -5,7 +5,7 @@ import pytest
 from conftest import git
 from test_prepare import add_patch
 from tgtsim import prepare, refresh
-from tgtsim.errors import UsageError
+from tgtsim.errors import InfraError, UsageError
 
 
 def test_refresh_roundtrip(project, quiet, tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ def test_refresh_removes_dropped(project, quiet, tmp_path: Path) -> None:
 
 
 def test_refresh_unprepared(project, quiet) -> None:
-    with pytest.raises(UsageError, match="tgtsim prepare"):
+    with pytest.raises(InfraError, match="tgtsim prepare"):
         refresh.refresh(project, quiet)
 
 

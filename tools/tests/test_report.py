@@ -6,16 +6,19 @@ import junitparser
 import pytest
 from lxml import etree
 
-from conftest import DATA
+from conftest import DATA, analyse
 from tgtsim import report
+from tgtsim.boots import SelftestInfo
 from tgtsim.errors import InfraError
-from tgtsim.results import Crash, Results, analyze
+from tgtsim.report import RunInfo
+from tgtsim.results import Crash, Results
+from tgtsim.selftest_build import Program
 
 XSD = Path(__file__).resolve().parent.parent / "tgtsim" / "junit.xsd"
 
 
 def results(kunit_dir: Path, name: str) -> Results:
-    return analyze((DATA / name).read_text().splitlines(), kunit_dir)
+    return analyse((DATA / name).read_text().splitlines(), kunit_dir)
 
 
 def validate(xml: bytes) -> None:
@@ -50,9 +53,9 @@ def test_junit_failure_message(kunit_dir: Path, tmp_path: Path) -> None:
 
 
 def test_junit_crash_testcase_has_tail(kunit_dir: Path) -> None:
-    xml = report.junit_xml(results(kunit_dir, "panic.log")).decode()
-    assert 'classname="tgtsim" name="kernel"' in xml
-    assert "Kernel panic - not syncing" in xml
+    root = etree.fromstring(report.junit_xml(results(kunit_dir, "panic.log")))
+    (crash,) = root.xpath('//testcase[@classname="tgtsim"][@name="kernel"]')
+    assert "Kernel panic - not syncing" in crash.find("failure").text
 
 
 def test_junit_strips_control_chars() -> None:
@@ -75,30 +78,35 @@ def test_summary_crash(kunit_dir: Path) -> None:
 
 
 def test_json(kunit_dir: Path) -> None:
-    data = json.loads(report.results_json(results(kunit_dir, "skip.log"), {"profile": "kunit"}))
+    info = RunInfo(run_id="r1", profile="kunit", started=1.0, duration=2.0,
+                   kernel_args=["mem=1G"], returncode=0, expect_kmemleak=False)
+    data = json.loads(report.results_json(results(kunit_dir, "skip.log"), info))
     assert data["counts"] == {"passed": 1, "failed": 0, "skipped": 1}
     assert data["profile"] == "kunit" and data["exit_code"] == 0
+    assert list(data)[:7] == ["run_id", "profile", "started", "duration", "kernel_args",
+                              "returncode", "expect_kmemleak"]
+    assert "selftests" not in data and "coverage" not in data and "failed_step" not in data
     assert data["suites"][0]["cases"][1]["status"] == "skipped"
 
 
 def test_latest_switch_keeps_old_runs(kunit_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = report.new_run_dir(out, "kunit")
-    report.write(first, results(kunit_dir, "pass.log"), {})
+    report.write(first, results(kunit_dir, "pass.log"), RunInfo(first.name, "kunit"))
     report.switch_latest(out, first)
     assert (out / "summary.txt").read_text().endswith("5 passed, 0 failed, 0 skipped\n")
     second = report.new_run_dir(out, "kunit")
     assert second != first
     # a new run that is still being written does not affect latest
     assert report.latest(out) == first.resolve()
-    report.write(second, results(kunit_dir, "fail.log"), {})
+    report.write(second, results(kunit_dir, "fail.log"), RunInfo(second.name, "kunit"))
     report.switch_latest(out, second)
     assert report.latest(out) == second.resolve()
     assert (first / "summary.txt").is_file()
     assert os.readlink(out / "junit.xml") == "latest/junit.xml"
     assert "1 failed" in (out / "summary.txt").read_text()
-    res, meta = report.load(out / "latest")
-    assert res.failed == 1
+    res, info = report.load(out / "latest")
+    assert res.failed == 1 and info.run_id == second.name
 
 
 def test_unwritable_out(tmp_path: Path) -> None:
@@ -106,3 +114,28 @@ def test_unwritable_out(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(InfraError, match="cannot write"):
         report.new_run_dir(blocker / "out", "kunit")
+
+
+def test_run_info_round_trip() -> None:
+    """What results.json records of the selftest side comes back typed."""
+    st = SelftestInfo(programs=[Program("001_data", "data", ["a", "b"])], duration=1.5,
+                      returncode=0, hang="", kernel_args=["init=/x"], lines=["not recorded"])
+    info = RunInfo(run_id="r", profile="kunit", started=1.0, selftests=st,
+                   coverage={"error": "no .gcda files"})
+    data = json.loads(json.dumps(info.to_dict()))
+    assert data["selftests"] == {"programs": [{"name": "001_data", "description": "data",
+                                               "tests": ["a", "b"]}],
+                                 "duration": 1.5, "returncode": 0, "hang": "",
+                                 "kernel_args": ["init=/x"]}
+    back = RunInfo.from_dict(data)
+    assert back.selftests is not None and back.selftests.programs == st.programs
+    assert back.selftests.lines == [] and back.coverage == {"error": "no .gcda files"}
+    broken = SelftestInfo(programs=[], build_error="selftests build failed",
+                          build_detail="x.c:1: error")
+    assert list(broken.to_dict()) == ["programs", "build_error", "build_detail"]
+
+
+def test_unreadable_results_json(tmp_path: Path) -> None:
+    (tmp_path / "results.json").write_text("{not json")
+    with pytest.raises(InfraError, match="no readable results.json"):
+        report.load(tmp_path)

@@ -1,11 +1,10 @@
 from pathlib import Path
 
-from conftest import DATA
-from tgtsim.results import CRASHED, FAILED, PASSED, SKIPPED, analyze, detect_crash
-
-
-def lines(name: str) -> list[str]:
-    return (DATA / name).read_text().splitlines()
+from conftest import analyse as analyze
+from conftest import recorded as lines
+from tgtsim.console import detect_crash
+from tgtsim.errors import Status
+from tgtsim.results import CRASHED, FAILED, PASSED, SKIPPED, Crash, Results
 
 
 def test_passing_run(kunit_dir: Path) -> None:
@@ -68,7 +67,7 @@ def test_no_ktap_is_a_crash(kunit_dir: Path) -> None:
 
 def test_hang_reason_wins(kunit_dir: Path) -> None:
     r = analyze(lines("pass.log")[:12], kunit_dir, hang="kernel hang: no console output for 5 s")
-    assert r.crash.reason.startswith("kernel hang")
+    assert r.crash is not None and r.crash.reason.startswith("kernel hang")
 
 
 def test_nonzero_exit_is_a_crash(kunit_dir: Path) -> None:
@@ -82,8 +81,31 @@ def test_detect_crash_ignores_plain_lines() -> None:
 
 
 def test_roundtrip_dict(kunit_dir: Path) -> None:
-    from tgtsim.results import Results
     r = analyze(lines("param.log"), kunit_dir)
     r2 = Results.from_dict(r.to_dict())
     assert r2.closing_line() == r.closing_line()
     assert r2.suites == r.suites
+
+
+def test_status_says_whose_failure(kunit_dir: Path) -> None:
+    assert analyze(lines("pass.log"), kunit_dir).status == Status.SUCCESS
+    assert analyze(lines("fail.log"), kunit_dir).status == Status.TEST_FAILURE
+    assert analyze(lines("panic.log"), kunit_dir).status == Status.KERNEL_CRASH
+    assert analyze(lines("pass.log")[:12], kunit_dir, hang="kernel hang").status == \
+        Status.KERNEL_CRASH
+    for where, status, code in (("selftests", Status.KERNEL_CRASH, 3),
+                                ("build", Status.BUILD_FAILURE, 3),
+                                ("prepare", Status.BUILD_FAILURE, 3),
+                                ("selftests-build", Status.TOOL_FAILURE, 3),
+                                ("coverage", Status.TOOL_FAILURE, 3)):
+        r = Results(crash=Crash(reason="x", tail=[], where=where))
+        assert (r.status, r.exit_code()) == (status, code)
+    assert Status.TEST_FAILURE.kernel_failure and Status.KERNEL_CRASH.kernel_failure
+    assert not Status.TOOL_FAILURE.kernel_failure and not Status.BUILD_FAILURE.kernel_failure
+
+
+def test_add_keeps_the_first_crash() -> None:
+    r = Results(crash=Crash(reason="kernel crash: Oops", tail=[]))
+    r.add([], ["selftests.001"], Crash(reason="selftest boot hang", tail=[], where="selftests"))
+    assert r.crash is not None and r.crash.where == "kernel"
+    assert r.suites == ["selftests.001"]

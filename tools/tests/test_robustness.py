@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DATA, TOOLS, eventually
+from conftest import DATA, TOOLS, eventually, latest_run
 
 PASS_LOG = DATA / "pass.log"
 
@@ -254,7 +254,7 @@ def test_disk_full_writing_reports_keeps_previous_run(project: Path, kunit_dir: 
     monkeypatch.setenv("TGTSIM_KUNIT_DIR", str(kunit_dir))
     argv = ["--build-dir", str(project / "build"), "--out", str(tmp_path / "out"), "run", "kunit", "--no-selftests"]
     assert cli.main(argv) == 0
-    first = report.latest(tmp_path / "out")
+    first = latest_run(tmp_path / "out")
     real = report.new_run_dir
 
     def reports_on_full_disk(out: Path, profile: str) -> Path:
@@ -268,4 +268,4 @@ def test_disk_full_writing_reports_keeps_previous_run(project: Path, kunit_dir: 
     msg = error_of(capsys.readouterr().err)
     assert msg.startswith("tgtsim: error: cannot write reports to ")
     assert msg.endswith("No space left on device")
-    assert report.latest(tmp_path / "out") == first
+    assert latest_run(tmp_path / "out") == first

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from conftest import DATA
-from tgtsim import report
-from tgtsim.results import analyze, detect_crash
-from tgtsim.sanitizers import ALLOW_LIST, kernel_path, scan, start_kind
+from conftest import DATA, analyse as analyze
+from tgtsim import ktap, report
+from tgtsim.console import detect_crash, report_kind as start_kind
+from tgtsim.sanitizers import ALLOW_LIST, Scan, kernel_path
+from tgtsim.sanitizers import scan as scan_parsed
 
 VIRT_PCI = "WARNING at arch/um/drivers/virt-pci.c:1005: " \
            "No virtio device ID configured for PCI - no PCI support"
@@ -18,6 +20,12 @@ VIRT_PCI = "WARNING at arch/um/drivers/virt-pci.c:1005: " \
 
 def lines(name: str) -> list[str]:
     return (DATA / name).read_text().splitlines()
+
+
+def scan(console: list[str], kunit_dir: Path, log: str = "console.log",
+         origin: str = "") -> Scan:
+    """The reports of a console, placed by its parse (kunit_parser)."""
+    return scan_parsed(console, ktap.parse(kunit_dir, console), log=log, origin=origin)
 
 
 def test_start_kinds() -> None:
@@ -50,9 +58,9 @@ def test_kernel_path() -> None:
     assert kernel_path("drivers/scsi/scsi.c:3") == "drivers/scsi/scsi.c:3"
 
 
-def test_boot_warn_is_allowed_precisely() -> None:
+def test_boot_warn_is_allowed_precisely(kunit_dir: Path) -> None:
     """The UML virt-pci WARN at boot is allow-listed, with its reason."""
-    found = scan(lines("kasan_panic.log"))
+    found = scan(lines("kasan_panic.log"), kunit_dir)
     assert [r.summary for r in found.allowed] == [VIRT_PCI]
     rep = found.allowed[0]
     assert rep.during == "boot" and rep.allowed == ALLOW_LIST[0].reason
@@ -71,22 +79,22 @@ def _move_after_ktap(log: list[str], start: str, end: str) -> list[str]:
     return rest[:k] + block + rest[k:]
 
 
-def test_allow_list_needs_the_whole_match() -> None:
+def test_allow_list_needs_the_whole_match(kunit_dir: Path) -> None:
     log = lines("kasan_panic.log")
     # the same WARN while the tests run is a failure, not the boot quirk
     moved = _move_after_ktap(log, "------------[ cut here ]", "---[ end trace")
-    found = scan(moved)
+    found = scan(moved, kunit_dir)
     assert found.allowed == []
     warn = [r for r in found.reports if r.kind == "warn"]
     assert [r.summary for r in warn] == [VIRT_PCI]
     assert warn[0].during == "scsi_proto.test_scsi_proto"
     # another message at the same place is a failure
     other = [ln.replace("No virtio device ID", "Some other problem") for ln in log]
-    found = scan(other)
+    found = scan(other, kunit_dir)
     assert found.allowed == [] and [r.kind for r in found.reports][0] == "warn"
     # another file with the same message too
     other = [ln.replace("virt-pci.c:1005", "virt-pci2.c:1005") for ln in log]
-    assert scan(other).allowed == []
+    assert scan(other, kunit_dir).allowed == []
 
 
 def test_kasan_report_with_panic(kunit_dir: Path) -> None:
@@ -116,7 +124,6 @@ def test_kasan_line_is_not_a_crash() -> None:
 
 
 def test_reports_in_summary_and_junit(kunit_dir: Path) -> None:
-    import xml.etree.ElementTree as ET
     res = analyze(lines("kasan_panic.log"), kunit_dir)
     text = report.summary_text(res)
     assert "SANITIZER kasan: slab-use-after-free in sim_lld_cmd_release " \
@@ -126,16 +133,15 @@ def test_reports_in_summary_and_junit(kunit_dir: Path) -> None:
     cases = [tc for tc in root.iter("testcase") if tc.get("classname") == "tgtsim.sanitizer"]
     assert [tc.get("name") for tc in cases] == \
         ["kasan: slab-use-after-free in sim_lld_cmd_release"]
-    body = cases[0].find("failure").text
+    body = cases[0].findtext("failure") or ""
     assert "Read of size 8 at addr 00000000851da010" in body and "kunit_cleanup" in body
-    assert int(root.get("failures")) == res.failed
-    assert int(root.get("tests")) == len(res.cases) + 1 + 1
+    assert int(root.get("failures", "")) == res.failed
+    assert int(root.get("tests", "")) == len(res.cases) + 1 + 1
 
 
 def test_roundtrip_keeps_reports(kunit_dir: Path) -> None:
-    from tgtsim.results import Results
     res = analyze(lines("kasan_panic.log"), kunit_dir)
-    back = Results.from_dict(res.to_dict())
+    back = report.Results.from_dict(res.to_dict())
     assert [r.name for r in back.sanitizer] == [r.name for r in res.sanitizer]
     assert back.allowed[0].allowed == res.allowed[0].allowed
     assert back.closing_line() == res.closing_line()
@@ -147,20 +153,29 @@ def test_identical_reports_fold(kunit_dir: Path) -> None:
     i = next(n for n, ln in enumerate(moved) if ln.startswith("------------[ cut here ]"))
     j = next(n for n, ln in enumerate(moved) if ln.startswith("---[ end trace"))
     twice = moved[:j + 1] + moved[i:j + 1] + moved[j + 1:]
-    warn = [r for r in scan(twice).reports if r.kind == "warn"]
+    warn = [r for r in scan(twice, kunit_dir).reports if r.kind == "warn"]
     assert len(warn) == 1 and warn[0].count == 2
 
 
 @pytest.mark.parametrize("reports, limit", [(30, 25)])
-def test_too_many_distinct_reports_are_counted(reports: int, limit: int) -> None:
+def test_too_many_distinct_reports_are_counted(reports: int, limit: int,
+                                               kunit_dir: Path) -> None:
     log = ["KTAP version 1", "1..1"]
     for n in range(reports):
         log += [f"WARNING: CPU: 0 PID: 1 at drivers/x{n}.c:1 f{n}+0x1/0x2", f"message {n}",
                 "---[ end trace 0000000000000000 ]---"]
-    found = scan(log)
+    found = scan(log, kunit_dir)
     assert len(found.reports) == limit + 1 and found.dropped == reports - limit
     assert found.reports[-1].title == f"{reports - limit} more distinct sanitizer reports " \
                                       "(see console.log)"
+
+
+def test_reports_of_the_selftest_console_name_it(kunit_dir: Path) -> None:
+    found = scan(lines("kasan_panic.log"), kunit_dir, log="selftests-console.log",
+                 origin="selftests")
+    rep = found.reports[0]
+    assert (rep.log, rep.during) == ("selftests-console.log", "selftests.sim_lld (no result)")
+    assert found.allowed[0].during == "boot"
 
 
 def test_kmemleak_report_of_the_end_of_run_scan(kunit_dir: Path) -> None:
@@ -213,8 +228,8 @@ def test_clean_debug_run(kunit_dir: Path) -> None:
 # recorded runs of the planted bugs (kunit/selftest-bugs/), trimmed around
 # their reports (`tgtsim planted-bugs`)
 
-def test_planted_use_after_free_kasan() -> None:
-    found = scan(lines("kasan_uaf.log"))
+def test_planted_use_after_free_kasan(kunit_dir: Path) -> None:
+    found = scan(lines("kasan_uaf.log"), kunit_dir)
     assert [(r.kind, r.name) for r in found.reports] == [
         ("kasan", "kasan: slab-use-after-free in scsi_host_put_command")]
     rep = found.reports[0]
@@ -227,8 +242,8 @@ def test_planted_use_after_free_kasan() -> None:
     assert rep.lines[-1].startswith("=====")
 
 
-def test_planted_lock_inversion_lockdep() -> None:
-    found = scan(lines("lockdep_circular.log"))
+def test_planted_lock_inversion_lockdep(kunit_dir: Path) -> None:
+    found = scan(lines("lockdep_circular.log"), kunit_dir)
     assert [r.name for r in found.reports] == [
         "lockdep: possible circular locking dependency detected at scsi_host_put_command"]
     rep = found.reports[0]
@@ -242,8 +257,8 @@ def test_planted_lock_inversion_lockdep() -> None:
     assert rep.during == "tgt_cmd_refcount.tgt_refcount_get_alloc_failure_takes_nothing"
 
 
-def test_planted_sleep_in_atomic() -> None:
-    found = scan(lines("atomic_sleep.log"))
+def test_planted_sleep_in_atomic(kunit_dir: Path) -> None:
+    found = scan(lines("atomic_sleep.log"), kunit_dir)
     assert [r.name for r in found.reports] == [
         "lockdep: inconsistent lock state at __kmalloc_noprof",
         "atomic-sleep: sleeping function called from invalid context at "

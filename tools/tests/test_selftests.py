@@ -14,12 +14,16 @@ from typing import Optional
 
 import pytest
 
-from conftest import DATA
-from tgtsim import cli, report, run, selftests
+from lxml import etree
+
+from conftest import DATA, latest_run
+from tgtsim import cli, ktap, report, run, selftest_build, selftests, uml
 from tgtsim.paths import Paths
+from tgtsim.report import RunInfo
 from tgtsim.results import CRASHED, FAILED, PASSED, SKIPPED, Results
-from tgtsim.run import RunOptions
-from tgtsim.selftests import Program, SelftestOptions
+from tgtsim.sanitizers import scan
+from tgtsim.selftest_build import Program
+from tgtsim.uml import BootOptions
 
 PROGRAMS = [Program("001_data", "data both ways", ["data.small.to", "data.small.from",
                                                    "data.big.to"]),
@@ -31,8 +35,13 @@ def lines(name: str) -> list[str]:
     return (DATA / name).read_text().splitlines()
 
 
+def analyse(console: list[str], kunit_dir: Path, hang: str = "", rc: Optional[int] = 0):
+    return selftests.analyse(console, ktap.parse(kunit_dir, console), PROGRAMS, hang=hang,
+                             returncode=rc)
+
+
 def analyze(name: str, kunit_dir: Path, hang: str = "", rc: Optional[int] = 0):
-    return selftests.analyze(lines(name), kunit_dir, PROGRAMS, hang=hang, returncode=rc)
+    return analyse(lines(name), kunit_dir, hang, rc)
 
 
 def by_name(cases) -> dict:
@@ -123,8 +132,8 @@ def test_boot_that_ends_early_is_a_crash(kunit_dir: Path) -> None:
 
 
 def test_no_ktap_at_all(kunit_dir: Path) -> None:
-    cases, _, crash = selftests.analyze(["Kernel panic - not syncing: No working init found."],
-                                        kunit_dir, PROGRAMS)
+    cases, _, crash = analyse(["Kernel panic - not syncing: No working init found."],
+                              kunit_dir)
     assert crash is not None and crash.reason.startswith("kernel crash during selftests")
     assert len(cases) == 5 and all(c.status == CRASHED for c in cases)
 
@@ -151,19 +160,20 @@ def test_failure_message_without_assertion() -> None:
     assert selftests.failure_message(["random"]) == "failed"
 
 
-def test_options_args() -> None:
-    o = SelftestOptions(timeout=40, filter_glob="00[12]*", seed=9, kernel_args=["x=1"])
-    a = o.args(Path("/p/selftests/init.sh"), Path("/b/selftests"))
-    assert a[:8] == selftests.UML_ARGS
+def test_options_args(quiet) -> None:
+    o = BootOptions(selftest_timeout=40, selftest_filter="00[12]*", seed=9, kernel_args=["x=1"])
+    a = uml.Uml(Path("linux"), quiet).selftest_args(o, Path("/p/selftests/init.sh"),
+                                                    Path("/b/selftests"))
+    assert a[:8] == uml.SELFTEST_ARGS
     assert "kunit.enable=0" in a and "init=/p/selftests/init.sh" in a
     assert "tgtsim_selftests=/b/selftests" in a and "tgtsim_timeout=40" in a
     assert "tgtsim_filter=00[12]*" in a and "tgtsim_seed=9" in a and a[-1] == "x=1"
-    assert SelftestOptions(timeout=600).program_timeout == 120
+    assert BootOptions(selftest_timeout=600).program_timeout == 120
 
 
 def test_selected_by_glob() -> None:
-    assert [p.name for p in selftests.selected(PROGRAMS, "002*")] == ["002_fault"]
-    assert selftests.selected(PROGRAMS, "") == PROGRAMS
+    assert [p.name for p in selftest_build.selected(PROGRAMS, "002*")] == ["002_fault"]
+    assert selftest_build.selected(PROGRAMS, "") == PROGRAMS
 
 
 # ------------------------------------------------- the run, with a fake linux
@@ -207,23 +217,25 @@ def fake_linux(kb: Path, selftest_body: str, kunit_log: str = "pass.log") -> Pat
 
 
 @pytest.fixture
-def paths(tmp_path: Path, kunit_dir: Path, monkeypatch) -> Paths:
-    root = tmp_path / "proj"
-    (root / "kunit/profiles").mkdir(parents=True)
-    (root / "kunit/profiles/base.config").write_text("CONFIG_KUNIT=y\n")
-    (root / "kunit/profiles/kunit.config").write_text("")
-    (root / "build/linux").mkdir(parents=True)
-    monkeypatch.setenv("TGTSIM_KUNIT_DIR", str(kunit_dir))
-    fake_selftests(root)
-    return Paths.make(root, root / "build", root / "out")
+def paths(run_paths: Paths) -> Paths:
+    run_paths.linux.mkdir(parents=True)
+    fake_selftests(run_paths.root)
+    return run_paths
 
 
-def opts(**kw) -> RunOptions:
-    return RunOptions(selftests=SelftestOptions(**kw))
+def opts(timeout: float = 300.0, filter_glob: str = "", **kw) -> BootOptions:
+    """Boot options with the selftests (timeout and filter: theirs)."""
+    return BootOptions(selftests=True, selftest_timeout=timeout, selftest_filter=filter_glob,
+                       **kw)
 
 
-def latest(paths: Paths) -> tuple[Results, dict]:
-    d = report.latest(paths.out)
+def run_profile(paths: Paths, profile: str, o: BootOptions, progress) -> int:
+    """The exit code of the run."""
+    return run.run_profile(paths, profile, o, progress).exit_code()
+
+
+def latest(paths: Paths) -> tuple[Results, RunInfo]:
+    d = latest_run(paths.out)
     assert d is not None
     return report.load(d)
 
@@ -231,21 +243,22 @@ def latest(paths: Paths) -> tuple[Results, dict]:
 def test_run_merges_selftests_with_kunit(paths: Paths, quiet, capsys) -> None:
     kb = paths.kbuild("kunit")
     fake_linux(kb, f"cat {DATA / 'selftests_pass.log'}")
-    o = RunOptions(seed=5, selftests=SelftestOptions(seed=5))
-    assert run.run_profile(paths, "kunit", o, quiet) == 0
-    res, meta = latest(paths)
+    o = BootOptions(seed=5, selftests=True)
+    assert run_profile(paths, "kunit", o, quiet) == 0
+    res, info = latest(paths)
     assert res.suites == ["scsi_lib_test", "scsi_proto", "selftests.001_data",
                           "selftests.002_fault"]
     assert (res.passed, res.failed, res.skipped) == (10, 0, 0)
-    assert [p["name"] for p in meta["selftests"]["programs"]] == ["001_data", "002_fault"]
-    assert meta["selftests"]["hang"] == "" and meta["selftests"]["returncode"] == 0
-    d = report.latest(paths.out)
+    assert info.selftests is not None
+    assert [p.name for p in info.selftests.programs] == ["001_data", "002_fault"]
+    assert info.selftests.hang == "" and info.selftests.returncode == 0
+    d = latest_run(paths.out)
     assert (d / "selftests-console.log").read_text() == (DATA / "selftests_pass.log").read_text()
     assert (d / "selftests.ktap").read_text().startswith("KTAP version 1\n# tgtsim selftests")
     assert (d / "selftests-build.log").is_file()
-    junit = (d / "junit.xml").read_text()
-    assert junit.count('classname="selftests.') == 5
-    assert '<testcase classname="selftests.002_fault" name="fault.busy.to"' in junit
+    junit = etree.parse(str(d / "junit.xml"))
+    assert len(junit.xpath('//testcase[starts-with(@classname, "selftests.")]')) == 5
+    assert junit.xpath('//testcase[@classname="selftests.002_fault"][@name="fault.busy.to"]')
     summary = (d / "summary.txt").read_text().splitlines()
     assert "PASS selftests.001_data (3 cases)" in summary
     assert summary[-1] == "10 passed, 0 failed, 0 skipped"
@@ -275,32 +288,32 @@ def test_the_selftest_boot_runs_beside_the_kunit_boot(paths: Paths, quiet,
     exe = kb / "linux"
     exe.write_text(exe.read_text().replace(f"*) cat {DATA / 'pass.log'}",
                                            f"*) touch {ku}; {wait_for(st)}cat {DATA / 'pass.log'}"))
-    assert run.run_profile(paths, "kunit", opts(), quiet) == 0
-    res, meta = latest(paths)
+    assert run_profile(paths, "kunit", opts(), quiet) == 0
+    res, info = latest(paths)
     assert (res.passed, res.failed) == (10, 0) and res.crash is None
-    assert meta["selftests"]["returncode"] == 0
+    assert info.selftests is not None and info.selftests.returncode == 0
 
 
 def test_failing_selftest_exit_1(paths: Paths, quiet, capsys) -> None:
     fake_linux(paths.kbuild("kunit"), f"cat {DATA / 'selftests_fail.log'}")
-    assert run.run_profile(paths, "kunit", opts(), quiet) == 1
+    assert run_profile(paths, "kunit", opts(), quiet) == 1
     res, _ = latest(paths)
     bad = [c for c in res.cases if c.status == FAILED]
     assert [(c.suite, c.name) for c in bad] == [("selftests.001_data", "data.small.from")]
     out = capsys.readouterr().out
     assert "FAIL selftests.001_data (3 cases, 1 failed)" in out
     assert "    FAIL data.small.from: tgt_selftest.h:860: len 1: err -5" in out
-    junit = (report.latest(paths.out) / "junit.xml").read_text()
+    junit = (latest_run(paths.out) / "junit.xml").read_text()
     assert "violates offset" in junit   # the test's console lines are in its failure
 
 
 def test_hanging_selftest_boot_is_killed_and_reported(paths: Paths, quiet, capsys) -> None:
     fake_linux(paths.kbuild("kunit"), f"cat {DATA / 'selftests_head.log'}; sleep 60")
     t0 = time.monotonic()
-    rc = run.run_profile(paths, "kunit", opts(idle_timeout=1.5, timeout=30), quiet)
+    rc = run_profile(paths, "kunit", opts(idle_timeout=1.5, timeout=30), quiet)
     assert time.monotonic() - t0 < 20
     assert rc == 3
-    res, meta = latest(paths)
+    res, info = latest(paths)
     # the KUnit results of the same run are kept
     assert [c.status for c in res.cases if not c.suite.startswith("selftests.")] == [PASSED] * 5
     assert res.crash is not None and res.crash.where == "selftests"
@@ -310,25 +323,25 @@ def test_hanging_selftest_boot_is_killed_and_reported(paths: Paths, quiet, capsy
     assert running.message == "did not finish: " + res.crash.reason
     assert "#  RUN           data.small.from ..." in "\n".join(running.log)
     assert c[("selftests.002_fault", "fault.busy.to")].message.startswith("not run: selftest boot hang")
-    assert meta["selftests"]["hang"] == res.crash.reason
+    assert info.selftests is not None and info.selftests.hang == res.crash.reason
     err = capsys.readouterr().err
     assert "selftests-console.log" in err and "selftest boot hang" in err
 
 
 def test_crashing_selftest_boot(paths: Paths, quiet, capsys) -> None:
     fake_linux(paths.kbuild("kunit"), f"cat {DATA / 'selftests_panic.log'}; exit 1")
-    assert run.run_profile(paths, "kunit", opts(), quiet) == 3
+    assert run_profile(paths, "kunit", opts(), quiet) == 3
     res, _ = latest(paths)
     assert res.crash is not None and res.crash.reason.startswith("kernel crash during selftests")
     assert res.passed == 6 and res.count(CRASHED) == 4
-    junit = (report.latest(paths.out) / "junit.xml").read_text()
+    junit = (latest_run(paths.out) / "junit.xml").read_text()
     assert 'name="data.small.from"' in junit and "Kernel panic" in junit
 
 
 def test_kunit_crash_is_kept_when_selftests_crash_too(paths: Paths, quiet) -> None:
     fake_linux(paths.kbuild("kunit"), f"cat {DATA / 'selftests_panic.log'}; exit 1",
                kunit_log="panic.log")
-    assert run.run_profile(paths, "kunit", opts(), quiet) == 3
+    assert run_profile(paths, "kunit", opts(), quiet) == 3
     res, _ = latest(paths)
     assert res.crash is not None and res.crash.where == "kernel"
     running = [c for c in res.cases if c.name == "data.small.from"][0]
@@ -339,15 +352,16 @@ def test_build_error_exit_3_keeps_kunit(paths: Paths, quiet, capsys) -> None:
     fake_selftests(paths.root, broken=True)
     kb = paths.kbuild("kunit")
     fake_linux(kb, "echo should not boot")
-    assert run.run_profile(paths, "kunit", opts(), quiet) == 3
-    res, meta = latest(paths)
+    assert run_profile(paths, "kunit", opts(), quiet) == 3
+    res, info = latest(paths)
     assert res.crash is not None and res.crash.where == "selftests-build"
+    assert res.status.name == "TOOL_FAILURE"
     assert res.crash.reason.startswith("selftests build failed (make -C selftests, exit 2)")
     assert any("error: expected declaration" in ln for ln in res.crash.tail)
     assert res.passed == 5           # the KUnit results
     assert len((kb / "args.log").read_text().splitlines()) == 1   # no selftest boot
     assert "error: expected declaration" in \
-        (report.latest(paths.out) / "selftests-build.log").read_text()
+        (latest_run(paths.out) / "selftests-build.log").read_text()
     err = capsys.readouterr().err
     assert "selftests build failed" in err and "selftests-build.log" in err
 
@@ -362,8 +376,8 @@ def test_filter_runs_only_matching_programs(paths: Paths, quiet) -> None:
     log.write_text(text + "\n")
     kb = paths.kbuild("kunit")
     fake_linux(kb, f"cat {log}")
-    assert run.run_profile(paths, "kunit", opts(filter_glob="002*"), quiet) == 0
-    res, meta = latest(paths)
+    assert run_profile(paths, "kunit", opts(filter_glob="002*"), quiet) == 0
+    res, info = latest(paths)
     assert [s for s in res.suites if s.startswith("selftests.")] == ["selftests.002_fault"]
     assert "tgtsim_filter=002*" in (kb / "args.log").read_text()
 
@@ -371,29 +385,32 @@ def test_filter_runs_only_matching_programs(paths: Paths, quiet) -> None:
 def test_no_selftests_option(paths: Paths, quiet) -> None:
     kb = paths.kbuild("kunit")
     fake_linux(kb, "exit 1")
-    assert run.run_profile(paths, "kunit", RunOptions(), quiet) == 0
-    res, meta = latest(paths)
-    assert "selftests" not in meta and res.passed == 5
+    assert run_profile(paths, "kunit", BootOptions(), quiet) == 0
+    res, info = latest(paths)
+    assert info.selftests is None and res.passed == 5
+    d = latest_run(paths.out)
+    assert d is not None and "selftests" not in json.loads((d / "results.json").read_text())
 
 
 def test_report_reparses_the_selftest_console(paths: Paths, quiet, capsys) -> None:
     fake_linux(paths.kbuild("kunit"), f"cat {DATA / 'selftests_fail.log'}")
-    assert run.run_profile(paths, "kunit", opts(), quiet) == 1
-    d = report.latest(paths.out)
+    assert run_profile(paths, "kunit", opts(), quiet) == 1
+    d = latest_run(paths.out)
     before = json.loads((d / "results.json").read_text())
     (d / "junit.xml").unlink()
-    assert run.reanalyze(paths, d, quiet) == 1
+    assert run.reanalyze(paths, d, quiet).exit_code() == 1
     after = json.loads((d / "results.json").read_text())
     assert after["suites"] == before["suites"] and after["counts"] == before["counts"]
     assert after["selftests"]["programs"] == before["selftests"]["programs"]
-    assert (d / "junit.xml").read_text().count('classname="selftests.') == 5
+    junit = etree.parse(str(d / "junit.xml"))
+    assert len(junit.xpath('//testcase[starts-with(@classname, "selftests.")]')) == 5
 
 
 def test_report_keeps_a_build_error(paths: Paths, quiet) -> None:
     fake_selftests(paths.root, broken=True)
     fake_linux(paths.kbuild("kunit"), "true")
-    assert run.run_profile(paths, "kunit", opts(), quiet) == 3
-    assert run.reanalyze(paths, report.latest(paths.out), quiet) == 3
+    assert run_profile(paths, "kunit", opts(), quiet) == 3
+    assert run.reanalyze(paths, latest_run(paths.out), quiet).exit_code() == 3
     res, _ = latest(paths)
     assert res.crash is not None and res.crash.where == "selftests-build"
 
@@ -401,23 +418,23 @@ def test_report_keeps_a_build_error(paths: Paths, quiet) -> None:
 def test_cli_options(monkeypatch) -> None:
     a = cli.parse(["run", "--selftest-timeout", "50", "--selftest-filter", "00[3]*",
                    "--seed", "3", "--kernel-arg", "k=v"])
-    o = cli._run_options(a)
-    assert o.selftests is not None
-    assert (o.selftests.timeout, o.selftests.filter_glob, o.selftests.seed) == (50, "00[3]*", 3)
-    assert o.selftests.kernel_args == ["k=v"] and o.selftests.jobs == a.jobs
-    assert cli._run_options(cli.parse(["run", "--no-selftests"])).selftests is None
+    o = cli.boot_options(a)
+    assert o.selftests is True
+    assert (o.selftest_timeout, o.selftest_filter, o.seed) == (50, "00[3]*", 3)
+    assert o.kernel_args == ["k=v"] and o.jobs == a.jobs
+    assert cli.boot_options(cli.parse(["run", "--no-selftests"])).selftests is False
     with pytest.raises(SystemExit) as e:
         cli.parse(["run", "--selftest-timeout", "0"])
     assert e.value.code == 2
 
 
 def test_sanitizer_reports_of_the_selftest_boot(paths: Paths, quiet, capsys,
-                                                tmp_path: Path) -> None:
+                                                tmp_path: Path, kunit_dir: Path) -> None:
     """A KASAN report during a selftest and the kmemleak report init.sh
     prints at the end (the file's format) are failures of the run, located
     in selftests-console.log."""
-    from tgtsim.sanitizers import scan
-    kasan = scan((DATA / "kasan_uaf.log").read_text().splitlines()).reports[0].lines
+    uaf = (DATA / "kasan_uaf.log").read_text().splitlines()
+    kasan = scan(uaf, ktap.parse(kunit_dir, uaf)).reports[0].lines
     leak = ["unreferenced object 0xffff888101b3d800 (size 512):",
             '  comm "003_can_queue", pid 77, jiffies 4294893408',
             "  backtrace (crc 5a8b2c9d):",
@@ -432,7 +449,7 @@ def test_sanitizer_reports_of_the_selftest_boot(paths: Paths, quiet, capsys,
     console = tmp_path / "st.log"
     console.write_text("\n".join(log) + "\n")
     fake_linux(paths.kbuild("kunit"), f"cat {console}")
-    assert run.run_profile(paths, "kunit", opts(), quiet) == 1
+    assert run_profile(paths, "kunit", opts(), quiet) == 1
     res, _ = latest(paths)
     assert [(r.name, r.during, r.log) for r in res.sanitizer] == [
         ("kasan: slab-use-after-free in scsi_host_put_command",
@@ -443,7 +460,7 @@ def test_sanitizer_reports_of_the_selftest_boot(paths: Paths, quiet, capsys,
     assert "SANITIZER kasan: slab-use-after-free in scsi_host_put_command (during " \
            "selftests.001_data.data.small.from, selftests-console.log line 20)" in out
     assert out.splitlines()[-1] == "10 passed, 2 failed, 0 skipped"
-    assert run.reanalyze(paths, report.latest(paths.out), quiet) == 1
+    assert run.reanalyze(paths, latest_run(paths.out), quiet).exit_code() == 1
     assert len(latest(paths)[0].sanitizer) == 2
 
 
@@ -464,8 +481,8 @@ def test_scratch_boot_runs_kunit_then_selftests_and_builds_them_once(
         assert any(c.suite == "scsi_lib_test" and c.status == PASSED for c in res.cases)
         assert (d / "console.log").is_file() and (d / "selftests-console.log").is_file()
         assert (d / "ktap.log").read_text().startswith("KTAP version 1")
-    assert (tmp_path / "m1" / selftests.BUILD_LOG).is_file()      # built on the first boot
-    assert not (tmp_path / "m2" / selftests.BUILD_LOG).exists()   # and only then
+    assert (tmp_path / "m1" / selftest_build.BUILD_LOG).is_file()      # built on the first boot
+    assert not (tmp_path / "m2" / selftest_build.BUILD_LOG).exists()   # and only then
     args = (kb / "args.log").read_text().splitlines()    # two boots side by side, twice
     assert len(args) == 4 and sum("init=" in a for a in args) == 2
 
@@ -474,18 +491,13 @@ def test_scratch_boot_without_selftests_boots_once(paths: Paths, quiet, tmp_path
                                                    kunit_dir: Path) -> None:
     kb = tmp_path / "scratch" / "kbuild"
     binary = fake_linux(kb, "exit 1")
-    res = run.scratch_boot(paths, RunOptions(), quiet)(binary, tmp_path, kunit_dir)
+    res = run.scratch_boot(paths, BootOptions(), quiet)(binary, tmp_path, kunit_dir)
     assert res.crash is None and res.failed == 0 and res.passed > 0
     assert not any(s.startswith("selftests") for s in res.suites)
     assert len((kb / "args.log").read_text().splitlines()) == 1
 
 
-def test_mutants_and_planted_bugs_boot_the_selftests_unless_told_not_to(
-        monkeypatch, paths: Paths, quiet) -> None:
-    seen: list[bool] = []
-    monkeypatch.setattr(run, "scratch_boot",
-                        lambda p, o, prog: seen.append(o.selftests is not None))
-    cli._scratch_boot(paths, cli.parse(["mutants"]), quiet)
-    cli._scratch_boot(paths, cli.parse(["mutants", "--no-selftests"]), quiet)
-    cli._scratch_boot(paths, cli.parse(["planted-bugs"]), quiet, selftests=False)
-    assert seen == [True, False, False]
+def test_mutants_and_planted_bugs_boot_the_selftests_unless_told_not_to() -> None:
+    for argv, booted in ((["mutants"], True), (["mutants", "--no-selftests"], False),
+                         (["planted-bugs"], True), (["planted-bugs", "--no-selftests"], False)):
+        assert cli.boot_options(cli.parse(argv)).selftests is booted, argv

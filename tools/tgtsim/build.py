@@ -2,7 +2,9 @@
 
 kunit.py config merges the profile's fragments with the UML defaults and
 checks that every requested option made it into .config; make then builds
-with ccache, its whole output kept in build.log.
+with ccache, its whole output kept in build.log. What a profile needs beyond
+its fragments (the coverage profile's gcov scope) comes from the caller as
+make options.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from tgtsim import profiles
 from tgtsim.errors import BuildError, InfraError
@@ -30,18 +32,9 @@ CONTEXT_AFTER = 4
 MAX_ERRORS = 8
 
 
-def make_options(use_ccache: bool) -> list[str]:
+def ccache_options(use_ccache: bool) -> list[str]:
     if use_ccache and shutil.which("ccache"):
         return ["CC=ccache gcc", "HOSTCC=ccache gcc"]
-    return []
-
-
-def profile_make_options(paths: Paths, profile: str) -> list[str]:
-    """Make variables a profile needs beyond its config fragments (coverage:
-    gcov instruments only the paths of coverage/scope)."""
-    if profile == "coverage":
-        from tgtsim import coverage
-        return coverage.make_options(paths)
     return []
 
 
@@ -117,9 +110,10 @@ def write_stamp(kb: Path, digest: Optional[str]) -> None:
 
 def build(paths: Paths, profile: str, progress: Progress, jobs: int,
           use_ccache: bool = True, tree: Optional[Path] = None,
-          kbuild: Optional[Path] = None) -> Path:
+          kbuild: Optional[Path] = None, make_options: Sequence[str] = ()) -> Path:
     """Build `profile` from `tree` (default build/linux) into `kbuild`
-    (default build/kbuild/PROFILE); return the UML binary."""
+    (default build/kbuild/PROFILE) with the extra `make_options`; return
+    the UML binary."""
     frags = profiles.fragments(paths.profiles, profile)
     tree = tree or paths.linux
     kunit_py = tree / "tools" / "testing" / "kunit" / "kunit.py"
@@ -128,22 +122,22 @@ def build(paths: Paths, profile: str, progress: Progress, jobs: int,
     kb = kbuild or paths.kbuild(profile)
     kb.mkdir(parents=True, exist_ok=True)
     log_path = kb / "build.log"
-    opts = make_options(use_ccache) + profile_make_options(paths, profile)
+    opts = ccache_options(use_ccache) + list(make_options)
     digest = inputs_digest(tree, frags, opts)
     if up_to_date(kb, digest):
         progress.info(f"build: {profile} is up to date ({kb / 'linux'})")
         return kb / "linux"
     (kb / STAMP).unlink(missing_ok=True)
-    lines_seen = {"n": 0}
+    lines_seen = [0]
 
     with open(log_path, "w", encoding="utf-8", errors="backslashreplace") as log:
         def on_line(line: str) -> None:
             log.write(line + "\n")
             progress.output(line)
-            lines_seen["n"] += 1
+            lines_seen[0] += 1
             target = line.strip().split()
             if len(target) >= 2 and target[0] in ("CC", "LD", "AR", "AS", "HOSTCC"):
-                progress.detail(f"[{lines_seen['n']}] {target[0]} {target[-1]}")
+                progress.detail(f"[{lines_seen[0]}] {target[0]} {target[-1]}")
 
         cmd = [sys.executable, str(kunit_py), "config", "--arch=um", f"--build_dir={kb}",
                *[f"--kunitconfig={f}" for f in frags], *[f"--make_options={o}" for o in opts]]

@@ -20,6 +20,15 @@ The patch-line totals and the gate (coverage/thresholds) go into the run's
 summary.txt and results.json; the gate is two test cases of the suite
 `tgtsim.coverage` (patch-lines, patch-branches), so a gate below its threshold
 fails the run (exit 1) and names the uncovered lines.
+
+Whether a profile is measured is decided here, once (for_profile): the run
+gets a Coverage object that gives the build its make options and collects
+after the boots; nothing before this stage imports it.
+
+Two tools read the .gcda files: lcov (the tracefile, which sharded runs can
+merge with `lcov -a`, and genhtml's HTML with branch coverage) and gcovr,
+only for the Cobertura XML (Debian 12 has no lcov-to-Cobertura converter,
+and its gcovr 5.2 cannot read lcov tracefiles).
 """
 
 from __future__ import annotations
@@ -28,10 +37,11 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from tgtsim import cobertura as cobertura_check
 from tgtsim import covgate, lcovinfo, patchlines
@@ -366,7 +376,6 @@ def analyze(paths: Paths, info: Path, th: covgate.Thresholds, gate: bool = True
 
 def check_tracefile(paths: Paths, info: Path, gate: bool = True) -> int:
     """`tgtsim coverage --tracefile FILE`: the patch report of FILE, gate applied."""
-    import sys
     th = covgate.load_thresholds(thresholds_path(paths))
     if not info.is_file():
         raise UsageError(f"no such tracefile: {info}")
@@ -381,63 +390,103 @@ def check_tracefile(paths: Paths, info: Path, gate: bool = True) -> int:
     return 0
 
 
-def collector(paths: Paths, progress: Progress, opts: Options
-              ) -> Callable[[Path, Results, dict[str, Any]], None]:
-    """The hook run_profile calls after all boots of the run."""
-    th = covgate.load_thresholds(thresholds_path(paths))   # a bad file: exit 2, early
-    scope = read_scope(paths)
-    kbuild = paths.kbuild(PROFILE)
+def measures(profile: str) -> bool:
+    """Whether runs of `profile` are measured with gcov."""
+    return profile == PROFILE
 
-    def collect(run_dir: Path, res: Results, meta: dict[str, Any]) -> None:
+
+def build_options(paths: Paths, profile: str) -> list[str]:
+    """The make options `profile` needs for coverage ([] if not measured)."""
+    return make_options(paths) if measures(profile) else []
+
+
+@dataclass
+class Collected:
+    """What the stage made of a run: results.json's `coverage` entry
+    ({"error": ...} when it failed) and, then, the tool's failure."""
+    entry: dict[str, Any]
+    crash: Optional[Crash] = None
+
+
+class Coverage:
+    """The coverage stage of a measured profile: the build's make options,
+    the zeroed counters before the boots, the capture and reports after."""
+
+    def __init__(self, paths: Paths, progress: Progress, opts: Options) -> None:
+        # a bad thresholds or scope file: exit 2, before building
+        self.thresholds = covgate.load_thresholds(thresholds_path(paths))
+        self.scope = read_scope(paths)
+        self.paths, self.progress, self.opts = paths, progress, opts
+        self.kbuild = paths.kbuild(PROFILE)
+
+    def check_scope(self) -> None:
+        check_scope(self.paths)
+
+    def make_options(self) -> list[str]:
+        return make_options(self.paths)
+
+    def reset(self) -> None:
+        """Delete the counters of earlier runs."""
+        zero_counters(self.kbuild)
+
+    def collect(self, run_dir: Path) -> Collected:
+        """Capture after all boots of the run, write run_dir/coverage/."""
         out_dir = run_dir / SUBDIR
+        try:
+            return Collected(self._collect(out_dir))
+        except OSError as e:
+            return _failed(f"cannot write {out_dir}: {e.strerror or e}", "")
+        except TgtsimError as e:
+            return _failed(e.message, e.detail)
+
+    def _collect(self, out_dir: Path) -> dict[str, Any]:
+        paths, progress, opts, kbuild = self.paths, self.progress, self.opts, self.kbuild
         log = out_dir / "coverage.log"
         started = time.monotonic()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        n = count_gcda(kbuild)
+        if n == 0:
+            raise InfraError(f"no .gcda files in {kbuild} after the run: the kernel wrote "
+                             "no coverage data (crashed before exit, or built without gcov)")
+        info = out_dir / "coverage.info"
+        xml, gcovr_log = out_dir / "cobertura.xml", out_dir / "gcovr.log"
+        job = start_cobertura(kbuild, paths.linux, xml, self.scope, gcovr_log, progress,
+                              opts.jobs) if opts.cobertura else None
         try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            n = count_gcda(kbuild)
-            if n == 0:
-                raise InfraError(f"no .gcda files in {kbuild} after the run: the kernel wrote "
-                                 "no coverage data (crashed before exit, or built without gcov)")
-            info = out_dir / "coverage.info"
-            xml, gcovr_log = out_dir / "cobertura.xml", out_dir / "gcovr.log"
-            job = start_cobertura(kbuild, paths.linux, xml, scope, gcovr_log, progress,
-                                  opts.jobs) if opts.cobertura else None
-            try:
-                capture(kbuild, paths.linux, info, log, progress)
-                rep, sim, cov = analyze(paths, info, th, opts.gate)
-                (out_dir / "patch.txt").write_text(covgate.report_text(rep))
-                (out_dir / "sim_lld.txt").write_text(sim_lld_text(sim))
-                if opts.html:
-                    scoped = info
-                    if EVERYTHING not in scope:
-                        scoped = out_dir / "scope.info"
-                        extract(info, paths.linux, scope, scoped, log, progress)
-                    genhtml(scoped, paths.linux, out_dir / "html", log, progress)
-            except BaseException:
-                if job is not None:   # the run failed or was interrupted: stop gcovr
-                    job.abandon()
-                raise
-            if job is not None:
-                finish_cobertura(job, xml, gcovr_log, log, progress)
-            cov["scope"] = scope
-            cov["gcda_files"] = n
-            cov["duration"] = round(time.monotonic() - started, 1)
-            meta["coverage"] = cov
-            progress.info(f"coverage: patch lines {rep.line_pct:.1f}% ({rep.lines_hit}/"
-                          f"{rep.lines}), branches {rep.branch_pct:.1f}% "
-                          f"({rep.branches_hit}/{rep.branches}): {out_dir}")
-        except OSError as e:
-            _failed(res, meta, f"cannot write {out_dir}: {e.strerror or e}", "")
-        except TgtsimError as e:
-            _failed(res, meta, e.message, e.detail)
-
-    return collect
+            capture(kbuild, paths.linux, info, log, progress)
+            rep, sim, cov = analyze(paths, info, self.thresholds, opts.gate)
+            (out_dir / "patch.txt").write_text(covgate.report_text(rep))
+            (out_dir / "sim_lld.txt").write_text(sim_lld_text(sim))
+            if opts.html:
+                scoped = info
+                if EVERYTHING not in self.scope:
+                    scoped = out_dir / "scope.info"
+                    extract(info, paths.linux, self.scope, scoped, log, progress)
+                genhtml(scoped, paths.linux, out_dir / "html", log, progress)
+        except BaseException:
+            if job is not None:   # the run failed or was interrupted: stop gcovr
+                job.abandon()
+            raise
+        if job is not None:
+            finish_cobertura(job, xml, gcovr_log, log, progress)
+        cov["scope"] = self.scope
+        cov["gcda_files"] = n
+        cov["duration"] = round(time.monotonic() - started, 1)
+        progress.info(f"coverage: patch lines {rep.line_pct:.1f}% ({rep.lines_hit}/"
+                      f"{rep.lines}), branches {rep.branch_pct:.1f}% "
+                      f"({rep.branches_hit}/{rep.branches}): {out_dir}")
+        return cov
 
 
-def _failed(res: Results, meta: dict[str, Any], message: str, detail: str) -> None:
-    """A capture that failed is an infrastructure error of the run (exit 3)
+def for_profile(paths: Paths, profile: str, progress: Progress,
+                opts: Options) -> Optional[Coverage]:
+    """The coverage stage of a run of `profile`, None if it is not measured."""
+    return Coverage(paths, progress, opts) if measures(profile) else None
+
+
+def _failed(message: str, detail: str) -> Collected:
+    """A capture that failed is the tool's failure (exit 3), the run's crash
     unless the boot itself already failed (then its report comes first)."""
-    meta["coverage"] = {"error": message}
-    if res.crash is None:
-        res.crash = Crash(reason=f"coverage failed: {message}",
-                          tail=(detail.splitlines() or [message])[-60:], where="coverage")
+    return Collected({"error": message},
+                     Crash(reason=f"coverage failed: {message}",
+                           tail=(detail.splitlines() or [message])[-60:], where="coverage"))

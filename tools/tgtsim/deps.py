@@ -1,13 +1,21 @@
-"""Host packages tgtsim needs (Debian 12), checked with dpkg-query."""
+"""Host packages tgtsim needs (Debian 12), checked with dpkg-query.
+
+This module imports no package it installs: __main__ uses it to install the
+Python modules of the others (ensure_modules) before it imports them.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
+from typing import Sequence
 
 from tgtsim.errors import InfraError
+from tgtsim.procs import run_watched
 from tgtsim.progress import Progress
 
 # Debian package -> why it is needed
@@ -18,9 +26,14 @@ PACKAGES: dict[str, str] = {
     "linux-source-6.12": "default kernel source",
     "ccache": "compiler cache", "lcov": "coverage", "gcovr": "coverage",
     "sparse": "static checks", "rsync": "headers install",
-    "python3": "tgtsim", "python3-pytest": "tgtsim tests",
-    "python3-junitparser": "JUnit validation", "python3-lxml": "JUnit XSD validation",
+    "python3": "tgtsim", "python3-pytest": "tgtsim tests", "mypy": "type check (make check)",
+    "python3-junitparser": "JUnit writing and reading",
+    "python3-lxml": "JUnit XSD and Cobertura DTD validation",
+    "python3-unidiff": "patch-line diffs",
 }
+# Python modules tgtsim imports -> their Debian package
+MODULES: dict[str, str] = {"junitparser": "python3-junitparser", "lxml": "python3-lxml",
+                           "unidiff": "python3-unidiff"}
 
 
 @dataclass
@@ -61,7 +74,6 @@ def install(missing: list[str], progress: Progress) -> None:
         raise InfraError("missing packages and not root; run as root:\n  "
                          + DepsStatus(missing).install_line())
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    from tgtsim.procs import run_watched
     for cmd in (["apt-get", "update"],
                 ["apt-get", "install", "-y", "--no-install-recommends", *missing]):
         with progress.step(" ".join(cmd[:2])):
@@ -86,3 +98,42 @@ def run_deps(do_install: bool, progress: Progress) -> int:
     if not again.ok:
         raise InfraError("still missing after install: " + " ".join(again.missing))
     return 0
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def missing_modules() -> list[str]:
+    """The Debian packages of the Python modules tgtsim imports that are not
+    there."""
+    return sorted(pkg for mod, pkg in MODULES.items() if not _importable(mod))
+
+
+def _installs(argv: Sequence[str]) -> bool:
+    """The command line asks for the dependency step (`deps --install`, or
+    `all`/`coverage` without --no-deps)."""
+    words = set(argv)
+    return ("deps" in words and "--install" in words) or \
+        (bool(words & {"all", "coverage"}) and "--no-deps" not in words)
+
+
+def ensure_modules(argv: Sequence[str], progress: Progress) -> None:
+    """Before tgtsim imports its modules: install the missing Python
+    packages if the command installs dependencies anyway, else tell how."""
+    missing = missing_modules()
+    if not missing:
+        return
+    if not _installs(argv):
+        raise InfraError("missing Python packages: " + " ".join(missing)
+                         + "\n  install them with: tgtsim deps --install   (or: "
+                         + DepsStatus(missing).install_line() + ")")
+    progress.info("deps: installing " + " ".join(missing))
+    install(missing, progress)
+    importlib.invalidate_caches()
+    if missing_modules():
+        raise InfraError("still missing after install: " + " ".join(missing_modules()))
+    sys.path_importer_cache.clear()

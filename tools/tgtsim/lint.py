@@ -156,17 +156,14 @@ class StepBuilder:
         for o in objs:
             (kb / o).unlink(missing_ok=True)
         cmd = ["make", "ARCH=um", f"O={kb}", f"-j{self.jobs}", "W=1", "C=1",
-               *build.make_options(True), *objs]
+               *build.ccache_options(True), *objs]
         res = run_watched(cmd, cwd=self.tree, env=build.build_env(self.paths),
                           on_line=self.progress.output)
         return res.returncode or 0, res.lines
 
 
 def build_steps(paths: Paths, progress: Progress, jobs: int, rep: Report) -> None:
-    git = Git(paths.linux)
-    state = prepare.State.load(git)
-    if state is None or not state.base_commit:
-        raise UsageError(f"{paths.linux} is not prepared: run `tgtsim prepare` first")
+    state = prepare.load_state(paths.linux)
     steps = [("base", state.base_commit)] + [(p["name"], p["commit"]) for p in state.patches]
     c_files = touched_c_files([p.path.read_text() for p in series.read_series(paths.series)])
     if not c_files:

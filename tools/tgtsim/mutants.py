@@ -5,9 +5,12 @@ first line says which). The unmutated port and every mutant are built from a
 scratch worktree of build/linux (build/mutant/linux, so build/linux stays
 clean) into build/mutant/kbuild/PROFILE, booted, and parsed like any run. A
 case catches a mutant when it passes on the port and fails, or is never
-reported (crash, hang), under the mutant. The table of which case catches
-which mutant goes to out/mutants/<id>/table.md and, with --update-readme,
-between the markers of kunit/README.md.
+reported (crash, hang), under the mutant; a sanitizer report (kmemleak,
+KASAN, lockdep, atomic-sleep, ... with the debug profile) that the port's
+run does not have catches it too. A run that failed for the tool's sake
+(Status.TOOL_FAILURE) catches nothing. The table of which case or report
+catches which mutant goes to out/mutants/<id>/table.md and, with
+--update-readme, between the markers of kunit/README.md.
 """
 
 from __future__ import annotations
@@ -18,19 +21,23 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional, Protocol, TypeVar
+from typing import Iterator, Optional, Protocol, Sequence, TypeVar
 
 from tgtsim import build, prepare, report
-from tgtsim.errors import BuildError, InfraError, UsageError
+from tgtsim.errors import BuildError, InfraError, Status, UsageError
 from tgtsim.gitutil import Git
 from tgtsim.paths import Paths
 from tgtsim.progress import Progress
+from tgtsim.report import RunInfo
 from tgtsim.results import PASSED, Results
+from tgtsim.run import BootFn
 
 MUTANT_RE = re.compile(r"^\d\d-[A-Za-z0-9._-]+\.patch$")
 BEGIN = "<!-- mutant-table:begin -->"
 END = "<!-- mutant-table:end -->"
 KILLED, SURVIVED, STILLBORN, STALE = "killed", "survived", "does not build", "does not apply"
+TOOL_FAILED = "tool failure"
+SANITIZERS = "sanitizers"     # the table's column of new sanitizer reports
 
 
 @dataclass
@@ -44,9 +51,10 @@ class Mutant:
 class Outcome:
     name: str
     description: str
-    status: str                       # KILLED, SURVIVED, STILLBORN
+    status: str                       # KILLED, SURVIVED, STILLBORN, STALE, TOOL_FAILED
     caught: dict[str, list[str]] = field(default_factory=dict)   # suite.case -> params
     crash: str = ""
+    reports: list[str] = field(default_factory=list)   # new sanitizer reports (names)
 
 
 def discover(directory: Path) -> list[Mutant]:
@@ -101,15 +109,26 @@ def caught(base: Results, mutant: Results) -> dict[str, list[str]]:
     return red
 
 
+def new_reports(base: Results, mutant: Results) -> list[str]:
+    """The mutant's sanitizer reports (kind, place, message) that the
+    port's run does not have."""
+    known = {r.key for r in base.sanitizer}
+    return [r.name for r in mutant.sanitizer if r.key not in known]
+
+
 def verdict(name: str, description: str, base: Results, mutant: Optional[Results],
             applied: bool = True) -> Outcome:
     if not applied:
         return Outcome(name, description, STALE)
     if mutant is None:
         return Outcome(name, description, STILLBORN)
+    crash = mutant.crash.reason if mutant.crash else ""
+    if mutant.status == Status.TOOL_FAILURE:
+        return Outcome(name, description, TOOL_FAILED, crash=crash)
     red = caught(base, mutant)
-    return Outcome(name, description, KILLED if red else SURVIVED, red,
-                   mutant.crash.reason if mutant.crash else "")
+    reports = new_reports(base, mutant)
+    return Outcome(name, description, KILLED if red or reports else SURVIVED, red, crash,
+                   reports)
 
 
 SELFTESTS = "selftests"
@@ -129,18 +148,24 @@ def columns(base: Results) -> list[str]:
 
 
 def render(base: Results, outcomes: list[Outcome], suites: list[str]) -> str:
-    """Markdown: one row per mutant, red case count per suite."""
+    """Markdown: one row per mutant, red case count per suite and, when a
+    sanitizer caught one, the kinds of its new reports."""
     passing = sum(1 for c in base.cases if c.status == PASSED)
     killed = sum(1 for o in outcomes if o.status == KILLED)
+    sanitizers = any(o.reports for o in outcomes)
+    heads = suites + ([SANITIZERS] if sanitizers else [])
     lines = [f"Unmutated port: {passing}/{len(base.cases)} cases pass. "
              f"Mutants killed: {killed}/{len(outcomes)}.", "",
-             "| mutant | " + " | ".join(suites) + " | verdict |",
-             "|---" * (len(suites) + 2) + "|"]
+             "| mutant | " + " | ".join(heads) + " | verdict |",
+             "|---" * (len(heads) + 2) + "|"]
     for o in outcomes:
         cells = []
         for s in suites:
             n = sum(1 for case in o.caught if case.startswith(s + "."))
             cells.append(f"**{n} red**" if n else "-")
+        if sanitizers:
+            kinds = sorted({r.split(":", 1)[0] for r in o.reports})
+            cells.append(f"**{', '.join(kinds)}**" if kinds else "-")
         lines.append(f"| {o.name} | " + " | ".join(cells) + f" | {o.status} |")
     lines += ["", "Cases that catch each mutant:", ""]
     for o in outcomes:
@@ -152,6 +177,8 @@ def render(base: Results, outcomes: list[Outcome], suites: list[str]) -> str:
         for case, params in sorted(o.caught.items()):
             shown = "; ".join(params[:3]) + (" ..." if len(params) > 3 else "")
             lines.append(f"  - `{case}`" + (f" [{shown}]" if shown else ""))
+        for rep in o.reports:
+            lines.append(f"  - sanitizer report `{rep}`")
     return "\n".join(lines) + "\n"
 
 
@@ -167,9 +194,11 @@ class Runner:
     """Builds and boots the port and its mutants from a scratch worktree."""
 
     def __init__(self, paths: Paths, profile: str, progress: Progress, jobs: int,
-                 boot_fn, use_ccache: bool = True, kind: str = "mutant") -> None:
+                 boot_fn: BootFn, use_ccache: bool = True, kind: str = "mutant",
+                 make_options: Sequence[str] = ()) -> None:
         self.paths, self.profile, self.progress = paths, profile, progress
         self.jobs, self.use_ccache, self.boot_fn = jobs, use_ccache, boot_fn
+        self.make_options = list(make_options)
         # the same layout as build/{linux,kbuild/PROFILE}: ccache (with
         # CCACHE_BASEDIR) then sees the same relative paths and hits
         self.tree = paths.build / kind / "linux"
@@ -191,14 +220,15 @@ class Runner:
         """Build and boot the tree as it is; None if it does not build."""
         try:
             binary = build.build(self.paths, self.profile, self.progress, self.jobs,
-                                 self.use_ccache, tree=self.tree, kbuild=self.kbuild)
+                                 self.use_ccache, tree=self.tree, kbuild=self.kbuild,
+                                 make_options=self.make_options)
         except BuildError as e:
             self.progress.info(f"mutants: {label} does not build: {e.message}")
             (run_dir / "build-error.txt").write_text(e.message + "\n" + e.detail + "\n")
             return None
         res = self.boot_fn(binary, run_dir, self.tree / "tools" / "testing" / "kunit")
-        report.write(run_dir, res, {"run_id": run_dir.name, "profile": self.profile,
-                                    "mutant": label})
+        report.write(run_dir, res, RunInfo(run_id=run_dir.name, profile=self.profile,
+                                           mutant=label))
         return res
 
     def port(self, head: str, out: Path, what: str) -> Optional[Results]:
@@ -242,14 +272,16 @@ def out_dir(paths: Paths, kind: str) -> Path:
 
 
 def run(paths: Paths, wanted: list[str], profile: str, progress: Progress, jobs: int,
-        boot_fn, update: bool = False, use_ccache: bool = True) -> int:
+        boot_fn: BootFn, update: bool = False, use_ccache: bool = True,
+        make_options: Sequence[str] = ()) -> int:
     """Run the port and the mutants; 0 if every mutant was killed."""
     selected = select(discover(paths.root / "kunit" / "mutants"), wanted)
     if not selected:
         raise UsageError(f"no mutants in {paths.root / 'kunit' / 'mutants'}")
     prepare.prepare(paths, progress)
     head = Git(paths.linux).head()
-    runner = Runner(paths, profile, progress, jobs, boot_fn, use_ccache)
+    runner = Runner(paths, profile, progress, jobs, boot_fn, use_ccache,
+                    make_options=make_options)
     out = out_dir(paths, "mutants")
     base = runner.port(head, out, "mutants")
     if base is None or base.crash or base.failed:
@@ -262,7 +294,8 @@ def run(paths: Paths, wanted: list[str], profile: str, progress: Progress, jobs:
                                           [(m.name, m.path) for m in selected]):
         o = verdict(name, descriptions[name], base, res, applied)
         progress.info(f"mutants: {name}: {o.status}"
-                      + (f" by {len(o.caught)} cases" if o.caught else ""))
+                      + (f" by {len(o.caught)} cases" if o.caught else "")
+                      + (f" and {len(o.reports)} sanitizer reports" if o.reports else ""))
         outcomes.append(o)
 
     table = render(base, outcomes, columns(base))

@@ -14,77 +14,54 @@ import re
 from pathlib import Path
 from typing import Optional
 
+from unidiff import PatchSet, UnidiffParseError
+
 from tgtsim.errors import InfraError, UsageError
 from tgtsim.gitutil import Git
+from tgtsim.prepare import load_state
 
 # path -> {line number in the new file: the line's text}
 PatchLines = dict[str, dict[int, str]]
 
-HUNK_RE = re.compile(r"^@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+# the first file header: what comes before it (a mail, a commit message
+# that may quote a hunk) is not part of the diff
+_FIRST_FILE = re.compile(r"^(?:diff --git |--- .*\n\+\+\+ )", re.M)
 
 
-def _path_of(header: str) -> Optional[str]:
-    """The path of a '+++ ' line: 'b/drivers/x.c' -> 'drivers/x.c', /dev/null -> None."""
-    name = header[4:].rstrip("\n")
-    if "\t" in name:        # GNU diff appends a timestamp after a tab
-        name = name.split("\t", 1)[0]
-    if name.startswith('"') and name.endswith('"'):
-        raise UsageError(f"quoted path in diff header not supported: {name}")
-    if name == "/dev/null":
+def _path_of(target: str) -> Optional[str]:
+    """'b/drivers/x.c' -> 'drivers/x.c'; /dev/null (a deleted file) -> None."""
+    if target.startswith('"'):
+        raise UsageError(f"quoted path in diff header not supported: {target}")
+    if target == "/dev/null":
         return None
-    return name[2:] if name.startswith(("b/", "a/")) else name
+    return target[2:] if target.startswith(("b/", "a/")) else target
 
 
 def parse_unified_diff(text: str) -> PatchLines:
-    """'+' lines of a unified diff (git or GNU), by new path and new line number.
+    """'+' lines of a unified diff (git or GNU), by new path and new line
+    number, read by python3-unidiff.
 
-    Works on `git diff`, `git format-patch` output (mail headers and the
-    diffstat are skipped) and plain `diff -u` output. Several diffs of the
-    same file are merged (the numbers must then refer to the same version).
+    Works on `git diff`, one `git format-patch` (its mail headers, message
+    and diffstat before the first file are skipped) and plain `diff -u`
+    output. Several diffs of the same file are merged (the numbers must
+    then refer to the same version).
     """
+    first = _FIRST_FILE.search(text)
+    if first is None:
+        return {}
+    try:
+        patch = PatchSet(text[first.start():])
+    except UnidiffParseError as e:
+        raise UsageError(f"malformed diff: {e}") from None
     out: PatchLines = {}
-    path: Optional[str] = None
-    new_no = 0
-    remaining_old = remaining_new = 0
-    in_hunk = have_file = after_minus = False
-    for raw in text.splitlines():
-        if in_hunk and (remaining_old > 0 or remaining_new > 0):
-            tag = raw[:1]
-            if tag == "+":
-                if path is not None:
-                    out.setdefault(path, {})[new_no] = raw[1:]
-                new_no += 1
-                remaining_new -= 1
-                continue
-            if tag == "-":
-                remaining_old -= 1
-                continue
-            if tag == " " or raw == "":
-                new_no += 1
-                remaining_old -= 1
-                remaining_new -= 1
-                continue
-            if tag == "\\":      # "\ No newline at end of file"
-                continue
-            raise UsageError(f"malformed diff: unexpected line in hunk of {path}: {raw[:60]!r}")
-        in_hunk = False
-        if raw.startswith("\\"):
+    for pf in patch:
+        path = _path_of(pf.target_file)
+        if path is None:
             continue
-        if raw.startswith("+++ ") and after_minus:
-            path, have_file, after_minus = _path_of(raw), True, False
-            continue
-        after_minus = raw.startswith("--- ")
-        m = HUNK_RE.match(raw)
-        if not m:
-            # only a file header makes the next '@@' a hunk (commit messages
-            # and mail signatures between the diffs are ignored)
-            have_file = False
-            continue
-        if have_file:
-            remaining_old = int(m.group(1)) if m.group(1) is not None else 1
-            new_no = int(m.group(2))
-            remaining_new = int(m.group(3)) if m.group(3) is not None else 1
-            in_hunk = True
+        for hunk in pf:
+            for line in hunk:
+                if line.is_added:
+                    out.setdefault(path, {})[line.target_line_no] = line.value.rstrip("\r\n")
     return {p: lines for p, lines in out.items() if lines}
 
 
@@ -102,13 +79,7 @@ def from_git(tree: Path, base: str, last: str) -> PatchLines:
 
 def series_range(tree: Path) -> tuple[str, str]:
     """(base commit, last patch commit) of a prepared build/linux."""
-    from tgtsim.prepare import State
-    git = Git(tree)
-    if not git.is_repo():
-        raise InfraError(f"{tree} is not prepared: run `tgtsim prepare` first")
-    state = State.load(git)
-    if state is None or not state.base_commit:
-        raise InfraError(f"{tree} has no tgtsim state: run `tgtsim prepare` first")
+    state = load_state(tree)
     last = state.patches[-1]["commit"] if state.patches else state.base_commit
     return state.base_commit, last
 

@@ -62,5 +62,10 @@ class Paths:
         return self.build / "kbuild" / profile
 
     @property
+    def selftests_init(self) -> Path:
+        """PID 1 of the selftest boot."""
+        return self.root / "selftests" / "init.sh"
+
+    @property
     def kunit_tool(self) -> Path:
         return self.linux / "tools" / "testing" / "kunit"

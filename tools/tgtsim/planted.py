@@ -19,7 +19,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from tgtsim import mutants, prepare
 from tgtsim.errors import InfraError, UsageError
@@ -27,6 +27,7 @@ from tgtsim.gitutil import Git
 from tgtsim.paths import Paths
 from tgtsim.progress import Progress
 from tgtsim.results import Results
+from tgtsim.run import BootFn
 
 PROFILE = "debug"
 BUG_RE = re.compile(r"^\d\d-[A-Za-z0-9._-]+\.patch$")
@@ -110,7 +111,7 @@ def render(base: Optional[Results], outcomes: list[Outcome]) -> str:
 
 
 def run(paths: Paths, wanted: list[str], progress: Progress, jobs: int,
-        boot_fn: Callable[[Path, Path, Path], Results], use_ccache: bool = True,
+        boot_fn: BootFn, use_ccache: bool = True,
         check_port: bool = True) -> int:
     """Run the port and the planted bugs; 0 if the port is clean and every
     bug was caught with the expected kind of report. check_port=False: the

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from tgtsim import kernel_source, overlay, series
-from tgtsim.errors import BuildError, UsageError
+from tgtsim.errors import BuildError, InfraError, UsageError
 from tgtsim.gitutil import Git
 from tgtsim.paths import Paths
 from tgtsim.progress import Progress
@@ -26,7 +26,7 @@ OVERLAY_SUBJECT = "tgtsim: overlay"
 class State:
     base: str = ""
     base_commit: str = ""
-    patches: list[dict] = field(default_factory=list)   # name, sha256, commit
+    patches: list[dict[str, str]] = field(default_factory=list)   # name, sha256, commit
     overlay: str = ""
     head: str = ""
     refreshed_head: str = ""
@@ -44,6 +44,18 @@ class State:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(self), indent=1))
         tmp.replace(path)
+
+
+def load_state(tree: Path) -> State:
+    """The state of a prepared tree (build/linux); the one place that says
+    to run `tgtsim prepare` first."""
+    git = Git(tree)
+    if not git.is_repo():
+        raise InfraError(f"{tree} is not prepared: run `tgtsim prepare` first")
+    state = State.load(git)
+    if state is None or not state.base_commit:
+        raise InfraError(f"{tree} has no tgtsim state: run `tgtsim prepare` first")
+    return state
 
 
 @dataclass

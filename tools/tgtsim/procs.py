@@ -211,15 +211,6 @@ def _log_write(logf, log: Optional[Path], item: str) -> None:
         raise InfraError(f"cannot write {log}: {e.strerror or e}") from None
 
 
-def watchdog_reason(res: Result, what: str, timeout: float, idle_timeout: float) -> str:
-    """Why the watchdog killed `what` ('' if it did not)."""
-    if res.idle_timed_out:
-        return f"{what} hang: no console output for {int(idle_timeout)} s (killed)"
-    if res.timed_out:
-        return f"{what} timeout: still running after {int(timeout)} s (killed)"
-    return ""
-
-
 def run_quiet(cmd: Sequence[str], *, cwd: Optional[Path] = None,
               env: Optional[Mapping[str, str]] = None,
               check: bool = True) -> subprocess.CompletedProcess:

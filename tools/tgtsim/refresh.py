@@ -17,7 +17,7 @@ from tgtsim import series
 from tgtsim.errors import UsageError
 from tgtsim.gitutil import Git
 from tgtsim.paths import Paths
-from tgtsim.prepare import OVERLAY_SUBJECT, State
+from tgtsim.prepare import OVERLAY_SUBJECT, load_state
 from tgtsim.progress import Progress
 
 FORMAT_OPTS = ("--zero-commit", "--no-signature", "--no-numbered", "--abbrev=12",
@@ -32,12 +32,8 @@ class RefreshResult:
 
 
 def refresh(paths: Paths, progress: Progress) -> RefreshResult:
+    state = load_state(paths.linux)
     git = Git(paths.linux)
-    if not git.is_repo():
-        raise UsageError(f"{paths.linux} is not prepared: run `tgtsim prepare` first")
-    state = State.load(git)
-    if state is None or not state.base_commit:
-        raise UsageError(f"{paths.linux} has no tgtsim state: run `tgtsim prepare` first")
     # a detached HEAD is a rebase or cherry-pick in the middle: writing the
     # series from there would drop the patches after it
     if not git.ok("symbolic-ref", "-q", "HEAD"):

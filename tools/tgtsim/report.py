@@ -1,6 +1,10 @@
 """Reports of one run: summary.txt, results.json, junit.xml in a new
 out/runs/<id>/ directory; out/latest is switched to it only once everything
-is written, so an earlier run is never lost to a failing new one."""
+is written, so an earlier run is never lost to a failing new one.
+
+JUnit is written with junitparser (lxml indents it); results.json holds the
+RunInfo of the run and its Results. What later stages add (the coverage
+figures, the gate's cases and summary lines) comes in as data."""
 
 from __future__ import annotations
 
@@ -8,10 +12,14 @@ import json
 import os
 import re
 import time
-import xml.etree.ElementTree as ET
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
+from lxml import etree
+
+from tgtsim.boots import SelftestInfo
 from tgtsim.errors import InfraError
 from tgtsim.results import CRASHED, FAILED, SKIPPED, Results, suite_status
 from tgtsim.sanitizers import Report
@@ -23,6 +31,43 @@ _XML_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\x1b\[[0-9;]*[A-Za-z]")
 
 def clean(text: str) -> str:
     return _XML_BAD.sub("", text)
+
+
+@dataclass
+class RunInfo:
+    """What results.json records of a run besides its results; absent
+    (None) fields are left out."""
+    run_id: str
+    profile: str
+    started: Optional[float] = None
+    duration: Optional[float] = None          # the KUnit boot
+    kernel_args: Optional[list[str]] = None   # the KUnit boot
+    returncode: Optional[int] = None          # the KUnit boot
+    expect_kmemleak: Optional[bool] = None
+    selftests: Optional[SelftestInfo] = None
+    coverage: Optional[dict[str, Any]] = None   # the coverage stage's figures
+    failed_step: Optional[str] = None         # a run that stopped before booting
+    mutant: Optional[str] = None              # a run of `tgtsim mutants`
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                d[f.name] = value.to_dict() if isinstance(value, SelftestInfo) else value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunInfo":
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        if isinstance(kw.get("selftests"), dict):
+            kw["selftests"] = SelftestInfo.from_dict(kw["selftests"])
+        else:
+            kw.pop("selftests", None)
+        kw.setdefault("run_id", "")
+        kw.setdefault("profile", "")
+        return cls(**kw)
 
 
 def new_run_dir(out: Path, profile: str) -> Path:
@@ -102,22 +147,21 @@ def _sanitizer_rows(res: Results) -> list[tuple[str, str, str, str, str]]:
 
 
 def junit_xml(res: Results, name: str = "tgtsim") -> bytes:
-    tests = len(res.cases) + (1 if res.crash else 0) + len(res.sanitizer)
-    root = ET.Element("testsuites", name=name, tests=str(tests),
-                      failures=str(res.failed), errors="0", skipped=str(res.skipped), time="0")
+    xml = JUnitXml(name)
 
     def add_suite(sname: str, cases: list[tuple[str, str, str, str, str]]) -> None:
-        failures = sum(1 for c in cases if c[2] == "failed")
-        skipped = sum(1 for c in cases if c[2] == "skipped")
-        ts = ET.SubElement(root, "testsuite", name=sname, tests=str(len(cases)),
-                           failures=str(failures), errors="0", skipped=str(skipped), time="0")
+        ts = TestSuite(sname)
         for cname, classname, status, message, body in cases:
-            tc = ET.SubElement(ts, "testcase", classname=classname, name=cname, time="0")
+            tc = TestCase(cname, classname, 0)
             if status == "failed":
-                f = ET.SubElement(tc, "failure", message=clean(message)[:1000], type="failure")
-                f.text = clean(body)
+                failure = Failure(clean(message)[:1000], "failure")
+                failure.text = clean(body)
+                tc.result = [failure]
             elif status == "skipped":
-                ET.SubElement(tc, "skipped", message=clean(message)[:1000])
+                tc.result = [Skipped(clean(message)[:1000])]
+            ts.add_testcase(tc)
+        ts.update_statistics()
+        xml.add_testsuite(ts)
 
     for suite in res.suites:
         rows = []
@@ -131,21 +175,28 @@ def junit_xml(res: Results, name: str = "tgtsim") -> bytes:
         add_suite("tgtsim", [(res.crash.where, "tgtsim", "failed", res.crash.reason,
                               res.crash.reason + "\n\n--- tail of the log ---\n"
                               + "\n".join(res.crash.tail))])
-    ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    xml.update_statistics()
+    root = etree.fromstring(xml.tostring())
+    for el in root.iter():
+        if "time" in el.attrib:
+            el.set("time", "0")     # no durations per case: the boots run them all
+    etree.indent(root)
+    return etree.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def results_json(res: Results, meta: dict[str, Any]) -> str:
-    data = dict(meta)
+def results_json(res: Results, info: RunInfo) -> str:
+    data = info.to_dict()
     data.update(res.to_dict())
     data["exit_code"] = res.exit_code()
     return json.dumps(data, indent=1) + "\n"
 
 
-def write(run_dir: Path, res: Results, meta: dict[str, Any], notes: Sequence[str] = ()) -> None:
+def write(run_dir: Path, res: Results, info: RunInfo, notes: Sequence[str] = ()) -> None:
+    """summary.txt (`notes` before its closing count line), results.json,
+    junit.xml."""
     try:
         (run_dir / "summary.txt").write_text(summary_text(res, notes=notes))
-        (run_dir / "results.json").write_text(results_json(res, meta))
+        (run_dir / "results.json").write_text(results_json(res, info))
         (run_dir / "junit.xml").write_bytes(junit_xml(res))
     except OSError as e:
         raise InfraError(f"cannot write reports to {run_dir}: {e.strerror or e}") from None
@@ -176,9 +227,9 @@ def latest(out: Path) -> Optional[Path]:
     return link.resolve() if link.exists() else None
 
 
-def load(run_dir: Path) -> tuple[Results, dict[str, Any]]:
+def load(run_dir: Path) -> tuple[Results, RunInfo]:
     try:
         data = json.loads((run_dir / "results.json").read_text())
-    except (OSError, ValueError) as e:
+        return Results.from_dict(data), RunInfo.from_dict(data)
+    except (OSError, ValueError, TypeError, KeyError) as e:
         raise InfraError(f"no readable results.json in {run_dir}: {e}") from None
-    return Results.from_dict(data), data

@@ -1,33 +1,25 @@
-"""KUnit results from a console log: the tree's kunit_parser does the parsing,
-this module flattens its Test tree into suites and cases and decides whether
-the boot crashed (panic, oops, hang, truncated or missing KTAP). Sanitizer
-reports (KASAN, lockdep, kmemleak, WARN, ...; see sanitizers.py) are
-failures of their own."""
+"""The results of a run: its cases (KUnit cases and selftests, each of a
+suite), the crash that stopped it if any, its sanitizer reports; counted,
+with the run's Status and exit code. Only the data: kunit_results.py,
+selftests.py and sanitizers.py fill it from the consoles."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Optional
 
-from tgtsim import kunit_tools, sanitizers
+from tgtsim.errors import Status
 from tgtsim.sanitizers import Report
 
 PASSED, FAILED, SKIPPED, CRASHED = "passed", "failed", "skipped", "crashed"
 TAIL_LINES = 60
 
-# a line that starts a sanitizer report (sanitizers.start_kind) is not a crash
-CRASH_PATTERNS = [
-    re.compile(p) for p in (
-        r"Kernel panic - not syncing", r"\bOops\b", r"\bBUG: ", r"kernel BUG at",
-        r"general protection fault", r"Segmentation fault", r"Unable to handle kernel",
-        r"Kernel mode (?:fault|signal)", r"Stack overflow",
-        r"unregister_netdevice: waiting", r"watchdog: BUG: soft lockup",
-    )
-]
-KMEMLEAK_SUITE = "tgt_kmemleak"
-FAIL_MESSAGE = re.compile(r"(EXPECTATION|ASSERTION) FAILED|try (faulted|timed out)|failed")
+# the step a crash happened in -> whose failure it is
+CRASH_STATUS: dict[str, Status] = {
+    "kernel": Status.KERNEL_CRASH, "selftests": Status.KERNEL_CRASH,
+    "prepare": Status.BUILD_FAILURE, "build": Status.BUILD_FAILURE,
+    "selftests-build": Status.TOOL_FAILURE, "coverage": Status.TOOL_FAILURE,
+}
 
 
 @dataclass
@@ -44,6 +36,10 @@ class Crash:
     reason: str
     tail: list[str]
     where: str = "kernel"   # the step that failed: kernel, build, prepare...
+
+    @property
+    def status(self) -> Status:
+        return CRASH_STATUS.get(self.where, Status.TOOL_FAILURE)
 
 
 @dataclass
@@ -76,13 +72,26 @@ class Results:
     def closing_line(self) -> str:
         return f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped"
 
-    def exit_code(self) -> int:
+    @property
+    def status(self) -> Status:
         if self.crash:
-            return 3
-        return 1 if self.failed else 0
+            return self.crash.status
+        return Status.TEST_FAILURE if self.failed else Status.SUCCESS
+
+    def exit_code(self) -> int:
+        return self.status.exit_code
 
     def suite_cases(self, suite: str) -> list[Case]:
         return [c for c in self.cases if c.suite == suite]
+
+    def add(self, cases: list[Case], suites: list[str], crash: Optional[Crash]) -> None:
+        """Add the cases of another boot; the first crash stays the run's."""
+        for s in suites:
+            if s not in self.suites:
+                self.suites.append(s)
+        self.cases.extend(cases)
+        if crash is not None and self.crash is None:
+            self.crash = crash
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,111 +125,11 @@ def suite_status(cases: list[Case]) -> str:
     return PASSED
 
 
-def _status(test: Any) -> str:
-    name = test.status.name
-    return {"SUCCESS": PASSED, "SKIPPED": SKIPPED, "FAILURE": FAILED}.get(name, CRASHED)
-
-
-def _message(case: Case, skip_reasons: dict[str, str]) -> str:
-    if case.status == SKIPPED:
-        return skip_reasons.get(case.name.rsplit("/", 1)[-1], "skipped")
-    if case.status == CRASHED:
-        return "test crashed or did not report a result"
-    if case.status == FAILED:
-        for line in case.log:
-            if FAIL_MESSAGE.search(line):
-                return line.strip().lstrip("#").strip()
-        return "failed"
-    return ""
-
-
-def _leaves(test: Any, suite: str, prefix: str, out: list[Case]) -> None:
-    for i, sub in enumerate(test.subtests, 1):
-        name = sub.name or f"<missing test {i}>"
-        full = f"{prefix}/{name}" if prefix else name
-        if sub.subtests:
-            _leaves(sub, suite, full, out)
-        else:
-            out.append(Case(suite=suite, name=full, status=_status(sub),
-                            log=[ln for ln in sub.log]))
-
-
-def detect_crash(lines: list[str]) -> Optional[str]:
-    for line in lines:
-        if sanitizers.start_kind(line):
-            continue
-        for pat in CRASH_PATTERNS:
-            if pat.search(line):
-                return line.strip()
-    return None
+def status_of(test: Any) -> str:
+    """The status of a case from kunit_parser's Test."""
+    return {"SUCCESS": PASSED, "SKIPPED": SKIPPED, "FAILURE": FAILED}.get(test.status.name,
+                                                                       CRASHED)
 
 
 def tail(lines: list[str], n: int = TAIL_LINES) -> list[str]:
     return lines[-n:]
-
-
-def kmemleak_check(res: Results) -> Optional[Report]:
-    """A failure if the end-of-run kmemleak scan (suite tgt_kmemleak) is
-    missing or did not run last; None if it ran (its own failure, if it
-    failed, is a KUnit failure)."""
-    problem = ""
-    if KMEMLEAK_SUITE not in res.suites:
-        problem = f"no end-of-run kmemleak scan: the {KMEMLEAK_SUITE} suite did not run"
-    elif res.suites[-1] != KMEMLEAK_SUITE:
-        problem = (f"the kmemleak scan did not run last: {res.suites[-1]} ran after "
-                   f"{KMEMLEAK_SUITE}, its leaks are not checked")
-    if not problem:
-        return None
-    return Report(kind="kmemleak", title=problem, lines=[], line_no=0,
-                  during="after the tests")
-
-
-def analyze(lines: list[str], kunit_dir: Path, hang: str = "",
-            returncode: Optional[int] = 0, expect_kmemleak: bool = False) -> Results:
-    """Results of one boot from its console `lines`.
-
-    `hang` is a reason given by the watchdog (timeout, no output); a non-zero
-    `returncode` of the kernel process is a crash too. Every sanitizer
-    report is a failure; with `expect_kmemleak` (a kernel with kmemleak and
-    no --filter) a missing end-of-run leak scan is one as well.
-    """
-    test, printed = kunit_tools.parse(kunit_dir, lines)
-    res = Results(parser_output=printed)
-    skip_reasons = {}
-    for line in lines:
-        m = re.search(r"\bok \d+ (?:- )?(\S+) # SKIP ?(.*)$", line)
-        if m:
-            skip_reasons.setdefault(m.group(1), m.group(2).strip() or "skipped")
-    for top in test.subtests:
-        suite = top.name or "<unnamed>"
-        if suite not in res.suites:
-            res.suites.append(suite)
-        if top.subtests:
-            _leaves(top, suite, "", res.cases)
-        else:
-            res.cases.append(Case(suite=suite, name=suite, status=_status(top), log=list(top.log)))
-    for c in res.cases:
-        c.message = _message(c, skip_reasons)
-
-    reason = ""
-    if hang:
-        reason = hang
-    elif (panic := detect_crash(lines)):
-        reason = f"kernel crash: {panic}"
-    elif test.status.name == "FAILURE_TO_PARSE_TESTS" or not lines:
-        reason = "no KTAP output: the kernel did not run any KUnit test"
-    elif test.counts.crashed or test.counts.errors or test.status.name == "TEST_CRASHED":
-        reason = "truncated or malformed KTAP output (kernel stopped before all tests reported)"
-    elif not res.cases:
-        reason = "no KUnit test ran (0 tests)"
-    elif returncode not in (0, None):
-        reason = f"kernel exited with status {returncode}"
-    if reason:
-        res.crash = Crash(reason=reason, tail=tail(lines))
-    found = sanitizers.scan(lines)
-    res.sanitizer, res.allowed = found.reports, found.allowed
-    if expect_kmemleak and not res.crash:
-        missing = kmemleak_check(res)
-        if missing:
-            res.sanitizer.append(missing)
-    return res

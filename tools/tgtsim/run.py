@@ -1,88 +1,160 @@
-"""`tgtsim run [PROFILE]`: boot the built UML once, under a watchdog, and
-report. The console is saved raw; KTAP is parsed by the tree's kunit_parser.
-A panic, an oops, a hang or truncated KTAP is a reported failure (exit 3)."""
+"""A run of tgtsim, its stages in the order they flow:
+
+    prepare -> build -> boot -> analyse -> report -> (coverage, gate)
+
+main_job() is `tgtsim all` (and `make`): deps, prepare, build, then
+run_profile(): boot (boots.py: the KUnit boot and the selftest boot beside
+it), analyse (analysis.py), the coverage stage for a measured profile
+(coverage.py, decided once by coverage.for_profile), the reports
+(report.py). Each stage takes typed inputs and returns typed results; this
+module only hands them on. A panic, an oops, a hang or truncated KTAP is a
+reported failure (exit 3), like a build or tool failure; the run's Status
+says whose.
+"""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Callable, Optional, Sequence
 
-from tgtsim import kunit_tools, profiles, report, sanitizers, selftests
-from tgtsim.errors import InfraError
+from tgtsim import analysis, build, coverage, deps, ktap, prepare, profiles, report
+from tgtsim import selftest_build
+from tgtsim.boots import CONSOLE, SELFTEST_CONSOLE, boot_all
+from tgtsim.errors import BuildError, InfraError
 from tgtsim.paths import Paths
-from tgtsim.procs import Background, Result, run_watched, watchdog_reason
 from tgtsim.progress import Progress
-from tgtsim.results import Results, analyze
+from tgtsim.report import RunInfo
+from tgtsim.results import Crash, Results
+from tgtsim.uml import BootOptions, BootResult, Uml
 
-# what kunit_kernel.LinuxSourceTreeOperationsUml.start passes, plus kunit.enable
-UML_ARGS = ["mem=1G", "console=tty", "kunit_shutdown=halt", "kunit.enable=1"]
-DEFAULT_TIMEOUT = 600.0
-DEFAULT_IDLE = 120.0
+# the log a crash's tail comes from, by the step that failed
+CRASH_LOGS = {"kernel": CONSOLE, "selftests": SELFTEST_CONSOLE,
+              "selftests-build": selftest_build.BUILD_LOG,
+              "coverage": "coverage/coverage.log"}
 
 
 @dataclass
-class RunOptions:
-    timeout: float = DEFAULT_TIMEOUT
-    idle_timeout: float = DEFAULT_IDLE
-    filter_glob: str = ""
-    seed: Optional[int] = None
-    kernel_args: list[str] = field(default_factory=list)
-    # the selftest boot after the KUnit boot (None: no selftests)
-    selftests: Optional[selftests.SelftestOptions] = None
-
-    def args(self) -> list[str]:
-        a = list(UML_ARGS)
-        if self.filter_glob:
-            a.append(f"kunit.filter_glob={self.filter_glob}")
-        if self.seed is not None:
-            a.append(f"tgt_kunit.seed={self.seed}")
-        a.extend(self.kernel_args)
-        return a
-
-
-def boot(binary: Path, opts: RunOptions, console_log: Path, progress: Progress,
-         cwd: Optional[Path] = None) -> Result:
-    cmd = [str(binary), *opts.args()]
-    progress.info("boot: " + " ".join(cmd))
-    try:
-        return run_watched(cmd, cwd=cwd or binary.parent, log=console_log,
-                           on_line=progress.output, timeout=opts.timeout,
-                           idle_timeout=opts.idle_timeout, stdin_pipe=True)
-    finally:
-        if sys.stdin is not None and sys.stdin.isatty():
-            subprocess.call(["stty", "sane"], stderr=subprocess.DEVNULL)
-
-
-def hang_reason(res: Result, opts: RunOptions) -> str:
-    return watchdog_reason(res, "kernel", opts.timeout, opts.idle_timeout)
+class JobOptions:
+    """The main job: `tgtsim all`."""
+    profile: str
+    boot: BootOptions = field(default_factory=BootOptions)
+    coverage: coverage.Options = field(default_factory=coverage.Options)
+    deps: bool = True
+    use_ccache: bool = True
+    kernel_src: Optional[str] = None
+    kernel_ref: Optional[str] = None
 
 
 def kunit_dir(paths: Paths) -> Path:
-    return kunit_tools.locate([paths.kunit_tool], paths.tarball, paths.build)
+    return ktap.locate([paths.kunit_tool], paths.tarball, paths.build)
 
 
-def finish(paths: Paths, run_dir: Path, res: Results, meta: dict, progress: Progress,
-           switch: bool = True) -> int:
-    """Write the reports, switch out/latest, print the summary."""
+def main_job(paths: Paths, opts: JobOptions, progress: Progress) -> Results:
+    """deps --install, prepare, build, run; a prepare or build failure is
+    recorded as a run (its reports in out/latest) and raised."""
+    profile = opts.profile
+    profiles.fragments(paths.profiles, profile)   # fail fast on a bad profile
+    cov = coverage.for_profile(paths, profile, progress, opts.coverage)   # bad thresholds: early
+    if opts.deps:
+        deps.run_deps(True, progress)
+    try:
+        prepare.prepare(paths, progress, opts.kernel_src, opts.kernel_ref)
+    except BuildError as e:
+        record_failure(paths, profile, "prepare", e.message, e.detail, progress)
+        raise
+    if cov is not None:
+        cov.check_scope()
+    try:
+        build.build(paths, profile, progress, opts.boot.jobs, opts.use_ccache,
+                    make_options=cov.make_options() if cov is not None else [])
+    except BuildError as e:
+        d = record_failure(paths, profile, "build", e.message, e.detail, progress,
+                           {"build.log": paths.kbuild(profile) / "build.log"})
+        e.message += f"\n  reports: {d}"
+        raise
+    if cov is not None:
+        cov.reset()
+    return run_profile(paths, profile, opts.boot, progress, cov)
+
+
+def expect_kmemleak(kernel: Uml, opts: BootOptions) -> bool:
+    """The end-of-run leak scan is a suite: --filter may leave it out."""
+    return kernel.has_kmemleak() and not opts.filter_glob
+
+
+def run_profile(paths: Paths, profile: str, opts: BootOptions, progress: Progress,
+                cov: Optional[coverage.Coverage] = None) -> Results:
+    """Boot the built kernel of `profile`, analyse, collect coverage (after
+    all boots of the run), write the reports."""
+    profiles.fragments(paths.profiles, profile)  # unknown profile -> exit 2
+    kb = paths.kbuild(profile)
+    binary = kb / "linux"
+    if not binary.is_file():
+        raise InfraError(f"no kernel built for profile '{profile}' ({binary}): "
+                         f"run `tgtsim build {profile}` first")
+    kdir = kunit_dir(paths)
+    run_dir = report.new_run_dir(paths.out, profile)
+    if (kb / "build.log").is_file():
+        _copy(kb / "build.log", run_dir / "build.log")
+    started = time.time()
+    kernel = Uml(binary, progress)
+    programs = selftest_build.build(paths, run_dir, opts.jobs, progress) \
+        if opts.selftests else None
+    boots = boot_all(kernel, opts, run_dir, paths.selftests_init, programs, progress,
+                     f"boot {profile}")
+    expect = expect_kmemleak(kernel, opts)
+    results = analysis.analyse(boots.kunit, boots.selftests, kdir, expect, ktap_dir=run_dir)
+    info = RunInfo(run_id=run_dir.name, profile=profile, started=started,
+                   duration=round(boots.kunit.duration, 1), kernel_args=boots.kunit.args,
+                   returncode=boots.kunit.returncode, expect_kmemleak=expect,
+                   selftests=boots.selftests)
     notes: list[str] = []
-    if meta.get("coverage"):
-        from tgtsim import coverage
-        notes = coverage.apply(res, meta["coverage"])
-    report.write(run_dir, res, meta, notes)
+    if cov is not None:
+        collected = cov.collect(run_dir)
+        info.coverage = collected.entry
+        results.add([], [], collected.crash)
+        notes = coverage.apply(results, collected.entry)
+    return finish(paths, run_dir, results, info, notes, progress)
+
+
+BootFn = Callable[[Path, Path, Path], Results]
+
+
+def scratch_boot(paths: Paths, opts: BootOptions, progress: Progress) -> BootFn:
+    """The boot of a scratch-tree build (mutants, planted bugs):
+    `boot_fn(binary, run_dir, kunit_dir)` boots KUnit and, with
+    `opts.selftests`, the selftests beside it, the console, KTAP and
+    selftest files in run_dir, analysed like any run. The selftests are
+    built once, on the first call: they depend on sim_lld's uapi header and
+    the tree's kselftest harness, which no scratch tree changes."""
+    built: list[selftest_build.Programs] = []
+
+    def boot_fn(binary: Path, run_dir: Path, kdir: Path) -> Results:
+        if opts.selftests and not built:
+            built.append(selftest_build.build(paths, run_dir, opts.jobs, progress))
+        kernel = Uml(binary, progress)
+        boots = boot_all(kernel, opts, run_dir, paths.selftests_init,
+                         built[0] if built else None, progress,
+                         f"boot {binary.parent.name}")     # kbuild/PROFILE/linux
+        return analysis.analyse(boots.kunit, boots.selftests, kdir,
+                                expect_kmemleak(kernel, opts), ktap_dir=run_dir)
+    return boot_fn
+
+
+def finish(paths: Paths, run_dir: Path, res: Results, info: RunInfo, notes: Sequence[str],
+           progress: Progress, switch: bool = True) -> Results:
+    """Write the reports, switch out/latest, print the summary."""
+    report.write(run_dir, res, info, notes)
     if switch:
         report.switch_latest(paths.out, run_dir)
-    text = report.summary_text(res, notes=notes)
-    body, closing = text.rstrip("\n").rsplit("\n", 1) if "\n" in text.rstrip("\n") \
-        else ("", text.rstrip("\n"))
+    text = report.summary_text(res, notes=notes).rstrip("\n")
+    body, closing = text.rsplit("\n", 1) if "\n" in text else ("", text)
     if res.crash:
-        log = {"kernel": "console.log", "selftests": selftests.CONSOLE,
-               "selftests-build": selftests.BUILD_LOG,
-               "coverage": "coverage/coverage.log"}.get(res.crash.where, "build.log")
+        log = CRASH_LOGS.get(res.crash.where, "build.log")
         sys.stdout.flush()
         sys.stderr.write(f"tgtsim: error: {res.crash.reason}\n"
                          f"--- last {len(res.crash.tail)} lines of {run_dir}/{log} ---\n"
@@ -94,179 +166,46 @@ def finish(paths: Paths, run_dir: Path, res: Results, meta: dict, progress: Prog
     sys.stdout.write(f"reports: {run_dir}\n")
     sys.stdout.write(progress.paint(closing, color) + "\n")
     sys.stdout.flush()
-    return res.exit_code()
+    return res
 
 
-Collector = Callable[[Path, Results, dict[str, Any]], None]
-
-
-def run_profile(paths: Paths, profile: str, opts: RunOptions, progress: Progress,
-                collect: Optional[Collector] = None) -> int:
-    """Boot, analyze, write the reports. `collect(run_dir, results, meta)`
-    runs after all boots of the run, before the reports are written
-    (coverage capture)."""
-    profiles.fragments(paths.profiles, profile)  # unknown profile -> exit 2
-    kb = paths.kbuild(profile)
-    binary = kb / "linux"
-    if not binary.is_file():
-        raise InfraError(f"no kernel built for profile '{profile}' ({binary}): "
-                         f"run `tgtsim build {profile}` first")
-    kdir = kunit_dir(paths)
-    run_dir = report.new_run_dir(paths.out, profile)
-    if (kb / "build.log").is_file():
-        _write(run_dir / "build.log", lambda p: shutil.copyfile(kb / "build.log", p))
-    started = time.time()
-    st = opts.selftests
-    prep = selftests.prepare(paths, run_dir, st, progress) if st else None
-    res, results, expect_kmemleak, st_meta = boot_all(paths, binary, opts, run_dir, kdir, prep,
-                                                      progress, f"boot {profile}")
-    meta = {"run_id": run_dir.name, "profile": profile, "started": started,
-            "duration": round(res.duration, 1), "kernel_args": opts.args(),
-            "returncode": res.returncode, "expect_kmemleak": expect_kmemleak, **st_meta}
-    if collect is not None:     # after all boots of the run
-        collect(run_dir, results, meta)
-    return finish(paths, run_dir, results, meta, progress)
-
-
-BootFn = Callable[[Path, Path, Path], Results]
-
-
-def scratch_boot(paths: Paths, opts: RunOptions, progress: Progress) -> BootFn:
-    """The boot of a scratch-tree build (mutants, planted bugs):
-    `boot_fn(binary, run_dir, kunit_dir)` boots KUnit and, unless
-    `opts.selftests` is None, the selftests, with the console, KTAP and
-    selftest files in run_dir, analysed like any run. The selftests are
-    built once, on the first call: they depend on sim_lld's uapi header and
-    the tree's kselftest harness, which no scratch tree changes."""
-    st = opts.selftests
-    built: list[selftests.Prepared] = []
-
-    def boot_fn(binary: Path, run_dir: Path, kdir: Path) -> Results:
-        if st is not None and not built:
-            built.append(selftests.prepare(paths, run_dir, st, progress))
-        return boot_all(paths, binary, opts, run_dir, kdir, built[0] if built else None,
-                        progress, f"boot {binary.parent.name}")[1]   # kbuild/PROFILE/linux
-    return boot_fn
-
-
-def boot_all(paths: Paths, binary: Path, opts: RunOptions, run_dir: Path, kdir: Path,
-             prep: Optional[selftests.Prepared], progress: Progress, label: str
-             ) -> tuple[Result, Results, bool, dict[str, Any]]:
-    """The KUnit boot and, with `prep` and `opts.selftests`, the selftest
-    boot beside it: two UMLs of one kernel, each on its own console (gcov
-    merges their counters at exit under a lock). Returns the KUnit boot, the
-    merged results (the KUnit boot's crash, if any, stays the run's), whether
-    the end-of-run leak scan was expected, and the selftests' meta. A
-    selftest build error is reported after the KUnit boot."""
-    st = opts.selftests
-    st_results, st_meta = Results(), {}
-    side: Optional[Background] = None
-    if st and prep and prep.error is None:
-        side = Background(lambda: boot_selftests(paths, binary, run_dir, prep, st, kdir,
-                                                 st_results, st_meta, progress))
-        side.start()
+def _copy(src: Path, dest: Path) -> None:
+    """A full disk or a read-only out/ is an InfraError."""
     try:
-        with progress.step(label):
-            res, results, expect_kmemleak = boot_kunit(binary, opts, run_dir, kdir, progress)
-    except BaseException:
-        if side is not None:       # interrupted: stop the selftest boot too
-            side.abandon()
-        raise
-    if side is not None:
-        side.wait()
-        selftests.merge(results, st_results.cases, st_results.suites, st_results.crash)
-        results.sanitizer.extend(st_results.sanitizer)
-        results.allowed.extend(st_results.allowed)
-    elif st and prep:
-        boot_selftests(paths, binary, run_dir, prep, st, kdir, results, st_meta, progress)
-    return res, results, expect_kmemleak, st_meta
-
-
-def boot_kunit(binary: Path, opts: RunOptions, run_dir: Path, kdir: Path,
-               progress: Progress) -> tuple[Result, Results, bool]:
-    """The KUnit boot: console.log and ktap.log in run_dir, the analysed
-    results, and whether the end-of-run leak scan was expected."""
-    res = boot(binary, opts, run_dir / "console.log", progress)
-    # the end-of-run leak scan is a suite: --filter may leave it out
-    expect_kmemleak = has_kmemleak(binary.parent) and not opts.filter_glob
-    results = analyze(res.lines, kdir, hang=hang_reason(res, opts), returncode=res.returncode,
-                      expect_kmemleak=expect_kmemleak)
-    write_ktap(run_dir / "ktap.log", res.lines)
-    return res, results, expect_kmemleak
-
-
-def boot_selftests(paths: Paths, binary: Path, run_dir: Path, prep: selftests.Prepared,
-                   st: selftests.SelftestOptions, kdir: Path, results: Results,
-                   meta: dict[str, Any], progress: Progress) -> None:
-    """The selftest boot of the same kernel, merged into results, its
-    sanitizer reports included."""
-    selftests.run(binary, paths.root / "selftests" / "init.sh", run_dir, prep, st, kdir,
-                  results, meta, progress)
-    add_selftest_reports(results, run_dir)
-
-
-def add_selftest_reports(results: Results, run_dir: Path) -> None:
-    """Sanitizer reports of the selftest boot are failures too."""
-    found = sanitizers.scan_console(run_dir / selftests.CONSOLE, origin="selftests")
-    results.sanitizer.extend(found.reports)
-    results.allowed.extend(found.allowed)
-
-
-def has_kmemleak(kbuild: Path) -> bool:
-    """The kernel built in `kbuild` has kmemleak (the debug profile)."""
-    try:
-        return "CONFIG_DEBUG_KMEMLEAK=y" in (kbuild / ".config").read_text().splitlines()
-    except OSError:
-        return False
-
-
-def _write(path: Path, write) -> None:
-    """Run `write(path)`; a full disk or a read-only out/ is an InfraError."""
-    try:
-        write(path)
+        shutil.copyfile(src, dest)
     except OSError as e:
-        raise InfraError(f"cannot write {path}: {e.strerror or e}") from None
-
-
-def write_ktap(path: Path, lines: list[str]) -> None:
-    """The KTAP part of the console (from the first 'KTAP version' line)."""
-    start = next((i for i, ln in enumerate(lines) if "KTAP version" in ln or "TAP version" in ln),
-                 None)
-    text = "" if start is None else "\n".join(lines[start:]) + "\n"
-    _write(path, lambda p: p.write_text(text))
+        raise InfraError(f"cannot write {dest}: {e.strerror or e}") from None
 
 
 def record_failure(paths: Paths, profile: str, where: str, message: str, detail: str,
                    progress: Progress, logs: Optional[dict[str, Path]] = None) -> Path:
     """A run directory for a run that failed before booting (prepare, build)."""
-    from tgtsim.results import Crash
     run_dir = report.new_run_dir(paths.out, profile)
     for name, src in (logs or {}).items():
         if src.is_file():
-            _write(run_dir / name, lambda p, src=src: shutil.copyfile(src, p))
+            _copy(src, run_dir / name)
     res = Results(crash=Crash(reason=f"{where} failed: {message}",
                               tail=detail.splitlines()[-60:], where=where))
-    report.write(run_dir, res, {"run_id": run_dir.name, "profile": profile,
-                                "started": time.time(), "failed_step": where})
+    report.write(run_dir, res, RunInfo(run_id=run_dir.name, profile=profile,
+                                       started=time.time(), failed_step=where))
     report.switch_latest(paths.out, run_dir)
     return run_dir
 
 
-def reanalyze(paths: Paths, run_dir: Path, progress: Progress) -> int:
-    """`tgtsim report`: re-parse a run's console.log and rewrite its reports."""
-    res, meta = report.load(run_dir)
-    console = run_dir / "console.log"
-    if console.is_file() and "failed_step" not in meta:
-        lines = console.read_text(errors="backslashreplace").splitlines()
+def reanalyze(paths: Paths, run_dir: Path, progress: Progress) -> Results:
+    """`tgtsim report`: re-parse a run's consoles and rewrite its reports."""
+    res, info = report.load(run_dir)
+    if (run_dir / CONSOLE).is_file() and info.failed_step is None:
         hang = ""
         if res.crash and res.crash.reason.startswith(("kernel hang", "kernel timeout")):
             hang = res.crash.reason
-        kdir = kunit_dir(paths)
-        res = analyze(lines, kdir, hang=hang, returncode=meta.get("returncode", 0),
-                      expect_kmemleak=bool(meta.get("expect_kmemleak")))
-        selftests.reanalyze(run_dir, meta, kdir, res)
-        if isinstance(meta.get("selftests"), dict):
-            add_selftest_reports(res, run_dir)
-    keep = {k: v for k, v in meta.items() if k not in ("counts", "crash", "suites", "exit_code")}
+        kunit = BootResult(args=info.kernel_args or [], lines=[],
+                           returncode=info.returncode if info.returncode is not None else 0,
+                           duration=info.duration or 0.0, hang=hang)
+        fresh = analysis.reread(run_dir, kunit, info.selftests, kunit_dir(paths),
+                                bool(info.expect_kmemleak))
+        if fresh is not None:
+            res = fresh
+    notes = coverage.apply(res, info.coverage) if info.coverage else []
     is_latest = report.latest(paths.out) == run_dir.resolve()
-    return finish(paths, run_dir, res, keep, progress, switch=is_latest)
+    return finish(paths, run_dir, res, info, notes, progress, switch=is_latest)

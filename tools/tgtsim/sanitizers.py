@@ -18,42 +18,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Optional
+
+from tgtsim.console import is_crash, report_kind
+from tgtsim.ktap import AFTER, Ktap
 
 MAX_REPORT_LINES = 200
 MAX_REPORTS = 25          # distinct reports kept; the rest are counted
 
-# start line of a report -> its kind
-_STARTS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), k) for p, k in (
-    (r"^BUG: KASAN: ", "kasan"),
-    (r"^BUG: KFENCE: ", "kfence"),
-    (r"^BUG: (?:sleeping function called from invalid context|scheduling while atomic)",
-     "atomic-sleep"),
-    (r"^WARNING: (?:possible circular locking dependency detected"
-     r"|possible recursive locking detected|inconsistent lock state"
-     r"|possible irq lock inversion dependency detected"
-     r"|\S+-safe -> \S+-unsafe lock order detected|bad unlock balance detected"
-     r"|held lock freed|lock held when returning to user space"
-     r"|suspicious RCU usage|Nested lock was not taken|.* still has locks held"
-     r"|bad contention detected|lock held at task exit|locking bug)", "lockdep"),
-    (r"^BUG: (?:spinlock|rwlock|held lock freed|workqueue leaked|key \S+ has not been"
-     r"|MAX_LOCK|looking up invalid subclass|lock held when returning)", "lockdep"),
-    (r"^(?:kmemleak: )?unreferenced object 0x[0-9a-f]+ \(size \d+\):", "kmemleak"),
-    (r"^UBSAN: ", "ubsan"),
-    (r"^BUG [\w.:-]+ \((?:Not tainted|Tainted: [^)]*)\): ", "slub"),
-    (r"^BUG: (?:Bad page (?:state|map)|Bad rss-counter|using (?:smp_processor_id|__this_cpu)"
-     r"|unable to release|Dentry .* still in use)", "bug"),
-    (r"^INFO: task \S+ blocked for more than \d+ seconds", "hung-task"),
-    (r"^(?:rcu: )?INFO: rcu_\w+ (?:self-)?detected stalls?", "rcu-stall"),
-    (r"^WARNING: CPU: \d+ PID: \d+ at ", "warn"),
-    (r"^WARNING: at ", "warn"),
-)]
 # separators printed just before a report's first line
 _PREFIX = re.compile(r"^(?:-+\[ cut here \]-+|={20,})\s*$")
+# a KTAP line (result, header, plan) ends a report
 _KTAP = re.compile(r"^\s*(?:(?:not )?ok \d+\b|KTAP version|TAP version|# Subtest:|1\.\.\d+\s*$)")
-_RESULT = re.compile(r"^(\s*)(?:not )?ok \d+ (?:- )?(.*?)(?:\s+#.*)?$")
-_SUBTEST = re.compile(r"^(\s*)# Subtest: (\S+)")
 _END_TRACE = re.compile(r"^-+\[ end trace [0-9a-f]* ?\]-+")
 _SEPARATOR = re.compile(r"^={20,}\s*$")
 _OFFSET = re.compile(r"\+0x[0-9a-f]+/0x[0-9a-f]+")
@@ -169,20 +145,6 @@ def kernel_path(path: str) -> str:
     return "/".join(parts)
 
 
-def start_kind(line: str) -> Optional[str]:
-    """The kind of report that `line` starts, or None."""
-    text = line.strip()
-    for pat, kind in _STARTS:
-        if pat.search(text):
-            return kind
-    return None
-
-
-def _is_crash_line(line: str) -> bool:
-    from tgtsim.results import CRASH_PATTERNS
-    return start_kind(line) is None and any(p.search(line) for p in CRASH_PATTERNS)
-
-
 def _end(lines: list[str], start: int, kind: str) -> int:
     """Index after the last line of the report starting at `start`."""
     limit = min(len(lines), start + MAX_REPORT_LINES)
@@ -205,7 +167,7 @@ def _end(lines: list[str], start: int, kind: str) -> int:
             return i + 1
         if kind in ("kasan", "kfence", "ubsan", "slub") and _SEPARATOR.match(text):
             return i + 1
-        if start_kind(line) or _KTAP.match(line) or _is_crash_line(line):
+        if report_kind(line) or _KTAP.match(line) or is_crash(line):
             return i
         if text.startswith("Call Trace:"):
             seen_trace = True
@@ -285,48 +247,17 @@ def _culprit(body: list[str]) -> str:
     return ""
 
 
-def _contexts(lines: list[str]) -> tuple[list[str], int]:
-    """For each line, the test that was running ("suite.case[/param]") or
-    "after the tests"; and the index of the first KTAP line (len(lines) if
-    none). A line belongs to the test whose result comes next."""
-    first = next((i for i, ln in enumerate(lines) if "KTAP version" in ln or "TAP version" in ln),
-                 len(lines))
-    during = [""] * len(lines)
-    suite = case = ""
-    pending: list[int] = []
-    for i in range(first, len(lines)):
-        ln = lines[i]
-        m = _SUBTEST.match(ln)
-        if m:
-            if len(m.group(1)) == 4:
-                suite = m.group(2)
-            elif len(m.group(1)) == 8:
-                case = m.group(2)
-            continue
-        r = _RESULT.match(ln)
-        if r:
-            depth, name = len(r.group(1)), r.group(2).strip()
-            test = {4: f"{suite}.{name}", 8: f"{suite}.{case}/{name}"}.get(depth, suite)
-            for j in pending:
-                during[j] = test
-            pending = []
-            if depth == 0:
-                suite = ""
-            continue
-        pending.append(i)
-    for j in pending:   # no result came: the kernel stopped, or the tests were over
-        during[j] = f"{suite} (no result)" if suite else "after the tests"
-    return during, first
-
-
-def scan(lines: list[str], allow: tuple[AllowRule, ...] = ALLOW_LIST) -> Scan:
-    """All sanitizer reports of a console log."""
-    during, first_ktap = _contexts(lines)
-    found: dict[tuple[str, str, str], Report] = {}
+def scan(lines: list[str], ktap: Ktap, allow: tuple[AllowRule, ...] = ALLOW_LIST,
+         log: str = "console.log", origin: str = "") -> Scan:
+    """All sanitizer reports of console `lines` (the file `log` of the run
+    directory), each placed in the test it happened in as `ktap` (the
+    console's parse) tells; `origin` ("selftests") is put before that test."""
+    first_ktap = ktap.start
+    found: dict[tuple[str, str, str, str], Report] = {}
     order: list[Report] = []
     i = 0
     while i < len(lines):
-        kind = start_kind(lines[i])
+        kind = report_kind(lines[i])
         if kind is None:
             i += 1
             continue
@@ -335,9 +266,9 @@ def scan(lines: list[str], allow: tuple[AllowRule, ...] = ALLOW_LIST) -> Scan:
         body = lines[i:end]
         title = lines[i].strip()
         where, message = _details(kind, title, body)
-        when = "boot" if i < first_ktap else (during[i] or "")
+        when = "boot" if i < first_ktap else _origin(ktap.during[i], origin)
         rep = Report(kind=kind, title=title, lines=lines[begin:end], line_no=i + 1,
-                     where=where, message=message, during=when)
+                     where=where, message=message, during=when, log=log)
         rule = _allowed(rep, i < first_ktap, allow)
         if rule:
             rep.allowed = rule.reason
@@ -359,7 +290,7 @@ def scan(lines: list[str], allow: tuple[AllowRule, ...] = ALLOW_LIST) -> Scan:
     if res.dropped:
         res.reports.append(Report(
             kind="sanitizer", title=f"{res.dropped} more distinct sanitizer reports "
-            "(see console.log)", lines=[], line_no=0, during=""))
+            f"(see {log})", lines=[], line_no=0, during="", log=log))
     return res
 
 
@@ -372,18 +303,10 @@ def _allowed(rep: Report, at_boot: bool, allow: tuple[AllowRule, ...]) -> Option
     return None
 
 
-def scan_console(path: Path, origin: str = "") -> Scan:
-    """The reports of a console log file of a run directory; `origin`
-    ("selftests") is put before the test each report happened in."""
-    try:
-        text = path.read_text(errors="backslashreplace")
-    except OSError:
-        return Scan()
-    found = scan(text.splitlines())
-    for rep in found.reports + found.allowed:
-        rep.log = path.name
-        if origin and rep.during == "after the tests":
-            rep.during = f"after the {origin}"
-        elif origin and rep.during and rep.during != "boot":
-            rep.during = f"{origin}.{rep.during}"
-    return found
+def _origin(during: str, origin: str) -> str:
+    """The test a report happened in, as named for a boot of `origin`."""
+    if not origin:
+        return during
+    if during == AFTER:
+        return f"after the {origin}"
+    return f"{origin}.{during}" if during else during

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""tgtsim's checks, as the kernel's tools/testing/kunit/run_checks.py runs
+kunit.py's: pytest of tools/tests and mypy over tools/ and then, unless
+--no-kernel, the main job (tgtsim all) and, with --debug, the debug profile
+and one planted bug it must catch. Each part is a command of its own; this
+script runs them, prints one count line per part and, last,
+`check: N passed, N failed, N skipped` (the sum of the parts; a part that
+stopped before counting counts as one failure).
+
+example: tools/run_checks.py --no-kernel
+         tools/run_checks.py --profile coverage --debug --timeout 900
+Options it does not know go to `tgtsim all` (run options: --timeout, ...).
+Exit: 2 or 3 if a kernel part ended so, else 1 if anything failed, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+TOOLS = Path(__file__).resolve().parent
+ROOT = TOOLS.parent
+sys.path.insert(0, str(TOOLS))
+
+from tgtsim.deps import ensure_modules  # noqa: E402
+from tgtsim.errors import TgtsimError  # noqa: E402
+from tgtsim.progress import Progress  # noqa: E402
+
+if __name__ == "__main__":   # a fresh machine: the packages of the imports below first
+    try:
+        ensure_modules([] if "--no-deps" in sys.argv else ["deps", "--install"],
+                       Progress(sys.stderr))
+    except TgtsimError as e:
+        sys.stderr.write(f"run_checks.py: error: {e.message}\n")
+        sys.exit(e.exit_code)
+
+from junitparser import JUnitXml, TestSuite  # noqa: E402
+
+PLANTED_BUG = "01"
+Counts = tuple[int, int, int]
+
+
+def pytest_counts(junit: Path) -> Counts:
+    """passed, failed, skipped from pytest's --junitxml output."""
+    try:
+        xml = JUnitXml.fromfile(str(junit))
+    except Exception:      # missing or unreadable: pytest itself failed
+        return 0, 1, 0
+    suites = [xml] if isinstance(xml, TestSuite) else list(xml)
+    tests = sum(s.tests or 0 for s in suites)
+    failed = sum((s.failures or 0) + (s.errors or 0) for s in suites)
+    skipped = sum(s.skipped or 0 for s in suites)
+    return tests - failed - skipped, failed, skipped
+
+
+def latest(out: Path) -> Optional[Path]:
+    link = out / "latest"
+    return link.resolve() if link.exists() else None
+
+
+def run_counts(out: Path, before: Optional[Path], rc: int) -> Counts:
+    """The counts of the run a kernel part wrote (one failure if it wrote none)."""
+    after = latest(out)
+    n_pass = n_fail = n_skip = 0
+    if after is not None and after != before:
+        try:
+            counts = json.loads((after / "results.json").read_text())["counts"]
+            n_pass, n_fail, n_skip = counts["passed"], counts["failed"], counts["skipped"]
+        except (OSError, ValueError, KeyError, TypeError):
+            n_fail = 1
+    if rc != 0 and n_fail == 0:
+        n_fail = 1
+    return n_pass, n_fail, n_skip
+
+
+class Checks:
+    def __init__(self, args: argparse.Namespace, passthrough: list[str]) -> None:
+        self.args = args
+        self.out = Path(args.out or ROOT / "out").resolve()
+        self.build = Path(args.build_dir or ROOT / "build").resolve()
+        self.passthrough = passthrough
+        self.progress = Progress(sys.stderr)
+        self.parts: list[tuple[str, int, int, int, str]] = []
+        self.rcs: list[int] = []
+
+    def tgtsim(self, *argv: str) -> int:
+        cmd = [sys.executable, "-m", "tgtsim", "--out", str(self.out), "--build-dir",
+               str(self.build), "--jobs", str(self.args.jobs)]
+        if self.args.verbose:
+            cmd.append("-v")
+        env = dict(os.environ, PYTHONPATH=str(TOOLS))
+        return subprocess.call([*cmd, *argv], env=env, cwd=ROOT)
+
+    def kernel_part(self, name: str, what: str, *argv: str) -> int:
+        before = latest(self.out)
+        rc = self.tgtsim(*argv)
+        self.parts.append((name, *run_counts(self.out, before, rc), what))
+        self.rcs.append(rc)
+        return rc
+
+    def pytest(self) -> None:
+        junit = self.out / "pytest" / "junit.xml"
+        env = dict(os.environ, PYTHONPATH=str(TOOLS), TGTSIM_KUNIT_CACHE=str(self.build))
+        kunit_tool = self.build / "linux" / "tools" / "testing" / "kunit"
+        if (kunit_tool / "kunit_parser.py").is_file():
+            env.setdefault("TGTSIM_KUNIT_DIR", str(kunit_tool))
+        with self.progress.step("pytest tools/tests"):
+            rc = subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                  f"--junitxml={junit}", str(TOOLS / "tests")],
+                                 env=env, cwd=ROOT)
+        n_pass, n_fail, n_skip = pytest_counts(junit)
+        if rc not in (0, 1) and n_fail == 0:
+            n_fail = 1   # pytest itself failed (usage, no tests, internal error)
+        self.parts.append(("pytest", n_pass, n_fail, n_skip, "tools/tests"))
+
+    def mypy(self) -> None:
+        with self.progress.step("mypy tools/"):
+            rc = subprocess.call([sys.executable, "-m", "mypy", "--config-file",
+                                  str(TOOLS / "mypy.ini"), "--cache-dir",
+                                  str(self.build / "mypy-cache")], cwd=TOOLS)
+        self.parts.append(("mypy", int(rc == 0), int(rc != 0), 0, "type check of tools/"))
+
+    def kernel(self) -> None:
+        args = self.args
+        source = [*(["--kernel-src", args.kernel_src] if args.kernel_src else []),
+                  *(["--kernel-ref", args.kernel_ref] if args.kernel_ref else [])]
+        ccache = ["--no-ccache"] if args.no_ccache else []
+        early = 0
+        if not args.no_deps:
+            early = self.tgtsim("deps", "--install")
+        if early == 0:       # the tests then use the tree's kunit_parser
+            early = self.tgtsim("prepare", *source)
+        self.pytest()
+        self.mypy()
+        what = f"{args.profile}: KUnit and selftests"
+        if early != 0:
+            self.parts.append(("kernel", 0, 1, 0, what))
+            self.rcs.append(early)
+            return
+        run = ["--no-deps", *ccache, *source, *self.passthrough]
+        self.kernel_part("kernel", what, "all", "--profile", args.profile, *run)
+        if not args.debug:
+            return
+        rc = self.kernel_part("debug", "debug profile: KUnit, selftests, sanitizers",
+                              "all", "--profile", "debug", *run)
+        # the port was just seen clean under the debug profile: the proof
+        # needs only the planted bug's run (KUnit only: the debug job just
+        # booted the selftests with sanitizers on)
+        planted = ["planted-bugs", PLANTED_BUG, "--no-selftests", *ccache, *self.passthrough]
+        rc = self.tgtsim(*planted, *(["--port-checked"] if rc == 0 else []))
+        self.parts.append(("planted", int(rc == 0), int(rc != 0), 0,
+                           f"planted bug {PLANTED_BUG} caught by the debug profile"))
+        self.rcs.append(rc)
+
+    def report(self) -> int:
+        for name, n_pass, n_fail, n_skip, what in self.parts:
+            label = name + ":"
+            print(f"{label:9}{n_pass} passed, {n_fail} failed, {n_skip} skipped ({what})")
+        passed = sum(p[1] for p in self.parts)
+        failed = sum(p[2] for p in self.parts)
+        skipped = sum(p[3] for p in self.parts)
+        line = f"check: {passed} passed, {failed} failed, {skipped} skipped"
+        print(self.progress.paint(line, "red" if failed else "green"), flush=True)
+        for rc in self.rcs:
+            if rc in (2, 3):
+                return rc
+        return 1 if failed else 0
+
+
+def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    p = argparse.ArgumentParser(prog="run_checks.py", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    p.add_argument("--profile", default=os.environ.get("PROFILE") or "coverage",
+                   help="profile of the main job (default: $PROFILE or coverage)")
+    p.add_argument("--no-kernel", action="store_true", help="only pytest and mypy")
+    p.add_argument("--debug", action="store_true",
+                   help="also run the debug profile (sanitizers) and prove it catches a "
+                   "planted bug; their counts join the closing line (what CI runs)")
+    p.add_argument("--no-deps", action="store_true", help="skip the dependency step")
+    p.add_argument("--no-ccache", action="store_true", help="do not use ccache")
+    p.add_argument("--kernel-src", default=os.environ.get("KERNEL_SRC") or None,
+                   metavar="PATH", help="a Linux 6.12 git tree as base (default: $KERNEL_SRC)")
+    p.add_argument("--kernel-ref", default=os.environ.get("KERNEL_REF") or None,
+                   metavar="REF", help="ref of --kernel-src (default: $KERNEL_REF or HEAD)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: out/)")
+    p.add_argument("--build-dir", metavar="DIR", help="build directory (default: build/)")
+    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2,
+                   help="parallel make jobs (default: nproc)")
+    p.add_argument("-v", "--verbose", action="store_true", help="full output of the kernel jobs")
+    args, passthrough = p.parse_known_args(list(argv))
+    if args.no_kernel and passthrough:
+        p.error(f"{' '.join(passthrough)}: options of `tgtsim all`, not for --no-kernel")
+    return args, passthrough
+
+
+def main(argv: Sequence[str]) -> int:
+    args, passthrough = parse(argv)
+    checks = Checks(args, passthrough)
+    try:
+        (checks.out / "pytest").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        sys.stderr.write(f"run_checks.py: error: cannot write to {checks.out}: "
+                         f"{e.strerror or e}\n")
+        return 3
+    if args.no_kernel:
+        checks.pytest()
+        checks.mypy()
+    else:
+        checks.kernel()
+    return checks.report()
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.stderr.write("\nrun_checks.py: interrupted\n")
+        sys.exit(130)
