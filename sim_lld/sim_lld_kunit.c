@@ -1341,3 +1341,4 @@ kunit_test_suite(sim_lld_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for sim_lld");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
