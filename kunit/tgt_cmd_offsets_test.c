@@ -538,12 +538,7 @@ static const struct tgt_fault_param tgt_fault_params[] = {
 	  DMA_NONE, -1, -1, true, false, -EIO, 0, 1 },
 };
 
-static void tgt_fault_desc(const struct tgt_fault_param *p, char *desc)
-{
-	strscpy(desc, p->name, KUNIT_PARAM_DESC_SIZE);
-}
-
-KUNIT_ARRAY_PARAM(tgt_fault, tgt_fault_params, tgt_fault_desc);
+KUNIT_ARRAY_PARAM_DESC(tgt_fault, tgt_fault_params, name);
 
 /*
  * An error at chunk k stops the sequence and is reported; no response is
@@ -615,12 +610,7 @@ static void tgt_remove_host(void *shost)
 	scsi_remove_host(shost);
 }
 
-static void tgt_limits_desc(const struct tgt_test_limits *p, char *desc)
-{
-	strscpy(desc, p->name, KUNIT_PARAM_DESC_SIZE);
-}
-
-KUNIT_ARRAY_PARAM(tgt_limits, tgt_limits, tgt_limits_desc);
+KUNIT_ARRAY_PARAM_DESC(tgt_limits, tgt_limits, name);
 
 /*
  * uspace_req_q has exactly the limits the request queue of a scsi_device of
@@ -807,13 +797,7 @@ static const struct tgt_map_fault_param tgt_map_fault_params[] = {
 	{ "chunk 1, from device", 1, TGT_CTX_INLINE, DMA_FROM_DEVICE },
 };
 
-static void tgt_map_fault_desc(const struct tgt_map_fault_param *p,
-			       char *desc)
-{
-	strscpy(desc, p->name, KUNIT_PARAM_DESC_SIZE);
-}
-
-KUNIT_ARRAY_PARAM(tgt_map_fault, tgt_map_fault_params, tgt_map_fault_desc);
+KUNIT_ARRAY_PARAM_DESC(tgt_map_fault, tgt_map_fault_params, name);
 
 /*
  * A chunk that cannot be mapped stops the command: the error reaches done,

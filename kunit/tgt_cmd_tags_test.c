@@ -19,14 +19,18 @@
 
 #include "tgt_test.h"
 
-static const int tgt_can_queue_params[] = { 1, 2, 32 };
+struct tgt_can_queue_param {
+	int can_queue;
+	const char *name;
+};
 
-static void tgt_can_queue_desc(const int *p, char *desc)
-{
-	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "can_queue=%d", *p);
-}
+static const struct tgt_can_queue_param tgt_can_queue_params[] = {
+	{ 1, "can_queue=1" },
+	{ 2, "can_queue=2" },
+	{ 32, "can_queue=32" },
+};
 
-KUNIT_ARRAY_PARAM(tgt_can_queue, tgt_can_queue_params, tgt_can_queue_desc);
+KUNIT_ARRAY_PARAM_DESC(tgt_can_queue, tgt_can_queue_params, name);
 
 static struct tgt_test_host *tgt_tags_host(struct kunit *test, int can_queue)
 {
@@ -66,7 +70,8 @@ static void tgt_tags_fill(struct kunit *test, struct tgt_test_host *th,
 
 static void tgt_tags_get_takes_distinct_tags_up_to_can_queue(struct kunit *test)
 {
-	int can_queue = *(const int *)test->param_value;
+	int can_queue = ((const struct tgt_can_queue_param *)
+			 test->param_value)->can_queue;
 	struct tgt_test_host *th = tgt_tags_host(test, can_queue);
 
 	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), 0);
@@ -78,7 +83,8 @@ static void tgt_tags_get_takes_distinct_tags_up_to_can_queue(struct kunit *test)
 /* all tags in use: a non-blocking get fails at once and takes nothing */
 static void tgt_tags_nonblocking_get_fails_fast_when_full(struct kunit *test)
 {
-	int can_queue = *(const int *)test->param_value;
+	int can_queue = ((const struct tgt_can_queue_param *)
+			 test->param_value)->can_queue;
 	struct tgt_test_host *th = tgt_tags_host(test, can_queue);
 	unsigned int refs;
 	u64 start;
@@ -97,7 +103,8 @@ static void tgt_tags_nonblocking_get_fails_fast_when_full(struct kunit *test)
 /* a put makes exactly one tag available, the same one, at once */
 static void tgt_tags_put_frees_exactly_one_reusable_tag(struct kunit *test)
 {
-	int can_queue = *(const int *)test->param_value;
+	int can_queue = ((const struct tgt_can_queue_param *)
+			 test->param_value)->can_queue;
 	struct tgt_test_host *th = tgt_tags_host(test, can_queue);
 	int round;
 
@@ -122,7 +129,8 @@ static void tgt_tags_put_frees_exactly_one_reusable_tag(struct kunit *test)
 /* putting every command gives every tag back */
 static void tgt_tags_put_all_releases_all(struct kunit *test)
 {
-	int can_queue = *(const int *)test->param_value;
+	int can_queue = ((const struct tgt_can_queue_param *)
+			 test->param_value)->can_queue;
 	struct tgt_test_host *th = tgt_tags_host(test, can_queue);
 
 	tgt_tags_fill(test, th, can_queue);
@@ -210,22 +218,24 @@ static void tgt_putter_start(struct tgt_test_host *th, struct tgt_putter *pt,
 	}
 }
 
-static const enum tgt_test_ctx tgt_ctx_params[] = {
-	TGT_CTX_INLINE, TGT_CTX_HARDIRQ, TGT_CTX_SOFTIRQ,
+struct tgt_put_ctx_param {
+	enum tgt_test_ctx ctx;
+	const char *name;
 };
 
-static void tgt_ctx_desc(const enum tgt_test_ctx *p, char *desc)
-{
-	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "put from %s",
-		 *p == TGT_CTX_INLINE ? "process" : tgt_test_ctx_name(*p));
-}
+static const struct tgt_put_ctx_param tgt_put_ctx_params[] = {
+	{ TGT_CTX_INLINE, "put from process" },
+	{ TGT_CTX_HARDIRQ, "put from hardirq" },
+	{ TGT_CTX_SOFTIRQ, "put from softirq" },
+};
 
-KUNIT_ARRAY_PARAM(tgt_ctx, tgt_ctx_params, tgt_ctx_desc);
+KUNIT_ARRAY_PARAM_DESC(tgt_put_ctx, tgt_put_ctx_params, name);
 
 /* put from hardirq/softirq releases the tag and the reference at once */
 static void tgt_tags_put_from_any_context_releases_tag(struct kunit *test)
 {
-	enum tgt_test_ctx ctx = *(const enum tgt_test_ctx *)test->param_value;
+	enum tgt_test_ctx ctx = ((const struct tgt_put_ctx_param *)
+				 test->param_value)->ctx;
 	struct tgt_test_host *th = tgt_tags_host(test, 2);
 	struct tgt_putter *pt = tgt_putter_alloc(test, th);
 	unsigned int refs = tgt_test_refs(th->shost);
@@ -281,7 +291,8 @@ static void tgt_getter_cleanup(void *data)
  */
 static void tgt_tags_blocking_get_woken_by_put(struct kunit *test)
 {
-	enum tgt_test_ctx ctx = *(const enum tgt_test_ctx *)test->param_value;
+	enum tgt_test_ctx ctx = ((const struct tgt_put_ctx_param *)
+				 test->param_value)->ctx;
 	struct tgt_test_host *th;
 	struct tgt_putter *pt;
 	struct sbitmap_queue *bt;
@@ -421,9 +432,9 @@ static struct kunit_case tgt_cmd_tags_cases[] = {
 	KUNIT_CASE_PARAM(tgt_tags_put_all_releases_all,
 			 tgt_can_queue_gen_params),
 	KUNIT_CASE_PARAM(tgt_tags_put_from_any_context_releases_tag,
-			 tgt_ctx_gen_params),
+			 tgt_put_ctx_gen_params),
 	KUNIT_CASE_PARAM(tgt_tags_blocking_get_woken_by_put,
-			 tgt_ctx_gen_params),
+			 tgt_put_ctx_gen_params),
 	KUNIT_CASE(tgt_tags_alloc_queue_refuses_bad_hosts),
 	{}
 };
