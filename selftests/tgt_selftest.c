@@ -14,8 +14,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 
 #include "tgt_chunk_model.h"
@@ -134,6 +136,30 @@ int tgt_list_tests(int (*harness_run)(int argc, char **argv), char *argv0)
 	free(line);
 	fclose(f);
 	return 0;
+}
+
+/*
+ * What the program needs and does not have, like blktests' requires():
+ * debugfs on /sys/kernel/debug, sim_lld there, its host0. NULL if all is
+ * there, or when the harness is only asked to list or help (-l, -h).
+ */
+const char *tgt_missing(int argc, char **argv)
+{
+	struct statfs st;
+	char path[128];
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-l") || !strcmp(argv[i], "-h"))
+			return NULL;
+	if (statfs("/sys/kernel/debug", &st) || st.f_type != DEBUGFS_MAGIC)
+		return "debugfs is not mounted on /sys/kernel/debug";
+	if (access(SIM_LLD_DEBUGFS_ROOT, F_OK))
+		return "sim_lld is not loaded (no " SIM_LLD_DEBUGFS_ROOT ")";
+	tgt_host_path(path, sizeof(path), 0, SIM_LLD_F_CMD);
+	if (access(path, F_OK))
+		return "sim_lld has no host0 (sim_lld.num_hosts=0?)";
+	return NULL;
 }
 
 /* ------------------------------------------------------------------ */

@@ -33,17 +33,25 @@
 /*
  * Every program has a one-line description; `prog --describe` prints it,
  * `prog --list` prints the full name of every test (fixture.variant.test,
- * from the harness's own list, -l), anything else runs the harness.
+ * from the harness's own list, -l), anything else runs the harness. A
+ * program whose requirements are missing (debugfs, sim_lld and its
+ * host0) exits with the kselftest SKIP code and the reason, as
+ * "1..0 # SKIP reason", before any test runs.
  */
 #define TGT_SELFTEST_MAIN(description)					\
 	int main(int argc, char **argv)					\
 	{								\
+		const char *missing;					\
+									\
 		if (argc == 2 && !strcmp(argv[1], "--describe")) {	\
 			printf("%s\n", description);			\
 			return 0;					\
 		}							\
 		if (argc == 2 && !strcmp(argv[1], "--list"))		\
 			return tgt_list_tests(test_harness_run, argv[0]); \
+		missing = tgt_missing(argc, argv);			\
+		if (missing)						\
+			ksft_exit_skip("%s\n", missing);		\
 		return test_harness_run(argc, argv);			\
 	}
 
@@ -56,6 +64,7 @@
 const char *tgt_why(void);
 
 int tgt_list_tests(int (*harness_run)(int argc, char **argv), char *argv0);
+const char *tgt_missing(int argc, char **argv);
 
 /* ------------------------------------------------------------------ */
 /* debugfs files                                                        */
