@@ -44,6 +44,11 @@ static const struct tgt_test_limits tgt_limits[] = {
 	{ "ms=24,sg=8,bnd=0xfff", 24, 8, 65536, 0xfff },
 };
 
+/* one chunk per page, one command at a time: for the error paths */
+static const struct tgt_test_limits tgt_page_chunks = {
+	"max_sectors=8", 8, 128, 65536, 0xffffffff, 1
+};
+
 /* physical address of a byte of a page or vmalloc() buffer */
 static phys_addr_t tgt_phys(const u8 *p)
 {
@@ -526,19 +531,17 @@ KUNIT_ARRAY_PARAM_DESC(tgt_fault, tgt_fault_params, name);
  */
 static void tgt_offsets_error_stops_and_leaks_nothing(struct kunit *test)
 {
-	static const struct tgt_test_limits lim = {
-		"max_sectors=8", 8, 128, 65536, 0xffffffff, 1
-	};
 	const struct tgt_fault_param *p = test->param_value;
 	struct tgt_model *m = tgt_offsets_model(test);
-	struct tgt_test_host *th = tgt_test_host_create(test, &lim, true);
+	struct tgt_test_host *th = tgt_test_host_create(test, &tgt_page_chunks,
+							true);
 	struct Scsi_Host *shost = th->shost;
 	unsigned int refs = tgt_test_refs(shost);
 	struct scsi_cmnd *cmd;
 	unsigned int i;
 	int err;
 	struct tgt_run r = {
-		.lim = &lim,
+		.lim = &tgt_page_chunks,
 		.len = 3 * 4096 + 5,
 		.dir = DMA_TO_DEVICE,
 		.ctx = p->ctx,
@@ -687,10 +690,8 @@ static void tgt_offsets_bad_arguments_refused(struct kunit *test)
  */
 static void tgt_offsets_requeue_while_in_core_refused(struct kunit *test)
 {
-	static const struct tgt_test_limits lim = {
-		"max_sectors=8", 8, 128, 65536, 0xffffffff, 1
-	};
-	struct tgt_test_host *th = tgt_test_host_create(test, &lim, true);
+	struct tgt_test_host *th = tgt_test_host_create(test, &tgt_page_chunks,
+							true);
 	unsigned int i, completed = 0;
 	struct scsi_cmnd *cmd;
 	int ret;
@@ -784,19 +785,17 @@ KUNIT_ARRAY_PARAM_DESC(tgt_map_fault, tgt_map_fault_params, name);
  */
 static void tgt_offsets_mapping_failure_stops_and_leaks_nothing(struct kunit *test)
 {
-	static const struct tgt_test_limits lim = {
-		"max_sectors=8", 8, 128, 65536, 0xffffffff, 1
-	};
 	const struct tgt_map_fault_param *p = test->param_value;
 	struct tgt_model *m = tgt_offsets_model(test);
-	struct tgt_test_host *th = tgt_test_host_create(test, &lim, true);
+	struct tgt_test_host *th = tgt_test_host_create(test, &tgt_page_chunks,
+							true);
 	unsigned int refs = tgt_test_refs(th->shost);
 	struct tgt_map_fault *f;
 	struct scsi_cmnd *cmd;
 	unsigned int i;
 	int err;
 	struct tgt_run r = {
-		.lim = &lim,
+		.lim = &tgt_page_chunks,
 		.len = 2 * 4096 + 7,
 		.dir = p->dir,
 		.ctx = p->ctx,
