@@ -4,18 +4,9 @@
  * into chunks the block layer accepts for uspace_req_q and hands them to
  * transfer_data() with cmd->offset = bytes already transferred.
  *
- * The expected chunks are computed here, independently of the core, by a
- * small greedy model of the 6.12 block-layer rules (bio_add_hw_page() and
- * blk_rq_map_sg()) applied to the physical layout of the buffer:
- *
- *  - a chunk grows piece by piece; a piece is at most
- *    min(PAGE_SIZE, max_segment_size) bytes and never crosses a page;
- *  - a piece that would make the chunk longer than max_sectors * 512 bytes
- *    ends the chunk;
- *  - a piece joins the previous segment if it is physically contiguous
- *    with it, lies in the same (dma_boundary + 1)-aligned window and the
- *    segment stays within max_segment_size; otherwise it starts a new
- *    segment, which ends the chunk if it already has sg_tablesize segments.
+ * The expected chunks are computed independently of the core by the
+ * model of tgt_chunk_model.h (the 6.12 block-layer rules applied to the
+ * physical layout of the buffer), which the kselftests share.
  */
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
@@ -33,6 +24,7 @@
 #include <scsi/scsi_host.h>
 #include <scsi/scsi_tgt.h>
 
+#include "tgt_chunk_model.h"
 #include "tgt_test.h"
 
 #define TGT_BUF_ORDER	10			/* 4 MiB, contiguous */
@@ -52,6 +44,11 @@ static const struct tgt_test_limits tgt_limits[] = {
 	{ "ms=24,sg=8,bnd=0xfff", 24, 8, 65536, 0xfff },
 };
 
+/* one chunk per page, one command at a time: for the error paths */
+static const struct tgt_test_limits tgt_page_chunks = {
+	"max_sectors=8", 8, 128, 65536, 0xffffffff, 1
+};
+
 /* physical address of a byte of a page or vmalloc() buffer */
 static phys_addr_t tgt_phys(const u8 *p)
 {
@@ -60,59 +57,44 @@ static phys_addr_t tgt_phys(const u8 *p)
 	return virt_to_phys((void *)p);
 }
 
-/* model of the chunks the block layer makes */
+/* what the model of tgt_chunk_model.c expects for a buffer */
 struct tgt_model {
+	struct kunit *test;
 	unsigned int nr_chunks;
-	unsigned int max;
-	unsigned int *len;
-	unsigned int *nsegs;
+	unsigned int max;		/* chunks[] and pieces[] */
+	struct tgt_model_chunk *chunks;
+	struct tgt_model_piece *pieces;
 	unsigned int total_segs;
 };
 
 static void tgt_model_run(const struct tgt_test_limits *lim, const u8 *buf,
 			  unsigned int len, struct tgt_model *m)
 {
-	unsigned long mask = lim->dma_boundary;
-	unsigned int max_bytes = lim->max_sectors << SECTOR_SHIFT;
-	unsigned int pos = 0;
+	const struct tgt_model_limits ml = {
+		.max_sectors = lim->max_sectors,
+		.sg_tablesize = lim->sg_tablesize,
+		.max_segment_size = lim->max_segment_size,
+		.dma_boundary = lim->dma_boundary,
+	};
+	unsigned int pos = 0, n = 0;
+	int nr;
 
-	m->nr_chunks = 0;
-	m->total_segs = 0;
+	/* the buffer's pieces: each up to the end of its page */
 	while (pos < len) {
-		unsigned int chunk = 0, nseg = 0, seg_len = 0;
-		phys_addr_t seg_phys = 0;
+		unsigned int piece = min_t(unsigned int, len - pos,
+					   PAGE_SIZE - offset_in_page(buf + pos));
 
-		while (pos < len) {
-			phys_addr_t p = tgt_phys(buf + pos);
-			unsigned int piece;
-
-			piece = min3(len - pos,
-				     (unsigned int)(PAGE_SIZE -
-						    offset_in_page(buf + pos)),
-				     lim->max_segment_size);
-			if (chunk + piece > max_bytes)
-				break;
-			if (nseg && seg_phys + seg_len == p &&
-			    (seg_phys | mask) == ((p + piece - 1) | mask) &&
-			    seg_len + piece <= lim->max_segment_size) {
-				seg_len += piece;
-			} else {
-				if (nseg >= lim->sg_tablesize)
-					break;
-				nseg++;
-				seg_phys = p;
-				seg_len = piece;
-			}
-			chunk += piece;
-			pos += piece;
-		}
-		if (m->nr_chunks < m->max) {
-			m->len[m->nr_chunks] = chunk;
-			m->nsegs[m->nr_chunks] = nseg;
-		}
-		m->nr_chunks++;
-		m->total_segs += nseg;
+		KUNIT_ASSERT_LT(m->test, n, m->max);
+		m->pieces[n].addr = tgt_phys(buf + pos);
+		m->pieces[n].len = piece;
+		n++;
+		pos += piece;
 	}
+	nr = tgt_model_chunks(m->pieces, n, &ml, m->chunks, m->max, NULL, 0,
+			      &m->total_segs);
+	KUNIT_ASSERT_GE_MSG(m->test, nr, 0, "no chunk fits the limits of %s",
+			    lim->name);
+	m->nr_chunks = nr;
 }
 
 static struct tgt_model *tgt_model_alloc(struct kunit *test,
@@ -121,11 +103,12 @@ static struct tgt_model *tgt_model_alloc(struct kunit *test,
 	struct tgt_model *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, m);
+	m->test = test;
 	m->max = max;
-	m->len = kunit_kcalloc(test, max, sizeof(*m->len), GFP_KERNEL);
-	m->nsegs = kunit_kcalloc(test, max, sizeof(*m->nsegs), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, m->len);
-	KUNIT_ASSERT_NOT_NULL(test, m->nsegs);
+	m->chunks = kunit_kcalloc(test, max, sizeof(*m->chunks), GFP_KERNEL);
+	m->pieces = kunit_kcalloc(test, max, sizeof(*m->pieces), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, m->chunks);
+	KUNIT_ASSERT_NOT_NULL(test, m->pieces);
 	return m;
 }
 
@@ -195,12 +178,12 @@ static bool tgt_check_log(struct kunit *test, struct tgt_test_host *th,
 		const struct tgt_test_call *c = &th->calls[i];
 		unsigned int j, sum = 0;
 
-		if (c->offset != off || c->len != m->len[i] ||
-		    c->nents != m->nsegs[i]) {
+		if (c->offset != off || c->len != m->chunks[i].len ||
+		    c->nents != m->chunks[i].nsegs) {
 			KUNIT_FAIL(test,
 				   "%s chunk %u: offset %u len %u nents %u, expected %u %u %u",
 				   label, i, c->offset, c->len, c->nents, off,
-				   m->len[i], m->nsegs[i]);
+				   m->chunks[i].len, m->chunks[i].nsegs);
 			return false;
 		}
 		if (c->nents > lim->sg_tablesize ||
@@ -378,7 +361,7 @@ static unsigned int tgt_resolve_len(struct kunit *test,
 		return min_t(unsigned int, l->len, TGT_BUF_SIZE - l->buf_off);
 	tgt_model_run(lim, tgt_buf + l->buf_off, TGT_BUF_SIZE - l->buf_off, m);
 	KUNIT_ASSERT_GE(test, m->nr_chunks, 2);
-	len = m->len[0];
+	len = m->chunks[0].len;
 	return l->kind == TGT_LEN_ONE_CHUNK ? len : len + 1;
 }
 
@@ -461,7 +444,7 @@ static void tgt_offsets_irq_completion_same_sequence(struct kunit *test)
 	th = tgt_test_host_create(test, &lim, true);
 	/* about 12 chunks */
 	tgt_model_run(p->lim, tgt_buf + r.buf_off, TGT_BUF_SIZE - r.buf_off, m);
-	r.len = min_t(unsigned int, 12 * m->len[1] + 100,
+	r.len = min_t(unsigned int, 12 * m->chunks[1].len + 100,
 		      TGT_BUF_SIZE - r.buf_off);
 
 	KUNIT_ASSERT_TRUE(test, tgt_run_one(test, th, &r, m));
@@ -538,12 +521,7 @@ static const struct tgt_fault_param tgt_fault_params[] = {
 	  DMA_NONE, -1, -1, true, false, -EIO, 0, 1 },
 };
 
-static void tgt_fault_desc(const struct tgt_fault_param *p, char *desc)
-{
-	strscpy(desc, p->name, KUNIT_PARAM_DESC_SIZE);
-}
-
-KUNIT_ARRAY_PARAM(tgt_fault, tgt_fault_params, tgt_fault_desc);
+KUNIT_ARRAY_PARAM_DESC(tgt_fault, tgt_fault_params, name);
 
 /*
  * An error at chunk k stops the sequence and is reported; no response is
@@ -553,19 +531,17 @@ KUNIT_ARRAY_PARAM(tgt_fault, tgt_fault_params, tgt_fault_desc);
  */
 static void tgt_offsets_error_stops_and_leaks_nothing(struct kunit *test)
 {
-	static const struct tgt_test_limits lim = {
-		"max_sectors=8", 8, 128, 65536, 0xffffffff, 1
-	};
 	const struct tgt_fault_param *p = test->param_value;
 	struct tgt_model *m = tgt_offsets_model(test);
-	struct tgt_test_host *th = tgt_test_host_create(test, &lim, true);
+	struct tgt_test_host *th = tgt_test_host_create(test, &tgt_page_chunks,
+							true);
 	struct Scsi_Host *shost = th->shost;
 	unsigned int refs = tgt_test_refs(shost);
 	struct scsi_cmnd *cmd;
 	unsigned int i;
 	int err;
 	struct tgt_run r = {
-		.lim = &lim,
+		.lim = &tgt_page_chunks,
 		.len = 3 * 4096 + 5,
 		.dir = DMA_TO_DEVICE,
 		.ctx = p->ctx,
@@ -609,12 +585,7 @@ static void tgt_offsets_error_stops_and_leaks_nothing(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, tgt_run_one(test, th, &r, m));
 }
 
-static void tgt_limits_desc(const struct tgt_test_limits *p, char *desc)
-{
-	strscpy(desc, p->name, KUNIT_PARAM_DESC_SIZE);
-}
-
-KUNIT_ARRAY_PARAM(tgt_limits, tgt_limits, tgt_limits_desc);
+KUNIT_ARRAY_PARAM_DESC(tgt_limits, tgt_limits, name);
 
 /*
  * uspace_req_q has exactly the limits the request queue of a scsi_device of
@@ -710,10 +681,8 @@ static void tgt_offsets_bad_arguments_refused(struct kunit *test)
  */
 static void tgt_offsets_requeue_while_in_core_refused(struct kunit *test)
 {
-	static const struct tgt_test_limits lim = {
-		"max_sectors=8", 8, 128, 65536, 0xffffffff, 1
-	};
-	struct tgt_test_host *th = tgt_test_host_create(test, &lim, true);
+	struct tgt_test_host *th = tgt_test_host_create(test, &tgt_page_chunks,
+							true);
 	unsigned int i, completed = 0;
 	struct scsi_cmnd *cmd;
 	int ret;
@@ -798,13 +767,7 @@ static const struct tgt_map_fault_param tgt_map_fault_params[] = {
 	{ "chunk 1, from device", 1, TGT_CTX_INLINE, DMA_FROM_DEVICE },
 };
 
-static void tgt_map_fault_desc(const struct tgt_map_fault_param *p,
-			       char *desc)
-{
-	strscpy(desc, p->name, KUNIT_PARAM_DESC_SIZE);
-}
-
-KUNIT_ARRAY_PARAM(tgt_map_fault, tgt_map_fault_params, tgt_map_fault_desc);
+KUNIT_ARRAY_PARAM_DESC(tgt_map_fault, tgt_map_fault_params, name);
 
 /*
  * A chunk that cannot be mapped stops the command: the error reaches done,
@@ -813,19 +776,17 @@ KUNIT_ARRAY_PARAM(tgt_map_fault, tgt_map_fault_params, tgt_map_fault_desc);
  */
 static void tgt_offsets_mapping_failure_stops_and_leaks_nothing(struct kunit *test)
 {
-	static const struct tgt_test_limits lim = {
-		"max_sectors=8", 8, 128, 65536, 0xffffffff, 1
-	};
 	const struct tgt_map_fault_param *p = test->param_value;
 	struct tgt_model *m = tgt_offsets_model(test);
-	struct tgt_test_host *th = tgt_test_host_create(test, &lim, true);
+	struct tgt_test_host *th = tgt_test_host_create(test, &tgt_page_chunks,
+							true);
 	unsigned int refs = tgt_test_refs(th->shost);
 	struct tgt_map_fault *f;
 	struct scsi_cmnd *cmd;
 	unsigned int i;
 	int err;
 	struct tgt_run r = {
-		.lim = &lim,
+		.lim = &tgt_page_chunks,
 		.len = 2 * 4096 + 7,
 		.dir = p->dir,
 		.ctx = p->ctx,

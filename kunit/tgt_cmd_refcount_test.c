@@ -35,12 +35,7 @@ static const struct tgt_dir_param tgt_dir_params[] = {
 	{ DMA_NONE, REQ_OP_DRV_IN, GFP_NOWAIT, "DMA_NONE GFP_NOWAIT" },
 };
 
-static void tgt_dir_desc(const struct tgt_dir_param *p, char *desc)
-{
-	strscpy(desc, p->name, KUNIT_PARAM_DESC_SIZE);
-}
-
-KUNIT_ARRAY_PARAM(tgt_dir, tgt_dir_params, tgt_dir_desc);
+KUNIT_ARRAY_PARAM_DESC(tgt_dir, tgt_dir_params, name);
 
 /* get takes one reference, put drops it, the command is set up as documented */
 static void tgt_refcount_get_takes_one_ref_put_drops_it(struct kunit *test)
@@ -112,12 +107,7 @@ static const struct tgt_state_param tgt_state_params[] = {
 	{ SHOST_DEL_RECOVERY, "SHOST_DEL_RECOVERY" },
 };
 
-static void tgt_state_desc(const struct tgt_state_param *p, char *desc)
-{
-	strscpy(desc, p->name, KUNIT_PARAM_DESC_SIZE);
-}
-
-KUNIT_ARRAY_PARAM(tgt_state, tgt_state_params, tgt_state_desc);
+KUNIT_ARRAY_PARAM_DESC(tgt_state, tgt_state_params, name);
 
 /* a host that is going away gives no command and keeps no reference */
 static void tgt_refcount_get_on_host_going_away_takes_nothing(struct kunit *test)
@@ -393,12 +383,7 @@ static const struct tgt_last_put_param tgt_last_put_params[] = {
 	  TGT_LOCK_SPIN },
 };
 
-static void tgt_last_put_desc(const struct tgt_last_put_param *p, char *desc)
-{
-	strscpy(desc, p->name, KUNIT_PARAM_DESC_SIZE);
-}
-
-KUNIT_ARRAY_PARAM(tgt_last_put, tgt_last_put_params, tgt_last_put_desc);
+KUNIT_ARRAY_PARAM_DESC(tgt_last_put, tgt_last_put_params, name);
 
 static void tgt_refcount_removed_host_lives_until_last_put(struct kunit *test)
 {

@@ -19,14 +19,18 @@
 
 #include "tgt_test.h"
 
-static const int tgt_can_queue_params[] = { 1, 2, 32 };
+struct tgt_can_queue_param {
+	int can_queue;
+	const char *name;
+};
 
-static void tgt_can_queue_desc(const int *p, char *desc)
-{
-	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "can_queue=%d", *p);
-}
+static const struct tgt_can_queue_param tgt_can_queue_params[] = {
+	{ 1, "can_queue=1" },
+	{ 2, "can_queue=2" },
+	{ 32, "can_queue=32" },
+};
 
-KUNIT_ARRAY_PARAM(tgt_can_queue, tgt_can_queue_params, tgt_can_queue_desc);
+KUNIT_ARRAY_PARAM_DESC(tgt_can_queue, tgt_can_queue_params, name);
 
 static struct tgt_test_host *tgt_tags_host(struct kunit *test, int can_queue)
 {
@@ -73,7 +77,8 @@ static void tgt_tags_fill(struct kunit *test, struct tgt_test_host *th,
 
 static void tgt_tags_get_takes_distinct_tags_up_to_can_queue(struct kunit *test)
 {
-	int can_queue = *(const int *)test->param_value;
+	int can_queue = ((const struct tgt_can_queue_param *)
+			 test->param_value)->can_queue;
 	struct tgt_test_host *th = tgt_tags_host(test, can_queue);
 
 	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), 0);
@@ -85,7 +90,8 @@ static void tgt_tags_get_takes_distinct_tags_up_to_can_queue(struct kunit *test)
 /* all tags in use: a non-blocking get fails at once and takes nothing */
 static void tgt_tags_nonblocking_get_fails_fast_when_full(struct kunit *test)
 {
-	int can_queue = *(const int *)test->param_value;
+	int can_queue = ((const struct tgt_can_queue_param *)
+			 test->param_value)->can_queue;
 	struct tgt_test_host *th = tgt_tags_host(test, can_queue);
 	unsigned int refs;
 	u64 start;
@@ -104,7 +110,8 @@ static void tgt_tags_nonblocking_get_fails_fast_when_full(struct kunit *test)
 /* a put makes exactly one tag available, the same one, at once */
 static void tgt_tags_put_frees_exactly_one_reusable_tag(struct kunit *test)
 {
-	int can_queue = *(const int *)test->param_value;
+	int can_queue = ((const struct tgt_can_queue_param *)
+			 test->param_value)->can_queue;
 	struct tgt_test_host *th = tgt_tags_host(test, can_queue);
 	int round;
 
@@ -129,7 +136,8 @@ static void tgt_tags_put_frees_exactly_one_reusable_tag(struct kunit *test)
 /* putting every command gives every tag back */
 static void tgt_tags_put_all_releases_all(struct kunit *test)
 {
-	int can_queue = *(const int *)test->param_value;
+	int can_queue = ((const struct tgt_can_queue_param *)
+			 test->param_value)->can_queue;
 	struct tgt_test_host *th = tgt_tags_host(test, can_queue);
 
 	tgt_tags_fill(test, th, can_queue);
@@ -141,27 +149,24 @@ static void tgt_tags_put_all_releases_all(struct kunit *test)
 	tgt_tags_fill(test, th, can_queue);
 }
 
-static const enum tgt_test_ctx tgt_ctx_params[] = {
-	TGT_CTX_INLINE, TGT_CTX_HARDIRQ, TGT_CTX_SOFTIRQ,
+struct tgt_put_ctx_param {
+	enum tgt_test_ctx ctx;
+	const char *name;
 };
 
-static const char *tgt_put_ctx_name(enum tgt_test_ctx ctx)
-{
-	return ctx == TGT_CTX_INLINE ? "process" : tgt_test_ctx_name(ctx);
-}
+static const struct tgt_put_ctx_param tgt_put_ctx_params[] = {
+	{ TGT_CTX_INLINE, "put from process" },
+	{ TGT_CTX_HARDIRQ, "put from hardirq" },
+	{ TGT_CTX_SOFTIRQ, "put from softirq" },
+};
 
-static void tgt_ctx_desc(const enum tgt_test_ctx *p, char *desc)
-{
-	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "put from %s",
-		 tgt_put_ctx_name(*p));
-}
-
-KUNIT_ARRAY_PARAM(tgt_ctx, tgt_ctx_params, tgt_ctx_desc);
+KUNIT_ARRAY_PARAM_DESC(tgt_put_ctx, tgt_put_ctx_params, name);
 
 /* put from hardirq/softirq releases the tag and the reference at once */
 static void tgt_tags_put_from_any_context_releases_tag(struct kunit *test)
 {
-	enum tgt_test_ctx ctx = *(const enum tgt_test_ctx *)test->param_value;
+	enum tgt_test_ctx ctx = ((const struct tgt_put_ctx_param *)
+				 test->param_value)->ctx;
 	struct tgt_test_host *th = tgt_tags_host(test, 2);
 	struct tgt_test_putter *pt = tgt_test_putter_alloc(th);
 	unsigned int refs = tgt_test_refs(th->shost);
@@ -187,29 +192,34 @@ static void tgt_tags_put_from_any_context_releases_tag(struct kunit *test)
 struct tgt_wake_param {
 	int can_queue;
 	enum tgt_test_ctx ctx;
+	const char *name;
 };
 
 static const struct tgt_wake_param tgt_wake_params[] = {
-	{ 1, TGT_CTX_INLINE }, { 1, TGT_CTX_HARDIRQ }, { 1, TGT_CTX_SOFTIRQ },
-	{ 2, TGT_CTX_INLINE }, { 2, TGT_CTX_HARDIRQ }, { 2, TGT_CTX_SOFTIRQ },
-	{ 8, TGT_CTX_INLINE }, { 8, TGT_CTX_HARDIRQ }, { 8, TGT_CTX_SOFTIRQ },
-	{ 16, TGT_CTX_INLINE }, { 16, TGT_CTX_HARDIRQ },
-	{ 16, TGT_CTX_SOFTIRQ },
-	{ 32, TGT_CTX_INLINE }, { 32, TGT_CTX_HARDIRQ },
-	{ 32, TGT_CTX_SOFTIRQ },
-	{ 64, TGT_CTX_INLINE }, { 64, TGT_CTX_HARDIRQ },
-	{ 64, TGT_CTX_SOFTIRQ },
-	{ 4096, TGT_CTX_INLINE }, { 4096, TGT_CTX_HARDIRQ },
-	{ 4096, TGT_CTX_SOFTIRQ },
+	{ 1, TGT_CTX_INLINE, "can_queue=1, put from process" },
+	{ 1, TGT_CTX_HARDIRQ, "can_queue=1, put from hardirq" },
+	{ 1, TGT_CTX_SOFTIRQ, "can_queue=1, put from softirq" },
+	{ 2, TGT_CTX_INLINE, "can_queue=2, put from process" },
+	{ 2, TGT_CTX_HARDIRQ, "can_queue=2, put from hardirq" },
+	{ 2, TGT_CTX_SOFTIRQ, "can_queue=2, put from softirq" },
+	{ 8, TGT_CTX_INLINE, "can_queue=8, put from process" },
+	{ 8, TGT_CTX_HARDIRQ, "can_queue=8, put from hardirq" },
+	{ 8, TGT_CTX_SOFTIRQ, "can_queue=8, put from softirq" },
+	{ 16, TGT_CTX_INLINE, "can_queue=16, put from process" },
+	{ 16, TGT_CTX_HARDIRQ, "can_queue=16, put from hardirq" },
+	{ 16, TGT_CTX_SOFTIRQ, "can_queue=16, put from softirq" },
+	{ 32, TGT_CTX_INLINE, "can_queue=32, put from process" },
+	{ 32, TGT_CTX_HARDIRQ, "can_queue=32, put from hardirq" },
+	{ 32, TGT_CTX_SOFTIRQ, "can_queue=32, put from softirq" },
+	{ 64, TGT_CTX_INLINE, "can_queue=64, put from process" },
+	{ 64, TGT_CTX_HARDIRQ, "can_queue=64, put from hardirq" },
+	{ 64, TGT_CTX_SOFTIRQ, "can_queue=64, put from softirq" },
+	{ 4096, TGT_CTX_INLINE, "can_queue=4096, put from process" },
+	{ 4096, TGT_CTX_HARDIRQ, "can_queue=4096, put from hardirq" },
+	{ 4096, TGT_CTX_SOFTIRQ, "can_queue=4096, put from softirq" },
 };
 
-static void tgt_wake_desc(const struct tgt_wake_param *p, char *desc)
-{
-	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "can_queue=%d, put from %s",
-		 p->can_queue, tgt_put_ctx_name(p->ctx));
-}
-
-KUNIT_ARRAY_PARAM(tgt_wake, tgt_wake_params, tgt_wake_desc);
+KUNIT_ARRAY_PARAM_DESC(tgt_wake, tgt_wake_params, name);
 
 /* all tags in use: one put wakes a blocked get, which gets that tag */
 static void tgt_tags_one_put_wakes_blocked_get(struct kunit *test)
@@ -236,20 +246,18 @@ static void tgt_tags_one_put_wakes_blocked_get(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), p->can_queue);
 }
 
-static const int tgt_two_waiters_params[] = { 16, 64 };
+static const struct tgt_can_queue_param tgt_two_waiters_params[] = {
+	{ 16, "can_queue=16" },
+	{ 64, "can_queue=64" },
+};
 
-static void tgt_two_waiters_desc(const int *p, char *desc)
-{
-	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "can_queue=%d", *p);
-}
-
-KUNIT_ARRAY_PARAM(tgt_two_waiters, tgt_two_waiters_params,
-		  tgt_two_waiters_desc);
+KUNIT_ARRAY_PARAM_DESC(tgt_two_waiters, tgt_two_waiters_params, name);
 
 /* two gets blocked: each put lets exactly one of them through */
 static void tgt_tags_each_put_wakes_one_blocked_get(struct kunit *test)
 {
-	int can_queue = *(const int *)test->param_value;
+	int can_queue = ((const struct tgt_can_queue_param *)
+			 test->param_value)->can_queue;
 	struct tgt_test_host *th = tgt_tags_host(test, can_queue);
 	struct tgt_test_putter *pt = tgt_test_putter_alloc(th);
 	struct tgt_test_getter *g[2], *first, *second;
@@ -381,21 +389,17 @@ static void tgt_plug_irq_cleanup(void *data)
 	cancel_work_sync(&pi->bh_work);
 }
 
-static const enum tgt_test_ctx tgt_irq_params[] = {
-	TGT_CTX_HARDIRQ, TGT_CTX_SOFTIRQ,
+static const struct tgt_put_ctx_param tgt_irq_params[] = {
+	{ TGT_CTX_HARDIRQ, "get and put from hardirq" },
+	{ TGT_CTX_SOFTIRQ, "get and put from softirq" },
 };
 
-static void tgt_irq_desc(const enum tgt_test_ctx *p, char *desc)
-{
-	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "get and put from %s",
-		 tgt_test_ctx_name(*p));
-}
-
-KUNIT_ARRAY_PARAM(tgt_irq, tgt_irq_params, tgt_irq_desc);
+KUNIT_ARRAY_PARAM_DESC(tgt_irq, tgt_irq_params, name);
 
 static void tgt_tags_irq_get_leaves_interrupted_plug_alone(struct kunit *test)
 {
-	enum tgt_test_ctx ctx = *(const enum tgt_test_ctx *)test->param_value;
+	enum tgt_test_ctx ctx = ((const struct tgt_put_ctx_param *)
+				 test->param_value)->ctx;
 	struct tgt_test_host *th = tgt_tags_host(test, 32);
 	struct tgt_plug_irq *pi;
 	struct blk_plug plug;
@@ -554,7 +558,7 @@ static struct kunit_case tgt_cmd_tags_cases[] = {
 	KUNIT_CASE_PARAM(tgt_tags_put_all_releases_all,
 			 tgt_can_queue_gen_params),
 	KUNIT_CASE_PARAM(tgt_tags_put_from_any_context_releases_tag,
-			 tgt_ctx_gen_params),
+			 tgt_put_ctx_gen_params),
 	KUNIT_CASE_PARAM(tgt_tags_one_put_wakes_blocked_get,
 			 tgt_wake_gen_params),
 	KUNIT_CASE_PARAM(tgt_tags_each_put_wakes_one_blocked_get,

@@ -10,6 +10,7 @@
  * hrtimer completions cost a timer tick per chunk in the tgtsim UML
  * configs (HZ=100): only variants with few chunks per command use them.
  */
+#include "kselftest_harness.h"
 #include "tgt_selftest.h"
 
 #define DESCRIPTION "data integrity both directions over a matrix of host limits x lengths"
@@ -79,7 +80,7 @@ FIXTURE_SETUP(data)
 	ASSERT_EQ(0, tgt_default_limits(&def));
 	self->lim = variant->lim;
 	self->lim.can_queue = def.can_queue;
-	tgt_reset_host(_metadata, 0, &self->lim);
+	ASSERT_TGT(tgt_reset_host(0, &self->lim));
 	ASSERT_EQ(0, tgt_write_host(0, SIM_LLD_F_COMPLETION, "%s\n",
 				    variant->completion));
 	self->fd = tgt_cmd_open(0);
@@ -112,15 +113,15 @@ static void run_matrix(struct __test_metadata *_metadata,
 				dir, len, seed, align, buf))
 			TH_LOG("dir=%s len=%u align=%u buf=%s", dir, len, align, buf);
 		ASSERT_EQ(0, tgt_cmd_read(self->fd, &r));
-		tgt_check_ok(_metadata, &r, dir, len, seed);
-		tgt_check_chunking(_metadata, &r, &self->lim);
+		ASSERT_TGT(tgt_check_ok(&r, dir, len, seed));
+		ASSERT_TGT(tgt_check_chunking(&r, &self->lim));
 		/* the first segment starts align bytes into a page or more */
 		if (!strcmp(buf, "vmalloc") || len > 4096)
 			ASSERT_EQ(align, r.seg[0].addr % TGT_PAGE_SIZE);
 		tgt_result_free(&r);
 
 		bytes += len;
-		tgt_assert_idle(_metadata, 0, &c);
+		ASSERT_TGT(tgt_check_idle(0, &c));
 		ASSERT_EQ(k + 1, c.v[C_COMMANDS]);
 		ASSERT_EQ(k + 1, c.v[C_CMDS_OK]);
 		ASSERT_EQ(k + 1, c.v[C_RESPONSES]);

@@ -2,10 +2,13 @@
 /*
  * 002: reconfiguring a host's limits at run time re-creates its Scsi_Host
  * and the next command is cut into exactly the chunks the new limits force.
- * The expected chunks are computed here from the limits (tgt_model_chunks)
- * and from the arithmetic where the physical layout does not matter
- * (dma_boundary 4095: one segment per page fragment).
+ * The expected chunks are computed from the limits by the model of
+ * tgt_chunk_model.h, over the logged physical layout and, where the
+ * layout does not matter (dma_boundary 4095: one segment per page), over
+ * the lengths alone.
  */
+#include "kselftest_harness.h"
+#include "tgt_chunk_model.h"
 #include "tgt_selftest.h"
 
 #define DESCRIPTION "reconfiguring limits at run time changes the chunking to what the new limits force"
@@ -18,7 +21,7 @@ FIXTURE(chunking) {
 FIXTURE_SETUP(chunking)
 {
 	ASSERT_EQ(0, tgt_default_limits(&self->def));
-	tgt_reset_host(_metadata, 0, NULL);
+	ASSERT_TGT(tgt_reset_host(0, NULL));
 	self->fd = tgt_cmd_open(0);
 	ASSERT_LE(0, self->fd);
 }
@@ -59,7 +62,7 @@ static void apply(struct __test_metadata *_metadata, const struct tgt_limits *l)
 		 new_no);
 	ASSERT_EQ(0, tgt_read_ull(path, &v));
 	ASSERT_EQ(l->can_queue, v);
-	tgt_assert_idle(_metadata, 0, NULL);
+	ASSERT_TGT(tgt_check_idle(0, NULL));
 }
 
 /* run one command, check it and its chunks; returns the chunk count */
@@ -73,8 +76,8 @@ static unsigned int run(struct __test_metadata *_metadata, int fd,
 	ASSERT_EQ(0, tgt_cmd_write(fd, "dir=%s len=%u seed=7 %s nowait\n",
 				   dir, len, req));
 	ASSERT_EQ(0, tgt_cmd_read(fd, &r));
-	tgt_check_ok(_metadata, &r, dir, len, 7);
-	tgt_check_chunking(_metadata, &r, l);
+	ASSERT_TGT(tgt_check_ok(&r, dir, len, 7));
+	ASSERT_TGT(tgt_check_chunking(&r, l));
 	n = r.nchunk;
 	if (lens) {
 		*lens = calloc(n, sizeof(**lens));
@@ -82,41 +85,44 @@ static unsigned int run(struct __test_metadata *_metadata, int fd,
 			(*lens)[i] = r.chunk[i].len;
 	}
 	tgt_result_free(&r);
-	tgt_assert_idle(_metadata, 0, NULL);
+	ASSERT_TGT(tgt_check_idle(0, NULL));
 	return n;
 }
 
 /*
- * With dma_boundary 4095 every page fragment is a segment of its own, so
- * the chunks follow from the numbers alone: fragments of a page-aligned
- * buffer are 4096 bytes (the last one the rest), a chunk takes fragments
- * while it has fewer than sg_tablesize of them and stays within
- * max_sectors * 512.
+ * With dma_boundary 4095 every page of a page-aligned buffer is a segment
+ * of its own whatever its physical address, so the chunks follow from the
+ * lengths alone: the model of tgt_chunk_model.h applied to pages that are
+ * never contiguous. Returns the number of chunks, their lengths in out[].
  */
-static unsigned int expect_chunks(unsigned int len, unsigned int sg,
-				  unsigned int max_sectors, unsigned int *out,
-				  unsigned int max_out)
+static unsigned int expect_chunks(unsigned int len, const struct tgt_limits *l,
+				  unsigned int *out, unsigned int max_out)
 {
-	unsigned int left = len, n = 0;
-	unsigned long long cap = (unsigned long long)max_sectors * TGT_SECTOR;
+	const struct tgt_model_limits ml = {
+		.max_sectors = l->max_sectors,
+		.sg_tablesize = l->sg_tablesize,
+		.max_segment_size = l->max_segment_size,
+		.dma_boundary = l->dma_boundary,
+	};
+	unsigned int npages = (len + TGT_PAGE_SIZE - 1) / TGT_PAGE_SIZE, i;
+	struct tgt_model_piece *pieces = calloc(npages, sizeof(*pieces));
+	struct tgt_model_chunk *chunks = calloc(npages, sizeof(*chunks));
+	int n = -1;
 
-	while (left) {
-		unsigned int bytes = 0, segs = 0;
-
-		while (left && segs < sg) {
-			unsigned int f = left < TGT_PAGE_SIZE ? left : TGT_PAGE_SIZE;
-
-			if (bytes + f > cap)
-				break;
-			bytes += f;
-			left -= f;
-			segs++;
+	if (pieces && chunks) {
+		for (i = 0; i < npages; i++) {
+			pieces[i].addr = 2ULL * i * TGT_PAGE_SIZE;
+			pieces[i].len = i + 1 < npages ? TGT_PAGE_SIZE :
+				len - i * TGT_PAGE_SIZE;
 		}
-		if (n < max_out)
-			out[n] = bytes;
-		n++;
+		n = tgt_model_chunks(pieces, npages, &ml, chunks, npages,
+				     NULL, 0, NULL);
+		for (i = 0; (int)i < n && i < max_out; i++)
+			out[i] = chunks[i].len;
 	}
-	return n;
+	free(pieces);
+	free(chunks);
+	return n < 0 ? 0 : n;
 }
 
 /* a sequence of limits, each changing the chunking of one command */
@@ -142,8 +148,7 @@ TEST_F(chunking, limits_file_sequence)
 		/* vmalloc: pages scattered, page-aligned (align=0) */
 		n = run(_metadata, self->fd, &l, "buf=vmalloc align=0", "to",
 			len, &got);
-		nwant = expect_chunks(len, l.sg_tablesize, l.max_sectors, want,
-				      TGT_ARRAY_SIZE(want));
+		nwant = expect_chunks(len, &l, want, TGT_ARRAY_SIZE(want));
 		ASSERT_EQ(nwant, n) TH_LOG("step %u: sg_tablesize=%u max_sectors=%u",
 					   i, l.sg_tablesize, l.max_sectors);
 		for (j = 0; j < n && j < TGT_ARRAY_SIZE(want); j++)
@@ -236,7 +241,7 @@ TEST_F(chunking, busy_host_refuses)
 	ASSERT_EQ(1, r.waited);
 	ASSERT_EQ(1, r.failed);
 	ASSERT_EQ(0, r.pending);
-	tgt_assert_idle(_metadata, 0, NULL);
+	ASSERT_TGT(tgt_check_idle(0, NULL));
 
 	/* now idle: the same change is applied */
 	apply(_metadata, &l);

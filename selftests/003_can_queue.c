@@ -6,6 +6,9 @@
  * commands are kept outstanding by withholding their completions
  * (fault "drop chunk=0 times=-1") and released with "flush".
  */
+#include <poll.h>
+
+#include "kselftest_harness.h"
 #include "tgt_selftest.h"
 
 #define DESCRIPTION "can_queue commands outstanding at once; the next one is refused (nowait) or waits for a tag"
@@ -29,7 +32,7 @@ FIXTURE_SETUP(cq)
 
 	ASSERT_EQ(0, tgt_default_limits(&l));
 	l.can_queue = variant->can_queue;
-	tgt_reset_host(_metadata, 0, &l);
+	ASSERT_TGT(tgt_reset_host(0, &l));
 	ASSERT_EQ(0, tgt_write_host(0, SIM_LLD_F_COMPLETION, "%s\n",
 				    variant->completion));
 	self->fd = tgt_cmd_open(0);
@@ -103,7 +106,7 @@ TEST_F(cq, nowait_refused)
 	close(fd2);
 
 	drain(_metadata, self->fd, cq);
-	tgt_assert_idle(_metadata, 0, &c);
+	ASSERT_TGT(tgt_check_idle(0, &c));
 	ASSERT_EQ(cq, c.v[C_DROPPED]);
 	ASSERT_EQ(cq, c.v[C_CMDS_FAILED]);
 
@@ -116,7 +119,7 @@ TEST_F(cq, nowait_refused)
 	ASSERT_EQ(cq, r.waited);
 	ASSERT_EQ(cq, r.ok);
 	ASSERT_EQ(0, r.failed);
-	tgt_assert_idle(_metadata, 0, &c);
+	ASSERT_TGT(tgt_check_idle(0, &c));
 	ASSERT_EQ(cq, c.v[C_CMDS_OK]);
 }
 
@@ -181,7 +184,7 @@ TEST_F(cq, blocking_waits_for_tag)
 	ASSERT_EQ(0, WEXITSTATUS(status));
 	close(pipefd[0]);
 
-	tgt_assert_idle(_metadata, 0, &c);
+	ASSERT_TGT(tgt_check_idle(0, &c));
 	ASSERT_EQ(cq + 1, c.v[C_COMMANDS]);
 	ASSERT_EQ(1, c.v[C_CMDS_OK]);
 	ASSERT_EQ(cq, c.v[C_CMDS_FAILED]);

@@ -10,8 +10,12 @@
  * tags in use are all 0), within the test's timeout.
  *
  * The removed host's counters and command results cannot be read any
- * more: its debugfs directory goes with it (see the report of issue 7).
+ * more: its debugfs directory goes with it.
  */
+#include <poll.h>
+#include <signal.h>
+
+#include "kselftest_harness.h"
 #include "tgt_selftest.h"
 
 #define DESCRIPTION "host hot-remove with commands in flight completes or errors them all, nothing left outstanding"
@@ -86,7 +90,7 @@ FIXTURE_SETUP(hotremove)
 	self->child[1] = 0;
 	self->pipe_rd[0] = -1;
 	self->pipe_rd[1] = -1;
-	tgt_assert_idle(_metadata, 0, NULL);
+	ASSERT_TGT(tgt_check_idle(0, NULL));
 	ASSERT_EQ(0, tgt_read_ull(SIM_LLD_DEBUGFS_ROOT "/" SIM_LLD_F_ADD_HOST, &n));
 	self->nhosts = n;
 	self->host = add_host(_metadata);
@@ -95,7 +99,7 @@ FIXTURE_SETUP(hotremove)
 	ASSERT_EQ(0, tgt_default_limits(&l));
 	l.can_queue = CAN_QUEUE;
 	l.max_sectors = 8;
-	tgt_reset_host(_metadata, self->host, &l);
+	ASSERT_TGT(tgt_reset_host(self->host, &l));
 	ASSERT_EQ(0, tgt_host_no(self->host, &self->host_no));
 	self->fd = tgt_cmd_open(self->host);
 	ASSERT_LE(0, self->fd);
@@ -106,10 +110,10 @@ FIXTURE_SETUP(hotremove)
 	 */
 	ASSERT_EQ(0, tgt_cmd_write(self->fd, "dir=to len=16384 seed=1 nowait\n"));
 	ASSERT_EQ(0, tgt_cmd_read(self->fd, &r));
-	tgt_check_ok(_metadata, &r, "to", 16384, 1);
+	ASSERT_TGT(tgt_check_ok(&r, "to", 16384, 1));
 	ASSERT_EQ(4, r.nchunk);
 	tgt_result_free(&r);
-	tgt_assert_idle(_metadata, self->host, NULL);
+	ASSERT_TGT(tgt_check_idle(self->host, NULL));
 	ASSERT_EQ(0, tgt_write_host(self->host, SIM_LLD_F_COUNTERS, "reset\n"));
 }
 
@@ -186,7 +190,7 @@ TEST_F(hotremove, remove_with_commands_in_flight)
 	unsigned long long n;
 	int i, ret;
 
-	tgt_assert_idle(_metadata, 0, &c0);
+	ASSERT_TGT(tgt_check_idle(0, &c0));
 	ASSERT_EQ(0, tgt_write_host(self->host, SIM_LLD_F_COMPLETION, "%s\n",
 				    variant->completion));
 	ASSERT_EQ(0, tgt_write_host(self->host, SIM_LLD_F_FAULT, "%s\n",
@@ -238,7 +242,7 @@ TEST_F(hotremove, remove_with_commands_in_flight)
 	self->fd = -1;
 
 	/* the other host did not notice */
-	tgt_assert_idle(_metadata, 0, &c);
+	ASSERT_TGT(tgt_check_idle(0, &c));
 	ASSERT_EQ(c0.v[C_COMMANDS], c.v[C_COMMANDS]);
 	ASSERT_EQ(c0.v[C_GENDEV_REFS], c.v[C_GENDEV_REFS]);
 }
@@ -267,17 +271,17 @@ TEST_F(hotremove, readd_after_remove)
 	again = add_host(_metadata);
 	ASSERT_EQ(self->host, again);
 	self->removed = 0;
-	tgt_assert_idle(_metadata, again, &c);
+	ASSERT_TGT(tgt_check_idle(again, &c));
 	ASSERT_EQ(0, c.v[C_COMMANDS]);
 	ASSERT_EQ(0, c.v[C_CMDS_KEPT]);
 	fd = tgt_cmd_open(again);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, tgt_cmd_write(fd, "dir=to len=65536 seed=9 nowait\n"));
 	ASSERT_EQ(0, tgt_cmd_read(fd, &r));
-	tgt_check_ok(_metadata, &r, "to", 65536, 9);
+	ASSERT_TGT(tgt_check_ok(&r, "to", 65536, 9));
 	tgt_result_free(&r);
 	close(fd);
-	tgt_assert_idle(_metadata, again, &c);
+	ASSERT_TGT(tgt_check_idle(again, &c));
 	ASSERT_EQ(1, c.v[C_CMDS_OK]);
 	ASSERT_EQ(0, c.v[C_CMDS_KEPT]);
 }

@@ -10,6 +10,7 @@
  * drop -> the write times out (ETIMEDOUT), the command stays in flight
  *         until "flush": then err -EIO, result DID_NO_CONNECT, "flushed"
  */
+#include "kselftest_harness.h"
 #include "tgt_selftest.h"
 
 #define DESCRIPTION "injected faults at chunk N give the documented error to userspace and leak nothing"
@@ -76,10 +77,10 @@ FIXTURE_SETUP(fault)
 
 	ASSERT_EQ(0, tgt_default_limits(&l));
 	l.max_sectors = 8;
-	tgt_reset_host(_metadata, 0, &l);
+	ASSERT_TGT(tgt_reset_host(0, &l));
 	ASSERT_EQ(0, tgt_write_host(0, SIM_LLD_F_COMPLETION, "%s\n",
 				    variant->completion));
-	tgt_assert_idle(_metadata, 0, &self->before);
+	ASSERT_TGT(tgt_check_idle(0, &self->before));
 	self->fd = tgt_cmd_open(0);
 	ASSERT_LE(0, self->fd);
 }
@@ -154,7 +155,7 @@ static void run_fault(struct __test_metadata *_metadata,
 	tgt_result_free(&r);
 
 	/* counted as documented, nothing left behind */
-	tgt_assert_idle(_metadata, 0, &c);
+	ASSERT_TGT(tgt_check_idle(0, &c));
 	ASSERT_EQ(1, c.v[C_COMMANDS]);
 	ASSERT_EQ(0, c.v[C_CMDS_OK]);
 	ASSERT_EQ(1, c.v[C_CMDS_FAILED]);
@@ -177,12 +178,12 @@ static void run_fault(struct __test_metadata *_metadata,
 	/* and the host keeps working */
 	ASSERT_EQ(0, tgt_cmd_write(self->fd, "dir=%s len=%u seed=12 nowait\n", dir, LEN));
 	ASSERT_EQ(0, tgt_cmd_read(self->fd, &r));
-	tgt_check_ok(_metadata, &r, dir, LEN, 12);
+	ASSERT_TGT(tgt_check_ok(&r, dir, LEN, 12));
 	ASSERT_EQ(5, r.nchunk);
 	tgt_result_free(&r);
 	close(self->fd);
 	self->fd = -1;
-	tgt_assert_idle(_metadata, 0, &c);
+	ASSERT_TGT(tgt_check_idle(0, &c));
 	ASSERT_EQ(0, c.v[C_CMDS_KEPT]);
 	ASSERT_EQ(1, c.v[C_CMDS_OK]);
 	ASSERT_EQ(self->before.v[C_GENDEV_REFS], c.v[C_GENDEV_REFS]);
@@ -208,7 +209,7 @@ TEST(fault_times)
 
 	ASSERT_EQ(0, tgt_default_limits(&l));
 	l.max_sectors = 8;
-	tgt_reset_host(_metadata, 0, &l);
+	ASSERT_TGT(tgt_reset_host(0, &l));
 	fd = tgt_cmd_open(0);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, tgt_write_host(0, SIM_LLD_F_FAULT, "fail chunk=1 times=2\n"));
@@ -219,7 +220,7 @@ TEST(fault_times)
 			ASSERT_EQ(-EIO, r.err) TH_LOG("command %d", i);
 			ASSERT_EQ(2, r.nchunk);
 		} else {
-			tgt_check_ok(_metadata, &r, "to", 12288, i);
+			ASSERT_TGT(tgt_check_ok(&r, "to", 12288, i));
 		}
 		tgt_result_free(&r);
 	}
@@ -233,10 +234,10 @@ TEST(fault_times)
 	ASSERT_EQ(0, tgt_write_host(0, SIM_LLD_F_FAULT, "none\n"));
 	ASSERT_EQ(0, tgt_cmd_write(fd, "dir=from len=4096 seed=4 nowait\n"));
 	ASSERT_EQ(0, tgt_cmd_read(fd, &r));
-	tgt_check_ok(_metadata, &r, "from", 4096, 4);
+	ASSERT_TGT(tgt_check_ok(&r, "from", 4096, 4));
 	tgt_result_free(&r);
 	close(fd);
-	tgt_assert_idle(_metadata, 0, &c);
+	ASSERT_TGT(tgt_check_idle(0, &c));
 	ASSERT_EQ(9, c.v[C_COMMANDS]);
 	ASSERT_EQ(7, c.v[C_CMDS_FAILED]);
 	ASSERT_EQ(2, c.v[C_CMDS_OK]);

@@ -5,6 +5,9 @@
  * re-creation), no fault armed, nothing outstanding, and the host still
  * moves data afterwards.
  */
+#include <fcntl.h>
+
+#include "kselftest_harness.h"
 #include "tgt_selftest.h"
 
 #define DESCRIPTION "invalid requests and garbage in the control files get EINVAL; the host keeps working"
@@ -17,7 +20,7 @@ FIXTURE(invalid) {
 
 FIXTURE_SETUP(invalid)
 {
-	tgt_reset_host(_metadata, 0, NULL);
+	ASSERT_TGT(tgt_reset_host(0, NULL));
 	ASSERT_EQ(0, tgt_limits_read(0, &self->lim));
 	ASSERT_EQ(0, tgt_host_no(0, &self->host_no));
 	self->fd = tgt_cmd_open(0);
@@ -48,20 +51,20 @@ static void still_works(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, strncmp(buf, "type=none ", 10)) TH_LOG("fault: %s", buf);
 	ASSERT_LT(0, tgt_read_host(0, SIM_LLD_F_COMPLETION, buf, sizeof(buf)));
 	ASSERT_STREQ("inline\n", buf);
-	tgt_assert_idle(_metadata, 0, &c);
+	ASSERT_TGT(tgt_check_idle(0, &c));
 	ASSERT_EQ(0, c.v[C_RECREATED]);
 	ASSERT_EQ(0, c.v[C_ERRORS]);
 
 	ASSERT_EQ(0, tgt_cmd_write(self->fd, "dir=to len=100000 seed=3 nowait\n"));
 	ASSERT_EQ(0, tgt_cmd_read(self->fd, &r));
-	tgt_check_ok(_metadata, &r, "to", 100000, 3);
-	tgt_check_chunking(_metadata, &r, &self->lim);
+	ASSERT_TGT(tgt_check_ok(&r, "to", 100000, 3));
+	ASSERT_TGT(tgt_check_chunking(&r, &self->lim));
 	tgt_result_free(&r);
 	ASSERT_EQ(0, tgt_cmd_write(self->fd, "dir=from len=100000 seed=4 nowait\n"));
 	ASSERT_EQ(0, tgt_cmd_read(self->fd, &r));
-	tgt_check_ok(_metadata, &r, "from", 100000, 4);
+	ASSERT_TGT(tgt_check_ok(&r, "from", 100000, 4));
 	tgt_result_free(&r);
-	tgt_assert_idle(_metadata, 0, NULL);
+	ASSERT_TGT(tgt_check_idle(0, NULL));
 }
 
 /* malformed or refused command requests */

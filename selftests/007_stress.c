@@ -11,6 +11,7 @@
  * configs (HZ=100, no high resolution timers): hrtimer phases are short
  * and use small commands, so that the test stays within seconds.
  */
+#include "kselftest_harness.h"
 #include "tgt_selftest.h"
 
 #define DESCRIPTION "10,000 mixed commands with seeded random limits and lengths, counters back to zero"
@@ -51,7 +52,7 @@ FIXTURE(stress) {
 
 FIXTURE_SETUP(stress)
 {
-	tgt_reset_host(_metadata, 0, NULL);
+	ASSERT_TGT(tgt_reset_host(0, NULL));
 	self->fd = tgt_cmd_open(0);
 	ASSERT_LE(0, self->fd);
 }
@@ -138,9 +139,9 @@ TEST_F_TIMEOUT(stress, mixed_10000, 600)
 					continue;
 				}
 				ASSERT_EQ(0, tgt_cmd_read(self->fd, &r));
-				tgt_check_ok(_metadata, &r, dir, len, cseed);
+				ASSERT_TGT(tgt_check_ok(&r, dir, len, cseed));
 				if (len)
-					tgt_check_chunking(_metadata, &r, &lim);
+					ASSERT_TGT(tgt_check_chunking(&r, &lim));
 				sync_chunks += r.nchunk;
 				tgt_result_free(&r);
 			}
@@ -155,7 +156,7 @@ TEST_F_TIMEOUT(stress, mixed_10000, 600)
 				ASSERT_EQ(0, r.pending);
 			}
 		}
-		tgt_assert_idle(_metadata, 0, &c);
+		ASSERT_TGT(tgt_check_idle(0, &c));
 		ASSERT_EQ(done, c.v[C_COMMANDS]);
 		ASSERT_EQ(done, c.v[C_CMDS_OK]);
 	}
@@ -164,7 +165,7 @@ TEST_F_TIMEOUT(stress, mixed_10000, 600)
 
 	TH_LOG("%u commands (%u async) in %u phases, %llu bytes, %llu re-creations",
 	       done, asyncs, phases, bytes, recreated);
-	tgt_assert_idle(_metadata, 0, &c);
+	ASSERT_TGT(tgt_check_idle(0, &c));
 	ASSERT_EQ(COMMANDS, c.v[C_COMMANDS]);
 	ASSERT_EQ(COMMANDS, c.v[C_CMDS_OK]);
 	ASSERT_EQ(COMMANDS, c.v[C_RESPONSES]);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * sim_lld.h - in-kernel API of the simulated target LLD, for KUnit suites.
+ * sim_lld.h - in-kernel API of the simulated target LLD: its types, and the
+ * functions its files share and its KUnit suites call.
  */
 #ifndef _SIM_LLD_H
 #define _SIM_LLD_H
@@ -142,31 +143,43 @@ struct sim_lld_counters {
 	u64 dev_refs, gendev_refs, cmds_kept;
 };
 
-int sim_lld_check_knob(enum sim_lld_knob k, u64 v);
-int sim_lld_parse_knob(enum sim_lld_knob k, const char *buf, u64 *v);
-void sim_lld_default_limits(struct sim_lld_limits *lim);
-int sim_lld_set_default_knob(enum sim_lld_knob k, const char *buf);
-
+/*
+ * Used by the files of sim_lld and by its KUnit suites; exported (in the
+ * EXPORTED_FOR_KUNIT_TESTING namespace) only with CONFIG_KUNIT.
+ */
 struct sim_lld_host *sim_lld_host_add(const struct sim_lld_limits *lim);
-void sim_lld_host_remove(struct sim_lld_host *sh);
-unsigned int sim_lld_host_index(struct sim_lld_host *sh);
-struct Scsi_Host *sim_lld_host_shost(struct sim_lld_host *sh);
 void sim_lld_host_get_limits(struct sim_lld_host *sh,
 			     struct sim_lld_limits *lim);
 int sim_lld_host_set_limits(struct sim_lld_host *sh,
 			    const struct sim_lld_limits *lim);
 int sim_lld_host_store_knob(struct sim_lld_host *sh, enum sim_lld_knob k,
 			    const char *buf);
-int sim_lld_host_set_completion(struct sim_lld_host *sh,
-				enum sim_lld_completion mode, u32 delay_ns);
 void sim_lld_host_set_fault(struct sim_lld_host *sh,
 			    const struct sim_lld_fault *f);
 unsigned int sim_lld_host_flush_dropped(struct sim_lld_host *sh);
 void sim_lld_host_counters(struct sim_lld_host *sh,
 			   struct sim_lld_counters *c);
+unsigned int sim_lld_nr_hosts(void);
+
+int sim_lld_cmd_run(struct sim_lld_host *sh, const struct sim_lld_req *req,
+		    void *owner, struct sim_lld_cmd **out);
+int sim_lld_cmd_wait(struct sim_lld_cmd *sc, unsigned int timeout_ms);
+void sim_lld_cmd_release(struct sim_lld_cmd *sc);
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/*
+ * Static to their file without CONFIG_KUNIT (VISIBLE_IF_KUNIT), or only
+ * built with it: what the KUnit suites test or observe directly.
+ */
+void sim_lld_default_limits(struct sim_lld_limits *lim);
+int sim_lld_set_default_knob(enum sim_lld_knob k, const char *buf);
+
+void sim_lld_host_remove(struct sim_lld_host *sh);
+struct Scsi_Host *sim_lld_host_shost(struct sim_lld_host *sh);
+int sim_lld_host_set_completion(struct sim_lld_host *sh,
+				enum sim_lld_completion mode, u32 delay_ns);
 unsigned int sim_lld_live_shosts(void);
 unsigned int sim_lld_root_refs(void);
-unsigned int sim_lld_nr_hosts(void);
 int sim_lld_limits_by_index(unsigned int index, struct sim_lld_limits *lim);
 
 int sim_lld_parse_limits(char *buf, struct sim_lld_limits *lim);
@@ -176,12 +189,8 @@ size_t sim_lld_cmd_render(const struct sim_lld_cmd *sc, char *buf,
 			  size_t size);
 size_t sim_lld_cmd_render_size(const struct sim_lld_cmd *sc);
 
-int sim_lld_cmd_run(struct sim_lld_host *sh, const struct sim_lld_req *req,
-		    void *owner, struct sim_lld_cmd **out);
-int sim_lld_cmd_wait(struct sim_lld_cmd *sc, unsigned int timeout_ms);
-void sim_lld_cmd_release(struct sim_lld_cmd *sc);
-
 void sim_lld_fill_pattern(void *buf, size_t len, u32 seed, bool invert);
 s64 sim_lld_check_pattern(const void *buf, size_t len, u32 seed);
+#endif
 
 #endif /* _SIM_LLD_H */

@@ -79,6 +79,17 @@ def test_skipped_test_keeps_reason(kunit_dir: Path) -> None:
     assert (c.status, c.message) == (SKIPPED, "no fault injection on this kernel")
 
 
+def test_program_skipping_itself_skips_its_tests_with_reason(kunit_dir: Path) -> None:
+    cases, _, crash = analyze("selftests_program_skip.log", kunit_dir)
+    c = by_name(cases)
+    assert crash is None
+    for name in ("fault.fail.to", "fault.busy.to"):
+        assert (c[("selftests.002_fault", name)].status,
+                c[("selftests.002_fault", name)].message) == (
+                    SKIPPED, "sim_lld is not loaded (no /sys/kernel/debug/sim_lld)")
+    assert c[("selftests.001_data", "data.small.to")].status == PASSED
+
+
 def test_program_timeout_names_the_test_and_the_rest(kunit_dir: Path) -> None:
     cases, _, crash = analyze("selftests_timeout.log", kunit_dir)
     assert crash is None          # the boot itself went on

@@ -81,6 +81,21 @@ def _program_note(prog: Any) -> str:
     return ""
 
 
+def _program_skip_reason(lines: list[str], name: str) -> str:
+    """Why a program skipped itself as a whole: its "1..0 # SKIP reason"."""
+    inside = False
+    for line in lines:
+        if re.search(r"#\s+Subtest: " + re.escape(name) + r"\s*$", line):
+            inside = True
+        elif inside:
+            m = re.search(r"\b1\.\.0 # SKIP ?(.*)$", line)
+            if m:
+                return m.group(1).strip() or "skipped"
+            if re.match(r"(?:not )?ok \d+ ", line):
+                break
+    return "skipped"
+
+
 def analyse(lines: list[str], parsed: Ktap, programs: list[Program], hang: str = "",
             returncode: Optional[int] = 0) -> tuple[list[Case], list[str], Optional[Crash]]:
     """Cases, suites and the boot's crash (if any) of a selftest console."""
@@ -104,6 +119,9 @@ def analyse(lines: list[str], parsed: Ktap, programs: list[Program], hang: str =
         subs = list(pt.subtests) if pt is not None else []
         sub_by_name = {s.name: s for s in subs if s.name}
         note = _program_note(pt)
+        # a program that skipped itself (a requirement missing) ran no test
+        prog_skip = (_program_skip_reason(lines, prog.name) if pt is not None and pt.name
+                     and status_of(pt) == SKIPPED and not subs else "")
         names = list(prog.tests) + [s.name for s in subs
                                      if s.name and s.name not in prog.tests]
         prog_cases = []
@@ -114,7 +132,9 @@ def analyse(lines: list[str], parsed: Ktap, programs: list[Program], hang: str =
             log = [str(ln) for ln in st.log] if st is not None else []
             status = status_of(st) if st is not None and st.name else CRASHED
             case = Case(suite=suite, name=name, status=status, log=log)
-            if status == FAILED:
+            if status == CRASHED and prog_skip:
+                case.status, case.message = SKIPPED, prog_skip
+            elif status == FAILED:
                 case.message = failure_message(log)
             elif status == SKIPPED:
                 case.message = skips.get(name, "skipped")
