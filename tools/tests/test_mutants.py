@@ -205,3 +205,22 @@ def test_a_run_the_tool_failed_catches_nothing() -> None:
     o = mutants.verdict("05", "d", BASE, broken)
     assert o.status == mutants.TOOL_FAILED and o.caught == {}
     assert "  - TOOL FAILURE" in mutants.render(BASE, [o], ["tags"])
+
+
+def test_a_profile_line_makes_a_mutant_run_with_that_profile(tmp_path: Path) -> None:
+    (tmp_path / "01-a.patch").write_text("Contract: a\n\ndiff --git a/x b/x\n")
+    (tmp_path / "02-leak.patch").write_text("Contract: leaks\nProfile: debug\n\ndiff\n")
+    (tmp_path / "03-c.patch").write_text("Contract: c\n\ndiff\n")
+    found = mutants.discover(tmp_path)
+    assert [(m.name, m.profile) for m in found] == [
+        ("01-a", ""), ("02-leak", "debug"), ("03-c", "")]
+    groups = mutants.by_profile(found, "kunit")
+    assert list(groups) == ["kunit", "debug"]
+    assert [m.name for m in groups["kunit"]] == ["01-a", "03-c"]
+    assert [m.name for m in groups["debug"]] == ["02-leak"]
+
+
+def test_the_leak_mutant_of_the_repo_runs_with_the_debug_profile() -> None:
+    found = {m.name: m for m in mutants.discover(Path(__file__).parents[2] / "kunit" / "mutants")}
+    assert found["29-alloc-queue-leaks-tag-set"].profile == "debug"
+    assert all(m.profile in ("", "debug") for m in found.values())

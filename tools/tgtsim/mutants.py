@@ -21,7 +21,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional, Protocol, Sequence, TypeVar
+from typing import Callable, Iterator, Optional, Protocol, Sequence, TypeVar
 
 from tgtsim import build, prepare, report
 from tgtsim.errors import BuildError, InfraError, Status, UsageError
@@ -45,6 +45,10 @@ class Mutant:
     name: str          # NN-name
     path: Path
     description: str
+    profile: str = ""  # "Profile: P" on its second line: always run with P
+
+
+PROFILE_RE = re.compile(r"^Profile:\s*(\S+)\s*$")
 
 
 @dataclass
@@ -61,9 +65,20 @@ def discover(directory: Path) -> list[Mutant]:
     out = []
     for p in sorted(directory.glob("*.patch")):
         if MUTANT_RE.match(p.name):
-            first = next((ln.strip() for ln in p.read_text().splitlines() if ln.strip()), "")
-            out.append(Mutant(name=p.stem, path=p, description=first))
+            head = [ln.strip() for ln in p.read_text().splitlines()[:3] if ln.strip()]
+            m = PROFILE_RE.match(head[1]) if len(head) > 1 else None
+            out.append(Mutant(name=p.stem, path=p, description=head[0] if head else "",
+                              profile=m.group(1) if m else ""))
     return out
+
+
+def by_profile(mutants: list[Mutant], default: str) -> dict[str, list[Mutant]]:
+    """The mutants grouped by the profile they run with, the default's
+    group first."""
+    groups: dict[str, list[Mutant]] = {}
+    for m in sorted(mutants, key=lambda m: (m.profile or default) != default):
+        groups.setdefault(m.profile or default, []).append(m)
+    return groups
 
 
 class Named(Protocol):
@@ -272,31 +287,46 @@ def out_dir(paths: Paths, kind: str) -> Path:
 
 
 def run(paths: Paths, wanted: list[str], profile: str, progress: Progress, jobs: int,
-        boot_fn: BootFn, update: bool = False, use_ccache: bool = True,
-        make_options: Sequence[str] = ()) -> int:
-    """Run the port and the mutants; 0 if every mutant was killed."""
+        boot_for: Callable[[str], BootFn], update: bool = False,
+        use_ccache: bool = True,
+        make_options_for: Callable[[str], Sequence[str]] = lambda _p: ()) -> int:
+    """Run the port and the mutants; 0 if every mutant was killed. A mutant
+    with a profile of its own (`Profile: debug`) runs with that profile, after
+    the port was run with it too: `boot_for(profile)` and
+    `make_options_for(profile)` give the boot and the make options."""
     selected = select(discover(paths.root / "kunit" / "mutants"), wanted)
     if not selected:
         raise UsageError(f"no mutants in {paths.root / 'kunit' / 'mutants'}")
     prepare.prepare(paths, progress)
     head = Git(paths.linux).head()
-    runner = Runner(paths, profile, progress, jobs, boot_fn, use_ccache,
-                    make_options=make_options)
     out = out_dir(paths, "mutants")
-    base = runner.port(head, out, "mutants")
-    if base is None or base.crash or base.failed:
-        why = "does not build" if base is None else base.closing_line()
-        raise InfraError(f"the unmutated port does not pass ({why}); see {out / 'port'}")
-
     outcomes = []
     descriptions = {m.name: m.description for m in selected}
-    for name, res, applied in runner.each(head, out, "mutants",
-                                          [(m.name, m.path) for m in selected]):
-        o = verdict(name, descriptions[name], base, res, applied)
-        progress.info(f"mutants: {name}: {o.status}"
-                      + (f" by {len(o.caught)} cases" if o.caught else "")
-                      + (f" and {len(o.reports)} sanitizer reports" if o.reports else ""))
-        outcomes.append(o)
+    groups = by_profile(selected, profile)
+    base: Optional[Results] = None
+    for prof, group in groups.items():
+        runner = Runner(paths, prof, progress, jobs, boot_for(prof), use_ccache,
+                        make_options=make_options_for(prof))
+        sub = out if prof == profile else out / prof
+        sub.mkdir(exist_ok=True)
+        port = runner.port(head, sub, f"mutants ({prof})" if prof != profile else "mutants")
+        if port is None or port.crash or port.failed:
+            why = "does not build" if port is None else port.closing_line()
+            raise InfraError(f"the unmutated port does not pass with the {prof} profile "
+                             f"({why}); see {sub / 'port'}")
+        if base is None or prof == profile:
+            base = port
+        for name, res, applied in runner.each(head, sub, "mutants",
+                                              [(m.name, m.path) for m in group]):
+            o = verdict(name, descriptions[name], port, res, applied)
+            progress.info(f"mutants: {name}: {o.status}"
+                          + (f" ({prof} profile)" if prof != profile else "")
+                          + (f" by {len(o.caught)} cases" if o.caught else "")
+                          + (f" and {len(o.reports)} sanitizer reports" if o.reports else ""))
+            outcomes.append(o)
+    assert base is not None
+    order = {m.name: i for i, m in enumerate(selected)}
+    outcomes.sort(key=lambda o: order[o.name])
 
     table = render(base, outcomes, columns(base))
     (out / "table.md").write_text(table)
