@@ -26,94 +26,6 @@
 
 #include "tgt_test.h"
 
-/* no entry point makes this many allocations: a sweep that does is a bug */
-#define TGT_FAULT_MAX_N		2000
-
-struct tgt_fault_setting {
-	const char *path;
-	const char *value;
-};
-
-/*
- * fail_nth also fails allocations that may sleep, and order-0 pages, and
- * quietly: the defaults leave those alone and dump a stack for each fault.
- */
-static const struct tgt_fault_setting tgt_fault_settings[] = {
-	{ "failslab/ignore-gfp-wait", "N" },
-	{ "failslab/verbose", "0" },
-	{ "fail_page_alloc/ignore-gfp-wait", "N" },
-	{ "fail_page_alloc/min-order", "0" },
-	{ "fail_page_alloc/verbose", "0" },
-};
-
-struct tgt_fault_restore {
-	struct kunit *test;
-	struct tgt_debugfs *d;
-	char old[ARRAY_SIZE(tgt_fault_settings)][16];
-};
-
-/*
- * Let fail_nth fail any allocation of the task. The settings have no
- * effect while no fail_nth is set (and the fault probability is 0); a case
- * restores them before it ends (the debugfs buffer is the case thread's:
- * KUnit's cleanup runs in another thread).
- */
-static struct tgt_fault_restore *tgt_fault_setup(struct kunit *test)
-{
-	struct tgt_fault_restore *r;
-	int i;
-
-	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, r);
-	r->test = test;
-	r->d = tgt_debugfs_mount(test, PAGE_SIZE);
-	for (i = 0; i < ARRAY_SIZE(tgt_fault_settings); i++) {
-		tgt_debugfs_read(test, r->d, tgt_fault_settings[i].path,
-				 r->old[i], sizeof(r->old[i]));
-		strim(r->old[i]);
-	}
-	for (i = 0; i < ARRAY_SIZE(tgt_fault_settings); i++)
-		tgt_debugfs_write(test, r->d, tgt_fault_settings[i].path,
-				  tgt_fault_settings[i].value);
-	return r;
-}
-
-static void tgt_fault_teardown(struct tgt_fault_restore *r)
-{
-	int i;
-
-	current->fail_nth = 0;
-	for (i = 0; i < ARRAY_SIZE(tgt_fault_settings); i++)
-		tgt_debugfs_write(r->test, r->d, tgt_fault_settings[i].path,
-				  r->old[i]);
-}
-
-/* the n-th allocation of this task from now on fails */
-static void tgt_fault_arm(unsigned int n)
-{
-	WRITE_ONCE(current->fail_nth, n);
-}
-
-/* disarm; true if the n-th allocation was reached (and failed) */
-static bool tgt_fault_disarm(void)
-{
-	bool reached = !READ_ONCE(current->fail_nth);
-
-	WRITE_ONCE(current->fail_nth, 0);
-	return reached;
-}
-
-struct tgt_fault_count {
-	unsigned int failed;	/* the call failed with its error */
-	unsigned int fell_back;	/* the call succeeded nonetheless */
-};
-
-static void tgt_fault_report(struct kunit *test, const char *what,
-			     const struct tgt_fault_count *c)
-{
-	kunit_info(test, "fault points of %s: %u (%u failed, %u fell back)\n",
-		   what, c->failed + c->fell_back, c->failed, c->fell_back);
-}
 
 /*
  * scsi_tgt_alloc_queue(): the reserve, the queue's own structure, the tag
@@ -380,6 +292,11 @@ static struct kunit_case tgt_cmd_faults_cases[] = {
 	KUNIT_CASE(tgt_faults_alloc_queue),
 	KUNIT_CASE_PARAM(tgt_faults_get_command, tgt_get_fault_gen_params),
 	KUNIT_CASE_PARAM(tgt_faults_queue_command, tgt_queue_fault_gen_params),
+#if IS_ENABLED(CONFIG_SCSI_SIM_LLD)
+	KUNIT_CASE(tgt_faults_sim_lld_host_add),
+	KUNIT_CASE(tgt_faults_sim_lld_knob_change),
+	KUNIT_CASE(tgt_faults_sim_lld_cmd_run),
+#endif
 	{}
 };
 

@@ -203,4 +203,26 @@ void tgt_debugfs_write(struct kunit *test, struct tgt_debugfs *d,
 size_t tgt_debugfs_read(struct kunit *test, struct tgt_debugfs *d,
 			const char *path, char *buf, size_t len);
 
+/* fail_nth sweeps (tgt_fault_nth.c) */
+#define TGT_FAULT_MAX_N		2000	/* no entry point makes this many */
+
+struct tgt_fault_restore;
+
+struct tgt_fault_count {
+	unsigned int failed;	/* the call failed with its error */
+	unsigned int fell_back;	/* the call succeeded nonetheless */
+};
+
+struct tgt_fault_restore *tgt_fault_setup(struct kunit *test);
+void tgt_fault_teardown(struct tgt_fault_restore *r);
+void tgt_fault_arm(unsigned int n);
+bool tgt_fault_disarm(void);
+void tgt_fault_report(struct kunit *test, const char *what,
+		      const struct tgt_fault_count *c);
+
+/* sweeps of sim_lld's entry points (tgt_cmd_faults_sim_lld.c) */
+void tgt_faults_sim_lld_host_add(struct kunit *test);
+void tgt_faults_sim_lld_knob_change(struct kunit *test);
+void tgt_faults_sim_lld_cmd_run(struct kunit *test);
+
 #endif /* _TGT_TEST_H */

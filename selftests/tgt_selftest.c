@@ -636,6 +636,14 @@ static int tgt_result_parse(char *text, struct tgt_result *r)
 				   &r->resp_result, r->resp_reason) != 3)
 				return -EPROTO;
 			r->resp_seen = 1;
+		} else if (!strncmp(line, "sense ", 6)) {
+			/* the hex data is longer than the %15s of the others */
+			if (sscanf(line, "sense key=0x%x asc=0x%x ascq=0x%x len=%u data=%64s",
+				   &r->sense_key, &r->sense_asc,
+				   &r->sense_ascq, &r->sense_len,
+				   r->sense_data) != 5 || !r->resp_seen)
+				return -EPROTO;
+			r->sense_seen = 1;
 		} else {
 			return -EPROTO;
 		}

@@ -152,6 +152,10 @@ struct tgt_result {
 	int resp_seen;
 	unsigned int resp_status, resp_result;
 	char resp_reason[16];
+	/* the sense data the response carried (SIM_LLD_SENSE_FMT) */
+	int sense_seen;
+	unsigned int sense_key, sense_asc, sense_ascq, sense_len;
+	char sense_data[2 * SIM_LLD_SENSE_BYTES + 1];
 	/* after "wait all" */
 	int summary;
 	unsigned int waited, ok, failed, pending;

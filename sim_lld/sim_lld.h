@@ -47,6 +47,13 @@ struct sim_lld_fault {
 	int times;		/* triggers left, -1 = unlimited */
 };
 
+/* the sense transfer_response answers with, if @on */
+struct sim_lld_sense {
+	bool on;
+	bool desc;		/* descriptor format */
+	u8 key, asc, ascq;
+};
+
 /* one transfer_data call */
 struct sim_lld_chunk {
 	u32 offset;
@@ -73,6 +80,8 @@ struct sim_lld_log {
 	u32 resp_status;	/* cmd->result when transfer_response was called */
 	u32 resp_result;	/* cmd->result set by sim_lld for the response */
 	enum sim_lld_reason resp_reason;
+	u8 sense_len;		/* bytes of sense data sent, 0: none */
+	u8 sense[SIM_LLD_SENSE_BYTES];
 };
 
 #define SIM_LLD_REQ_ASYNC	0x1	/* return once queued */
@@ -156,6 +165,8 @@ int sim_lld_host_store_knob(struct sim_lld_host *sh, enum sim_lld_knob k,
 			    const char *buf);
 void sim_lld_host_set_fault(struct sim_lld_host *sh,
 			    const struct sim_lld_fault *f);
+void sim_lld_host_set_sense(struct sim_lld_host *sh,
+			    const struct sim_lld_sense *s);
 unsigned int sim_lld_host_flush_dropped(struct sim_lld_host *sh);
 void sim_lld_host_counters(struct sim_lld_host *sh,
 			   struct sim_lld_counters *c);
@@ -185,6 +196,7 @@ int sim_lld_limits_by_index(unsigned int index, struct sim_lld_limits *lim);
 int sim_lld_parse_limits(char *buf, struct sim_lld_limits *lim);
 int sim_lld_parse_req(char *buf, struct sim_lld_req *req);
 int sim_lld_parse_fault(char *buf, struct sim_lld_fault *f, bool *flush);
+int sim_lld_parse_sense(char *buf, struct sim_lld_sense *s);
 size_t sim_lld_cmd_render(const struct sim_lld_cmd *sc, char *buf,
 			  size_t size);
 size_t sim_lld_cmd_render_size(const struct sim_lld_cmd *sc);

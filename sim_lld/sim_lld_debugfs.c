@@ -20,6 +20,7 @@
 #include <linux/uaccess.h>
 #include <kunit/visibility.h>
 
+#include <scsi/scsi_common.h>
 #include <scsi/scsi_host.h>
 
 #include "sim_lld_priv.h"
@@ -277,6 +278,90 @@ static ssize_t sim_fault_write(struct file *file, const char __user *ubuf,
 }
 
 DEFINE_SHOW_STORE_ATTRIBUTE(sim_fault);
+
+static int sim_sense_show(struct seq_file *m, void *v)
+{
+	struct sim_lld_host *sh = m->private;
+	struct sim_lld_sense s;
+	unsigned long flags;
+
+	spin_lock_irqsave(&sh->lock, flags);
+	s = sh->sense;
+	spin_unlock_irqrestore(&sh->lock, flags);
+	if (!s.on)
+		seq_puts(m, "none\n");
+	else
+		seq_printf(m, "key=0x%x asc=0x%x ascq=0x%x%s\n", s.key, s.asc,
+			   s.ascq, s.desc ? " desc" : "");
+	return 0;
+}
+
+/**
+ * sim_lld_parse_sense - parse a write of the sense file
+ * @buf: "none" | "key=K asc=A ascq=Q [desc]" (K 1..15, A and Q 0..255),
+ *	 modified
+ * @s: the sense
+ *
+ * Return: 0 or -EINVAL.
+ */
+VISIBLE_IF_KUNIT int sim_lld_parse_sense(char *buf, struct sim_lld_sense *s)
+{
+	bool none = false;
+	char *tok;
+
+	memset(s, 0, sizeof(*s));
+	while ((tok = strsep(&buf, " \t\n")) != NULL) {
+		if (!*tok)
+			continue;
+		if (!strcmp(tok, "none")) {
+			none = true;
+			continue;
+		}
+		s->on = true;
+		if (!strncmp(tok, "key=", 4)) {
+			if (kstrtou8(tok + 4, 0, &s->key) || !s->key ||
+			    s->key > 0xf)
+				goto bad;
+		} else if (!strncmp(tok, "asc=", 4)) {
+			if (kstrtou8(tok + 4, 0, &s->asc))
+				goto bad;
+		} else if (!strncmp(tok, "ascq=", 5)) {
+			if (kstrtou8(tok + 5, 0, &s->ascq))
+				goto bad;
+		} else if (!strcmp(tok, "desc")) {
+			s->desc = true;
+		} else {
+			goto bad;
+		}
+	}
+	if (none ? !s->on : s->key != 0)
+		return 0;
+bad:
+	pr_err_ratelimited("sense: use none, or key=K asc=A ascq=Q [desc]\n");
+	return -EINVAL;
+}
+EXPORT_SYMBOL_IF_KUNIT(sim_lld_parse_sense);
+
+static ssize_t sim_sense_write(struct file *file, const char __user *ubuf,
+			       size_t count, loff_t *ppos)
+{
+	struct sim_lld_host *sh = sim_seq_private(file);
+	struct sim_lld_sense s;
+	char *buf;
+	int ret;
+
+	buf = sim_get_user_text(ubuf, count);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	ret = sim_lld_parse_sense(buf, &s);
+	kfree(buf);
+	if (ret)
+		return ret;
+	sim_lld_host_set_sense(sh, &s);
+	return count;
+}
+
+DEFINE_SHOW_STORE_ATTRIBUTE(sim_sense);
 
 static int sim_counters_show(struct seq_file *m, void *v)
 {
@@ -612,8 +697,8 @@ VISIBLE_IF_KUNIT size_t sim_lld_cmd_render_size(const struct sim_lld_cmd *sc)
 {
 	if (!sim_cmd_done_p(sc))
 		return 256;
-	return 256 + (size_t)sc->log.nr_chunks * 96 +
-	       (size_t)sc->log.nr_segs * 64;
+	return 256 + 128 + 2 * SIM_LLD_SENSE_BYTES +
+	       (size_t)sc->log.nr_chunks * 96 + (size_t)sc->log.nr_segs * 64;
 }
 EXPORT_SYMBOL_IF_KUNIT(sim_lld_cmd_render_size);
 
@@ -625,7 +710,8 @@ EXPORT_SYMBOL_IF_KUNIT(sim_lld_cmd_render_size);
  *
  * A command in flight is one SIM_LLD_CMD_FMT line with state=pending; a
  * finished one is followed by its log (SIM_LLD_CHUNK_FMT and SIM_LLD_SEG_FMT
- * lines, SIM_LLD_RESP_FMT if the response was sent).
+ * lines, SIM_LLD_RESP_FMT if the response was sent, SIM_LLD_SENSE_FMT if
+ * it carried sense data).
  *
  * Return: the length of the text (without the NUL).
  */
@@ -666,6 +752,18 @@ VISIBLE_IF_KUNIT size_t sim_lld_cmd_render(const struct sim_lld_cmd *sc,
 		n += scnprintf(buf + n, size - n, SIM_LLD_RESP_FMT,
 			       log->resp_status, log->resp_result,
 			       sim_lld_reason_names[log->resp_reason]);
+	if (log->sense_len) {
+		char hex[2 * SIM_LLD_SENSE_BYTES + 1];
+		struct scsi_sense_hdr sshdr = {};
+
+		/* what the buffer says, not what the knob asked for */
+		scsi_normalize_sense(log->sense, log->sense_len, &sshdr);
+		bin2hex(hex, log->sense, log->sense_len);
+		hex[2 * log->sense_len] = '\0';
+		n += scnprintf(buf + n, size - n, SIM_LLD_SENSE_FMT,
+			       sshdr.sense_key, sshdr.asc, sshdr.ascq,
+			       log->sense_len, hex);
+	}
 	return n;
 }
 EXPORT_SYMBOL_IF_KUNIT(sim_lld_cmd_render);
@@ -742,6 +840,7 @@ void sim_lld_debugfs_add_host(struct sim_lld_host *sh)
 			    &sim_completion_fops);
 	debugfs_create_u32(SIM_LLD_F_COMPLETION_DELAY, 0600, d, &sh->delay_ns);
 	debugfs_create_file(SIM_LLD_F_FAULT, 0600, d, sh, &sim_fault_fops);
+	debugfs_create_file(SIM_LLD_F_SENSE, 0600, d, sh, &sim_sense_fops);
 	debugfs_create_file(SIM_LLD_F_CMD, 0600, d, sh, &sim_cmd_fops);
 	debugfs_create_file(SIM_LLD_F_COUNTERS, 0600, d, sh,
 			    &sim_counters_fops);

@@ -8,7 +8,9 @@
 
 #include <kunit/test.h>
 #include <linux/string.h>
+#include <scsi/scsi_common.h>
 #include <scsi/scsi_host.h>
+#include <scsi/scsi_proto.h>
 
 #include "sim_lld_kunit.h"
 
@@ -191,7 +193,78 @@ static void sim_fault_drop_withholds_until_flush(struct kunit *test)
 	sim_k_remove(test, sh);
 }
 
+struct sim_k_sense_param {
+	const char *name;
+	bool desc;
+	u8 code;	/* response code of the sense data */
+	u8 len;		/* bytes of sense data */
+};
+
+static const struct sim_k_sense_param sim_k_sense_params[] = {
+	{ "fixed format", false, 0x70, 18 },
+	{ "descriptor format", true, 0x72, 8 },
+};
+
+KUNIT_ARRAY_PARAM_DESC(sim_k_sense, sim_k_sense_params, name);
+
+/*
+ * The sense knob: transfer_response answers CHECK CONDITION with the sense
+ * built by scsi_build_sense() in the command's sense buffer; the command
+ * ends with -EIO after all its data, its log and its text carry the sense;
+ * "none" gives GOOD responses again.
+ */
+static void sim_fault_sense_answers_check_condition(struct kunit *test)
+{
+	const struct sim_k_sense_param *p = test->param_value;
+	struct sim_lld_limits lim = sim_k_limits(128, 8, 65536, 0xffffffff, 4);
+	struct sim_lld_sense s = { .on = true, .desc = p->desc,
+				   .key = ILLEGAL_REQUEST, .asc = 0x24 };
+	struct sim_lld_req req = { .dir = DMA_FROM_DEVICE, .len = 3 * 4096,
+				   .seed = 7 };
+	struct scsi_sense_hdr sshdr;
+	struct sim_lld_host *sh;
+	struct sim_lld_cmd *sc;
+	char *text, line[96];
+
+	sh = sim_k_add(test, &lim);
+	sim_lld_host_set_sense(sh, &s);
+	KUNIT_EXPECT_EQ(test, sim_k_run(test, sh, &req, &sc), 0);
+	KUNIT_ASSERT_NOT_NULL(test, sc);
+	KUNIT_EXPECT_EQ(test, sc->err, -EIO);
+	KUNIT_EXPECT_EQ(test, sc->result, SIM_LLD_RESULT_CHECK_CONDITION);
+	KUNIT_EXPECT_EQ(test, sc->log.nr_chunks, 3);
+	KUNIT_EXPECT_TRUE(test, sc->log.resp_seen);
+	KUNIT_EXPECT_EQ(test, sc->log.resp_result,
+			SIM_LLD_RESULT_CHECK_CONDITION);
+	KUNIT_ASSERT_EQ(test, sc->log.sense_len, p->len);
+	KUNIT_EXPECT_EQ(test, sc->log.sense[0], p->code);
+	KUNIT_ASSERT_TRUE(test, scsi_normalize_sense(sc->log.sense,
+						     sc->log.sense_len,
+						     &sshdr));
+	KUNIT_EXPECT_EQ(test, sshdr.sense_key, ILLEGAL_REQUEST);
+	KUNIT_EXPECT_EQ(test, sshdr.asc, 0x24);
+	KUNIT_EXPECT_EQ(test, sshdr.ascq, 0);
+
+	text = kunit_kzalloc(test, sim_lld_cmd_render_size(sc), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, text);
+	sim_lld_cmd_render(sc, text, sim_lld_cmd_render_size(sc));
+	snprintf(line, sizeof(line), "sense key=0x5 asc=0x24 ascq=0x0 len=%u data=%02x",
+		 p->len, p->code);
+	KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(text, line), "%s", text);
+
+	s.on = false;
+	sim_lld_host_set_sense(sh, &s);
+	KUNIT_EXPECT_EQ(test, sim_k_run(test, sh, &req, &sc), 0);
+	KUNIT_EXPECT_EQ(test, sc->err, 0);
+	KUNIT_EXPECT_EQ(test, sc->result, 0);
+	KUNIT_EXPECT_EQ(test, sc->log.sense_len, 0);
+	KUNIT_EXPECT_EQ(test, sc->verify, SIM_LLD_VERIFY_OK);
+	sim_k_expect_idle(test, sh);
+}
+
 static struct kunit_case sim_lld_fault_cases[] = {
+	KUNIT_CASE_PARAM(sim_fault_sense_answers_check_condition,
+			 sim_k_sense_gen_params),
 	KUNIT_CASE(sim_fault_fail_ends_command_with_eio),
 	KUNIT_CASE(sim_fault_busy_ends_command_with_ebusy),
 	KUNIT_CASE(sim_fault_drop_withholds_until_flush),

@@ -640,6 +640,22 @@ void sim_lld_host_set_fault(struct sim_lld_host *sh,
 EXPORT_SYMBOL_IF_KUNIT(sim_lld_host_set_fault);
 
 /**
+ * sim_lld_host_set_sense - answer responses with sense data, or stop
+ * @sh: host
+ * @s: the sense; s->on false: plain GOOD responses again
+ */
+void sim_lld_host_set_sense(struct sim_lld_host *sh,
+			    const struct sim_lld_sense *s)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&sh->lock, flags);
+	sh->sense = *s;
+	spin_unlock_irqrestore(&sh->lock, flags);
+}
+EXPORT_SYMBOL_IF_KUNIT(sim_lld_host_set_sense);
+
+/**
  * sim_lld_host_counters - snapshot of a host's counters
  * @sh: host
  * @c: filled in

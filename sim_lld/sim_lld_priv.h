@@ -40,8 +40,9 @@ struct sim_lld_host {
 	int completion;			/* enum sim_lld_completion */
 	u32 delay_ns;
 
-	spinlock_t lock;		/* fault, cmds, dropped, next_id */
+	spinlock_t lock;		/* fault, sense, cmds, dropped, next_id */
 	struct sim_lld_fault fault;
+	struct sim_lld_sense sense;
 	struct list_head cmds;		/* struct sim_lld_cmd */
 	struct list_head dropped;	/* withheld completions */
 	u64 next_id;

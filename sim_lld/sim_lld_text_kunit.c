@@ -309,6 +309,42 @@ static void sim_text_fault_parsed_bad_refused(struct kunit *test)
 	}
 }
 
+static const struct {
+	const char *text;
+	int ret;
+	struct sim_lld_sense s;
+} sim_k_sense_texts[] = {
+	{ "none", 0, {} },
+	{ "key=5 asc=0x24 ascq=0", 0, { true, false, 5, 0x24, 0 } },
+	{ "key=0x3 asc=0x11 ascq=0x1 desc\n", 0, { true, true, 3, 0x11, 1 } },
+	{ "asc=0x24", -EINVAL },		/* no key */
+	{ "key=0 asc=1", -EINVAL },		/* NO SENSE is no sense */
+	{ "key=16", -EINVAL },
+	{ "key=5 asc=256", -EINVAL },
+	{ "none key=5", -EINVAL },
+	{ "key=5 bogus", -EINVAL },
+	{ "", -EINVAL },
+};
+
+static void sim_text_sense_parsed_bad_refused(struct kunit *test)
+{
+	struct sim_lld_sense s;
+	char buf[64];
+	int i, ret;
+
+	for (i = 0; i < ARRAY_SIZE(sim_k_sense_texts); i++) {
+		strscpy(buf, sim_k_sense_texts[i].text, sizeof(buf));
+		ret = sim_lld_parse_sense(buf, &s);
+		KUNIT_EXPECT_EQ_MSG(test, ret, sim_k_sense_texts[i].ret, "'%s'",
+				    sim_k_sense_texts[i].text);
+		if (!ret && !sim_k_sense_texts[i].ret)
+			KUNIT_EXPECT_MEMEQ_MSG(test, &s,
+					       &sim_k_sense_texts[i].s,
+					       sizeof(s), "'%s'",
+					       sim_k_sense_texts[i].text);
+	}
+}
+
 /* a uapi format for sscanf(): every "%s" bounded to 15 characters */
 static void sim_k_scan_fmt(const char *fmt, char *out, size_t size)
 {
@@ -435,6 +471,7 @@ static struct kunit_case sim_lld_text_cases[] = {
 	KUNIT_CASE(sim_text_limits_sets_given_keys_refuses_bad),
 	KUNIT_CASE(sim_text_cmd_request_parsed_bad_refused),
 	KUNIT_CASE(sim_text_fault_parsed_bad_refused),
+	KUNIT_CASE(sim_text_sense_parsed_bad_refused),
 	KUNIT_CASE(sim_text_cmd_read_back_equals_log),
 	{}
 };

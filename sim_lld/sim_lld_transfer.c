@@ -276,7 +276,12 @@ static enum sim_lld_fault_type sim_fault_hit(struct sim_lld_host *sh,
 	}
 	spin_unlock_irqrestore(&sh->lock, flags);
 #ifdef CONFIG_FAULT_INJECTION
+	/*
+	 * Only when fail_transfer is configured: a task's fail_nth (a sweep
+	 * over allocations) would count it as a failure point otherwise.
+	 */
 	if (type == SIM_LLD_FAULT_NONE && !resp &&
+	    READ_ONCE(sim_lld_fail_transfer.probability) &&
 	    should_fail(&sim_lld_fail_transfer, len))
 		type = SIM_LLD_FAULT_FAIL;
 #endif
@@ -463,8 +468,13 @@ static int sim_transfer_response(struct scsi_cmnd *cmd,
 	struct sim_lld_cmd *sc = (void *)cmd->host_scribble;
 	enum sim_lld_fault_type fault;
 	enum sim_lld_reason r = SIM_LLD_R_OK;
+	struct sim_lld_sense sense;
+	unsigned long flags;
 
 	atomic64_inc(&sh->c_responses);
+	spin_lock_irqsave(&sh->lock, flags);
+	sense = sh->sense;
+	spin_unlock_irqrestore(&sh->lock, flags);
 	if (sc) {
 		sc->log.resp_seen = true;
 		sc->log.resp_status = cmd->result;
@@ -485,9 +495,20 @@ static int sim_transfer_response(struct scsi_cmnd *cmd,
 		r = SIM_LLD_R_DROP;
 	}
 	cmd->result = sim_reason_result(r);
+	/* CHECK CONDITION: the status and the sense, as a real LLD sends them */
+	if (!r && sense.on)
+		scsi_build_sense(cmd, sense.desc, sense.key, sense.asc,
+				 sense.ascq);
 	if (sc) {
 		sc->log.resp_reason = r;
 		sc->log.resp_result = cmd->result;
+		if (!r && sense.on) {
+			/* 8 header bytes + the additional sense length */
+			sc->log.sense_len = min(8 + cmd->sense_buffer[7],
+						SIM_LLD_SENSE_BYTES);
+			memcpy(sc->log.sense, cmd->sense_buffer,
+			       sc->log.sense_len);
+		}
 	}
 	sim_complete(sh, cmd, done, r == SIM_LLD_R_DROP);
 	return 0;

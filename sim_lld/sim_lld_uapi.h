@@ -31,6 +31,10 @@
  *   limits         "sg_tablesize=.. max_sectors=.. max_segment_size=..
  *                  dma_boundary=.. can_queue=.." (any subset)
  *   completion     "inline" | "workqueue" | "softirq" | "hrtimer"
+ *   sense          "none" | "key=K asc=A ascq=Q [desc]": transfer_response
+ *                  answers CHECK CONDITION with this sense (fixed format,
+ *                  or descriptor format with "desc"), built with
+ *                  scsi_build_sense() in the command's sense buffer
  *   fault          "none" | "flush" | "fail|busy|drop chunk=N [times=K]" |
  *                  "fail|busy|drop resp [times=K]" (K = -1: always)
  *   counters       "0" or "reset"
@@ -56,6 +60,7 @@
 #define SIM_LLD_F_COMPLETION		"completion"
 #define SIM_LLD_F_COMPLETION_DELAY	"completion_delay_ns"
 #define SIM_LLD_F_FAULT			"fault"
+#define SIM_LLD_F_SENSE			"sense"
 #define SIM_LLD_F_CMD			"cmd"
 #define SIM_LLD_F_COUNTERS		"counters"
 #define SIM_LLD_F_HOST_NO		"host_no"
@@ -133,7 +138,9 @@ enum sim_lld_reason {
  * Reading the cmd file gives the fd's current command:
  *   one SIM_LLD_CMD_FMT line, then per logged chunk one SIM_LLD_CHUNK_FMT
  *   line followed by its SIM_LLD_SEG_FMT lines, then one SIM_LLD_RESP_FMT
- *   line if transfer_response was called.
+ *   line if transfer_response was called, and one SIM_LLD_SENSE_FMT line
+ *   if it answered with sense data: key, ASC and ASCQ as the sense buffer
+ *   holds them, its length and its first SIM_LLD_SENSE_BYTES bytes (hex).
  * After "wait all": one SIM_LLD_WAITALL_FMT line.
  * The formats are scanf-compatible when %s is read as %15s.
  */
@@ -144,6 +151,11 @@ enum sim_lld_reason {
 #define SIM_LLD_SEG_FMT		"seg=%u len=%u addr=0x%llx\n"
 #define SIM_LLD_RESP_FMT	"resp status=0x%x result=0x%x reason=%s\n"
 #define SIM_LLD_WAITALL_FMT	"waited=%u ok=%u failed=%u pending=%u\n"
+#define SIM_LLD_SENSE_FMT \
+	"sense key=0x%x asc=0x%x ascq=0x%x len=%u data=%s\n"
+#define SIM_LLD_SENSE_BYTES	32
+/* cmd->result of a response answered with sense: SAM_STAT_CHECK_CONDITION */
+#define SIM_LLD_RESULT_CHECK_CONDITION	0x00000002
 
 /* counters file: one "name value" line each, in this order */
 #define SIM_LLD_COUNTER_NAMES { \
