@@ -138,8 +138,9 @@ def test_chunk_svg_many_chunks_as_polygons() -> None:
     text = svg.chunks(t)
     p = parsed(text)
     ((_a, elements),) = p.svgs
-    polys = [a for tag, a in elements if tag == "polygon"]
-    assert any(a.get("fill") == svg.RED for a in polys)
+    runs = [a for tag, a in elements if tag == "line" and a.get("stroke") == svg.RED]
+    assert runs, "the wrong run of chunks is not drawn in red"
+    assert any(a.get("class") == "model" for tag, a in elements if tag == "line")
     assert len(elements) < 2000 and len(text) < 200_000
 
 

@@ -109,9 +109,14 @@ def chunks(trace: Trace, title: str = "") -> str:
             out.append(_rect(lx, 21, 14, 9, color))
         out.append(_text(lx + 18, 30, label, 10, color="#444"))
         lx += 26 + 6 * len(label)
-    # rows with a problem: a red band across the picture
+    # rows with a problem: a red band across the picture; when the rows are
+    # too thin for that, a red mark left of the chunk numbers
+    dense = len(trace.chunks) > DRAW_EACH
     for i in sorted(bad):
-        out.append(_rect(0, y(i), W, rh, RED_BG))
+        if dense:
+            out.append(_rect(4, y(i), 8, rh, RED))
+        else:
+            out.append(_rect(0, y(i), W, rh, RED_BG))
     # the end of the command
     out.append(f"<line x1='{_n(x(trace.len))}' y1='{top - 4}' x2='{_n(x(trace.len))}' "
                f"y2='{_n(y(rows) + 4)}' stroke='{GREY}' stroke-dasharray='4 3'/>")
@@ -141,13 +146,15 @@ def chunks(trace: Trace, title: str = "") -> str:
                 out.append(f"<line x1='{_n(x(want))}' y1='{_n(y(r))}' x2='{_n(x(want))}' "
                            f"y2='{_n(y(r) + rh)}' stroke='{RED}' stroke-width='2'/>")
     else:
+        # too many rows for a bar each: each run of equal, contiguous chunks is
+        # a thick line from its first chunk's start to its last chunk's end
         for g in _groups(trace.chunks, bad):
             a, b = g[0], g[-1]
             color = RED if a.index in bad else BLUE
-            pts = [(x(a.off), y(a.index) + pad), (x(a.end), y(a.index) + pad),
-                   (x(b.end), y(b.index) + pad + obs_h), (x(b.off), y(b.index) + pad + obs_h)]
-            out.append(f"<polygon fill='{color}' points='"
-                       + " ".join(f"{_n(px)},{_n(py)}" for px, py in pts) + "'/>")
+            out.append(f"<line x1='{_n(x(a.off))}' y1='{_n(y(a.index) + rh / 2)}' "
+                       f"x2='{_n(max(x(b.end), x(a.off) + 2))}' "
+                       f"y2='{_n(y(b.index) + rh / 2)}' stroke='{color}' stroke-width='4' "
+                       "stroke-linecap='round'/>")
     if has_model:
         my = pad + obs_h + rh * 0.05
         mh = rh * 0.3
@@ -161,11 +168,10 @@ def chunks(trace: Trace, title: str = "") -> str:
         else:
             for g in _groups(trace.model, set()):
                 a, b = g[0], g[-1]
-                pts = [(x(a.off), y(a.index) + my), (x(a.end), y(a.index) + my),
-                       (x(b.end), y(b.index) + my + mh), (x(b.off), y(b.index) + my + mh)]
-                out.append(f"<polygon fill='none' stroke='{MODEL}' stroke-width='1' "
-                           "points='" + " ".join(f"{_n(px)},{_n(py)}" for px, py in pts)
-                           + "'/>")
+                out.append(f"<line class='model' x1='{_n(x(a.off))}' "
+                           f"y1='{_n(y(a.index) + rh / 2)}' x2='{_n(x(b.end))}' "
+                           f"y2='{_n(y(b.index) + rh / 2)}' stroke='{MODEL}' "
+                           "stroke-width='1.5' stroke-dasharray='6 4'/>")
     # chunk numbers on the left, when there is room for them
     step = 1 if rh >= 11 else max(1, int(12 / rh) + 1)
     if rows <= 2000:
@@ -200,7 +206,10 @@ def chunks(trace: Trace, title: str = "") -> str:
             (f" (after chunk {rsp.after - 1})" if early else "")
         out.append(_text(cx - 10, ry + 4, label, 10, "end", color))
     if not trace.resp:
-        out.append(_text(x(trace.len) - 4, y(rows) + 14, "no response", 10, "end", GREY))
+        missing = trace.ended and trace.err == 0 and trace.len > 0
+        out.append(_text(x(trace.len), 14, "no response" + ("" if missing else
+                                                            f" (err {trace.err})"),
+                         11, "end", RED if missing else GREY, "bold" if missing else "normal"))
     # axis: offsets in the command
     ay = y(rows) + 18
     out.append(f"<line x1='{LEFT}' y1='{_n(ay - 8)}' x2='{_n(LEFT + plot_w)}' "
