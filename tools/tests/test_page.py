@@ -269,16 +269,23 @@ def test_progress_records_steps_for_the_run() -> None:
     assert [(s["name"], s["ok"]) for s in pr.timings.session] == [("a", True), ("b", False)]
 
 
-def make_runs(out: Path, names: list[str], failed: int = 0) -> None:
+def make_runs(out: Path, names: list[str], failing: tuple[int, ...] = ()) -> None:
+    """Runs of a growing suite; those numbered in `failing` with 2 failures."""
     for i, name in enumerate(names):
+        bad = 2 if i in failing else 0
         res = Results.from_dict({"suites": [{"name": "s", "cases": [
-            {"suite": "s", "name": f"c{k}", "status": "passed"} for k in range(10 + i)]
-            + [{"suite": "s", "name": "bad", "status": "failed", "message": "m"}] * failed}]})
+            {"suite": "s", "name": f"c{k}", "status": "passed"} for k in range(280 + 4 * i)]
+            + [{"suite": "s", "name": f"bad{k}", "status": "failed", "message": "m"}
+               for k in range(bad)]}]})
         info = RunInfo(run_id=name, profile="coverage", started=1796030989.0 + i,
-                       duration=10.0 + i,
-                       coverage={"lines": {"percent": 90.0 + i, "hit": 1, "total": 1},
-                                 "branches": {"percent": 80.0 + i, "hit": 1, "total": 1}})
-        write_run(out / "runs" / name, res, info)
+                       duration=40.0 + 3 * i - 5 * bad,
+                       coverage={"lines": {"percent": min(100.0, 90.0 + 2 * i), "hit": 1,
+                                           "total": 1},
+                                 "branches": {"percent": min(100.0, 84.0 + 2 * i), "hit": 1,
+                                              "total": 1}})
+        prov = {"kernel_commit": f"{0x6b36f9bb2360 + i:x}", "series_hash": "ab12",
+                "profile": "coverage", "seed": 20061125}
+        write_run(out / "runs" / name, res, info, {"schema_version": 2, "provenance": prov})
 
 
 def test_index_newest_first_and_trends(tmp_path: Path) -> None:
@@ -292,7 +299,8 @@ def test_index_newest_first_and_trends(tmp_path: Path) -> None:
     positions = [table.index(n) for n in reversed(names)]
     assert positions == sorted(positions), "runs not newest first"
     assert "(latest)" in html and "class='latest'" in html
-    assert "93.0%" in html and "83.0%" in html       # coverage of the newest
+    assert "96.0%" in html and "90.0%" in html       # coverage of the newest
+    assert "6b36f9bb2363" in html                     # its kernel commit
     p = parsed(html)
     assert len([a for a, _e in p.svgs if a.get("class") == "trend"]) == 3
     assert f"href='runs/{names[-1]}/index.html'" in html

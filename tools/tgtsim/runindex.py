@@ -101,7 +101,7 @@ def render(out: Path, keep: int = DEFAULT_KEEP) -> str:
              "table.runs td,table.runs th{border-bottom:1px solid #eceff3;padding:4px 8px}"
              "</style></head><body><main>",
              "<h1>tgtsim runs</h1>",
-             f"<p>{len(rows)} runs kept in <code>{e(str(out / 'runs'))}</code> (the newest "
+             f"<p>{len(rows)} runs kept in <code>runs/</code> beside this page (the newest "
              f"{keep}, <code>--keep N</code>; the run <code>out/latest</code> points to is "
              "never removed). Newest first.</p>"]
     ok_rows = [r for r in rows if r.results is not None]

@@ -355,7 +355,7 @@ def _dur(seconds: float) -> str:
 # -- trends -------------------------------------------------------------------
 
 def trend(title: str, series: Sequence[tuple[str, str, Sequence[Optional[float]]]],
-          labels: Sequence[str], unit: str = "", width: int = 360, height: int = 130,
+          labels: Sequence[str], unit: str = "", width: int = 320, height: int = 130,
           floor_zero: bool = True) -> str:
     """A small line chart over the runs (oldest left): series of
     (name, colour, values; None where a run has no value)."""
