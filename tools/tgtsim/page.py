@@ -330,19 +330,22 @@ def _coverage(info: RunInfo) -> str:
 
 
 def _failures(res: Results, budget: _Budget) -> str:
-    """What failed, each linked to its place on the page."""
+    """What failed, each linked to its place on the page: the crash, the
+    sanitizer reports, and per suite its failed cases (the first named)."""
     items = []
     if res.crash:
         items.append(f"<li><a href='#crash'>crash</a>: {_e(res.crash.reason)}</li>")
     for k, rep in enumerate(res.sanitizer, 1):
         items.append(f"<li><a href='#report-{k}'>{_e(rep.kind)}</a>: {_e(rep.summary)}</li>")
-    bad = [c for c in res.cases if c.status in (FAILED, CRASHED)]
-    for c in bad[:40]:
-        items.append(f"<li><a href='#{budget.anchor(c)}'>{_e(c.suite)}."
-                     f"<code>{_e(c.name)}</code></a>"
-                     + (f": {_e(c.message[:160])}" if c.message else "") + "</li>")
-    if len(bad) > 40:
-        items.append(f"<li>... and {len(bad) - 40} more failed cases below</li>")
+    for suite in res.suites:
+        bad = [c for c in res.suite_cases(suite) if c.status in (FAILED, CRASHED)]
+        if not bad:
+            continue
+        first = bad[0]
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        items.append(f"<li><b>{_e(suite)}</b>: <a href='#{budget.anchor(first)}'>"
+                     f"<code>{_e(first.name)}</code></a>{more}"
+                     + (f" — {_e(first.message[:160])}" if first.message else "") + "</li>")
     if not items:
         return ""
     return "<h2>What failed</h2><ul class='failures'>" + "".join(items) + "</ul>"
