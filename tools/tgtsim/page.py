@@ -287,7 +287,9 @@ def _suites(res: Results, info: RunInfo, budget: _Budget) -> str:
 def _sanitizers(res: Results) -> str:
     if not res.sanitizer and not res.allowed:
         return ""
-    out = ["<h2>Sanitizer reports</h2>"]
+    out = ["<h2>Sanitizer reports" + (f" <span class='note'>({len(res.allowed)} "
+                                      "allow-listed, not failures)</span>" if res.allowed
+                                      else "") + "</h2>"]
     for k, rep in enumerate(res.sanitizer, 1):
         where = ", ".join(x for x in (
             f"during {rep.during}" if rep.during else "",
@@ -363,7 +365,8 @@ def render(run_dir: Path) -> str:
              f"<h1><span class='verdict {cls}'>{word}</span>{_e(info.run_id or run_dir.name)}"
              "</h1>",
              f"<p><span class='count'>{_e(res.closing_line())}</span> · profile "
-             f"<b>{_e(info.profile or '?')}</b> · started {_e(_when(info.started))}"]
+             f"<b>{_e(info.profile or '?')}</b>"
+             + (f" · started {_e(_when(info.started))}" if info.started else "")]
     wall = wall_time(info)
     if wall is not None:
         parts.append(f" · {wall:g} s")
