@@ -183,14 +183,24 @@ def test_page_of_passing_run(kunit_dir: Path, tmp_path: Path) -> None:
     assert "href='console.log'" in html and "href='results.json'" in html
     assert "href='../../index.html'" in html
     assert "no provenance recorded" in html          # degrades without provenance
-    assert "<details class='suite'>" in html          # passing suites closed
+    assert "<details class='suite' id='suite-scsi_lib_test'>" in html   # closed
 
 
 def test_page_of_failing_offsets_case(kunit_dir: Path, tmp_path: Path) -> None:
+    """Recorded from `tgtsim mutants 04` (the core sends the second chunk
+    one byte short): tgt_offsets_chunks_match_block_layer, 7 parameters."""
     html, res = recorded_run(kunit_dir, tmp_path, "offsets_fail.log")
     no_outside_resources(html)
     assert "class='verdict fail'>FAIL" in html
-    assert res.failed and res.closing_line() in html
+    assert (res.passed, res.failed) == (1, 6) and res.closing_line() in html
+    one_byte = [c for c in res.cases if c.name.endswith("len one chunk + 1")][0]
+    (to, frm) = chunktrace.parse(one_byte.log)
+    assert [(c.off, c.len) for c in to.chunks] == [(0, 524288), (524287, 2)]
+    assert [(m.off, m.len) for m in to.model] == [(0, 524288), (524288, 1)]
+    runaway = [c for c in res.cases if c.name.endswith("len 1")][0]
+    t = chunktrace.parse(runaway.log)[0]
+    assert [c.off for c in t.chunks] == [0] * 5 and t.chunks[-1].why == "stopped"
+    assert "zoom on chunk 1: bytes" in html and "overlaps by 1 B" in html
     p = parsed(html)
     chunk_svgs = [(a, els) for a, els in p.svgs if a.get("class") == "chunks"]
     assert chunk_svgs, "no chunk picture on the page of a failing offsets case"
@@ -347,7 +357,8 @@ def test_cli_keep_and_trace_chunks() -> None:
 def test_first_param_keeps_its_lines(kunit_dir: Path) -> None:
     """kunit_parser files the first parameter's lines in its case's header:
     they go back to the parameter (its assertion, its trace)."""
-    res = analyse((DATA / "offsets_fail.log").read_text().splitlines(), kunit_dir)
+    res = analyse((DATA / "offsets_first_param.log").read_text().splitlines(), kunit_dir)
     first = [c for c in res.cases if c.status == "failed"][0]
+    assert first.name.endswith("/default, len one chunk + 1")
     assert "EXPECTATION FAILED" in first.message
     assert chunktrace.parse(first.log)

@@ -23,9 +23,10 @@ from tgtsim.report import RunInfo
 from tgtsim.results import CRASHED, FAILED, PASSED, SKIPPED, Case, Results, suite_status
 
 PAGE = "index.html"
-MAX_DRAWN_FAILED = 60      # chunk pictures of failing cases on one page
+MAX_DRAWN_FAILED = 100     # chunk pictures of failing cases on one page
 MAX_DRAWN_PASSED = 120     # of passing cases (--trace-chunks)
-MAX_PER_CASE = 6
+MAX_PER_SUITE = 16         # of one suite, so that every suite gets some
+MAX_PER_CASE = 6           # of one case (2 when its suite has many failing cases)
 MAX_LOG_LINES = 400
 PROVENANCE_KEYS = ("kernel_commit", "kernel_base", "series_hash", "profile", "cell",
                    "seed", "tgtsim_commit")
@@ -174,6 +175,8 @@ class _Budget:
         self.failed = MAX_DRAWN_FAILED
         self.passed = MAX_DRAWN_PASSED
         self.skipped = 0
+        self.suite = MAX_PER_SUITE            # left for the suite being drawn
+        self.per_case = MAX_PER_CASE
         self.anchors: dict[int, str] = {}     # id(case) -> its anchor
 
     def anchor(self, case: Case) -> str:
@@ -209,7 +212,10 @@ def _traces(case: Case, budget: _Budget) -> tuple[str, int]:
     failing = case.status in (FAILED, CRASHED)
     order = sorted(range(len(traces)), key=lambda i: (not traces[i].failed, i))
     blocks = []
-    for i in order[:MAX_PER_CASE]:
+    for i in order[:budget.per_case]:
+        if budget.suite <= 0:
+            budget.skipped += 1
+            continue
         if failing and budget.failed > 0:
             budget.failed -= 1
         elif not failing and budget.passed > 0:
@@ -217,6 +223,7 @@ def _traces(case: Case, budget: _Budget) -> tuple[str, int]:
         else:
             budget.skipped += 1
             continue
+        budget.suite -= 1
         blocks.append(_trace_block(traces[i], i, f"{case.suite}.{case.name}"))
     rest = len(traces) - len(blocks)
     if rest:
@@ -240,12 +247,17 @@ def _case_block(case: Case, budget: _Budget) -> str:
         parts.append(f"<p class='msg'>{_e(case.message)}</p>")
     parts.append(drawn)
     if log:
-        parts.append(("<details open>" if failing else "<details>")
+        # opened for a failing case, unless its chunk pictures say it already
+        parts.append(("<details open>" if failing and not drawn else "<details>")
                      + f"<summary>log of the case ({len(log)} lines"
                      + (f", {hidden} chunk-trace lines drawn above" if hidden else "")
                      + ")</summary>" + _pre(log) + "</details>")
     parts.append("</details>")
     return "".join(parts)
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name)
 
 
 def _suites(res: Results, info: RunInfo, budget: _Budget) -> str:
@@ -261,11 +273,14 @@ def _suites(res: Results, info: RunInfo, budget: _Budget) -> str:
         detail = f"{len(cases)} cases" + (f", {len(bad)} failed" if bad else "") + \
             (f", {skipped} skipped" if skipped else "")
         desc = descriptions.get(suite, "")
-        body = [f"<details class='suite'{' open' if bad else ''}><summary>"
+        body = [f"<details class='suite' id='suite-{_e(_slug(suite))}'"
+                f"{' open' if bad else ''}><summary>"
                 f"<span class='st {_e(st)}'>{_e(st)}</span>{_e(suite)} "
                 f"<span class='note'>({_e(detail)})</span></summary>"]
         if desc:
             body.append(f"<p class='note'>{_e(desc)}</p>")
+        budget.suite = MAX_PER_SUITE
+        budget.per_case = MAX_PER_CASE if len(bad) <= 4 else 2
         for c in bad:
             body.append(_case_block(c, budget))
         others = [c for c in cases if c.status not in (FAILED, CRASHED)]
@@ -389,8 +404,9 @@ def render(run_dir: Path) -> str:
     parts.append("<h2>Suites</h2>")
     if budget.skipped:
         parts.append(f"<p class='note'>{budget.skipped} chunk traces are not drawn (at most "
-                     f"{MAX_DRAWN_FAILED} of failing and {MAX_DRAWN_PASSED} of passing "
-                     "cases on one page): they are in results.json and the consoles</p>")
+                     f"{MAX_PER_SUITE} a suite, {MAX_DRAWN_FAILED} of failing and "
+                     f"{MAX_DRAWN_PASSED} of passing cases on one page): they are in the "
+                     "logs of their cases (results.json) and the consoles</p>")
     parts.append(suites or "<p class='note'>no suite ran</p>")
     parts.append("<p class='note'>chunk traces: the <code>tgt-chunks</code> diagnostics of "
                  "the tests (kunit/README.md, \"Chunk traces\"); failing commands always, "

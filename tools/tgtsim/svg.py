@@ -136,10 +136,15 @@ def chunks(trace: Trace, title: str = "") -> str:
                                color) + "</g>")
             if r in bad and rh >= 9:
                 label = _short(trace, c, problems[r])
-                right = x(c.end) + 6 + 6 * len(label) < W - RIGHT
-                out.append(_text(x(c.end) + 6 if right else x(c.off) - 6,
-                                 y(r) + pad + obs_h * 0.5 + 4, label, 10,
-                                 "start" if right else "end", RED, "bold"))
+                width = 6 * len(label)
+                ty = y(r) + pad + obs_h * 0.5 + 4
+                if x(c.end) + 6 + width < W - RIGHT:          # right of the bar
+                    out.append(_text(x(c.end) + 6, ty, label, 10, "start", RED, "bold"))
+                elif x(c.off) - 6 - width > LEFT:             # left of it
+                    out.append(_text(x(c.off) - 6, ty, label, 10, "end", RED, "bold"))
+                else:                                         # on it
+                    out.append(_text(max(x(c.off), LEFT) + 6, ty, label, 10, "start",
+                                     "#ffffff", "bold"))
             if r in bad and c.off != (trace.chunks[r - 1].end if r else 0):
                 # where it should have started: a red tick and arrow
                 want = trace.chunks[r - 1].end if r else 0
@@ -207,9 +212,9 @@ def chunks(trace: Trace, title: str = "") -> str:
         out.append(_text(cx - 10, ry + 4, label, 10, "end", color))
     if not trace.resp:
         missing = trace.ended and trace.err == 0 and trace.len > 0
-        out.append(_text(x(trace.len), 14, "no response" + ("" if missing else
-                                                            f" (err {trace.err})"),
-                         11, "end", RED if missing else GREY, "bold" if missing else "normal"))
+        out.append(_text(x(trace.len), y(rows) + 40, "no response" + (
+            "" if missing else f" (err {trace.err})"), 10, "end",
+            RED if missing else GREY, "bold" if missing else "normal"))
     # axis: offsets in the command
     ay = y(rows) + 18
     out.append(f"<line x1='{LEFT}' y1='{_n(ay - 8)}' x2='{_n(LEFT + plot_w)}' "
