@@ -257,7 +257,7 @@ def _case_block(case: Case, budget: _Budget) -> str:
 
 
 def _slug(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name)
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)
 
 
 def _suites(res: Results, info: RunInfo, budget: _Budget) -> str:
