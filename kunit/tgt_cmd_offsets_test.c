@@ -11,6 +11,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/prandom.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -25,11 +26,18 @@
 #include <scsi/scsi_tgt.h>
 
 #include "tgt_chunk_model.h"
+#include "tgt_chunk_trace.h"
 #include "tgt_test.h"
 
 #define TGT_BUF_ORDER	10			/* 4 MiB, contiguous */
 #define TGT_BUF_SIZE	(PAGE_SIZE << TGT_BUF_ORDER)
 #define TGT_GUARD	64
+
+/* kernel argument tgt_kunit.trace_chunks=1: traces of passing runs too */
+static bool tgt_trace_chunks;
+module_param_named(trace_chunks, tgt_trace_chunks, bool, 0444);
+MODULE_PARM_DESC(trace_chunks,
+		 "print the chunk sequence of passing commands too (tgt-chunks v1)");
 
 static u8 *tgt_buf;		/* target memory, physically contiguous */
 static u8 *tgt_backing;	/* the LLD's side of the transfer */
@@ -217,6 +225,58 @@ static bool tgt_check_log(struct kunit *test, struct tgt_test_host *th,
 	return off == r->len;
 }
 
+static void tgt_trace_print(void *priv, const char *line)
+{
+	kunit_info((struct kunit *)priv, "%s\n", line);
+}
+
+/*
+ * The chunk sequence of a command as the test host logged it, in the
+ * tgt-chunks format (tgt_chunk_trace.h); the model's chunks too when they
+ * differ from what the LLD saw (@m may be NULL).
+ */
+static void tgt_trace_run(struct kunit *test, struct tgt_test_host *th,
+			  const struct tgt_test_limits *lim,
+			  enum dma_data_direction dir, unsigned int len,
+			  const struct tgt_model *m, const char *label, int err)
+{
+	unsigned int i, n = min(th->nr_calls, th->max_calls);
+	bool differ = m && m->nr_chunks != th->nr_calls;
+	struct tgt_trace t;
+
+	tgt_trace_begin(&t, tgt_trace_print, test,
+			dir == DMA_TO_DEVICE ? "to" :
+			dir == DMA_FROM_DEVICE ? "from" : "none", len,
+			lim->max_sectors, lim->sg_tablesize,
+			lim->max_segment_size, lim->dma_boundary, label);
+	for (i = 0; i < n; i++) {
+		const struct tgt_test_call *c = &th->calls[i];
+		bool failed = (int)i == th->fail_chunk;
+		bool refused = (int)i == th->refuse_chunk;
+
+		tgt_trace_chunk(&t, c->offset, c->len, c->nents,
+				c->in_task ? "task" : "irq",
+				failed ? DID_ERROR << 16 : 0,
+				/* with a model: the guard of tgt_run_one() */
+				failed ? (m ? "stopped" : "fail") :
+				refused ? "busy" : NULL);
+		if (m && i < m->nr_chunks &&
+		    (c->offset != m->chunks[i].off ||
+		     c->len != m->chunks[i].len ||
+		     c->nents != m->chunks[i].nsegs))
+			differ = true;
+	}
+	for (i = 0; differ && i < min(m->nr_chunks, m->max); i++)
+		tgt_trace_model(&t, m->chunks[i].off, m->chunks[i].len,
+				m->chunks[i].nsegs);
+	if (th->nr_responses)
+		tgt_trace_resp(&t, th->calls_at_response, th->nr_responses,
+			       th->fail_response ? DID_ERROR << 16 : 0,
+			       th->refuse_response ? "busy" :
+			       th->fail_response ? "fail" : NULL);
+	tgt_trace_end(&t, err, test->status == KUNIT_FAILURE);
+}
+
 /*
  * Run one command through the core and check the whole transfer: chunk
  * sequence, limits, response, data, and that get/put leave nothing behind.
@@ -235,7 +295,7 @@ static bool tgt_run_one(struct kunit *test, struct tgt_test_host *th,
 	struct scsi_cmnd *cmd;
 	char label[160];
 	size_t bad;
-	int err;
+	int err, stop_at;
 
 	tgt_run_label(r, label, sizeof(label));
 	tgt_model_run(r->lim, buf, r->len, m);
@@ -259,6 +319,9 @@ static bool tgt_run_one(struct kunit *test, struct tgt_test_host *th,
 
 	cmd = tgt_test_get(th, r->dir, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, cmd);
+	/* a core that does not stop is stopped by the LLD: no hang */
+	stop_at = th->fail_chunk;
+	th->fail_chunk = m->nr_chunks + 3;
 	err = tgt_test_run(th, cmd, buf, r->len);
 
 	KUNIT_EXPECT_EQ_MSG(test, err, 0, "%s", label);
@@ -299,6 +362,12 @@ static bool tgt_run_one(struct kunit *test, struct tgt_test_host *th,
 	KUNIT_EXPECT_EQ_MSG(test, tgt_test_tags_in_use(shost), 0, "%s tags",
 			    label);
 	KUNIT_EXPECT_EQ_MSG(test, tgt_test_refs(shost), refs, "%s refs", label);
+	if (tgt_trace_chunks || test->status == KUNIT_FAILURE) {
+		label[strcspn(label, "]")] = '\0';
+		tgt_trace_run(test, th, r->lim, r->dir, r->len, m, label + 1,
+			      err);
+	}
+	th->fail_chunk = stop_at;
 	return failures == (test->status == KUNIT_FAILURE);
 }
 
@@ -572,6 +641,9 @@ static void tgt_offsets_error_stops_and_leaks_nothing(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, cmd->result, DID_ERROR << 16);
 	for (i = 0; i < min(th->nr_calls, th->max_calls); i++)
 		KUNIT_EXPECT_EQ(test, th->calls[i].offset, i * 4096);
+	if (tgt_trace_chunks || test->status == KUNIT_FAILURE)
+		tgt_trace_run(test, th, &tgt_page_chunks, p->dir, p->len, NULL,
+			      p->name, err);
 
 	tgt_test_put(th, cmd);
 	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(shost), 0);

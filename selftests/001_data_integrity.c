@@ -113,8 +113,7 @@ static void run_matrix(struct __test_metadata *_metadata,
 				dir, len, seed, align, buf))
 			TH_LOG("dir=%s len=%u align=%u buf=%s", dir, len, align, buf);
 		ASSERT_EQ(0, tgt_cmd_read(self->fd, &r));
-		ASSERT_TGT(tgt_check_ok(&r, dir, len, seed));
-		ASSERT_TGT(tgt_check_chunking(&r, &self->lim));
+		ASSERT_TGT(tgt_check_traced(&r, dir, len, seed, &self->lim));
 		/* the first segment starts align bytes into a page or more */
 		if (!strcmp(buf, "vmalloc") || len > 4096)
 			ASSERT_EQ(align, r.seg[0].addr % TGT_PAGE_SIZE);

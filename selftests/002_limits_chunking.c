@@ -76,8 +76,7 @@ static unsigned int run(struct __test_metadata *_metadata, int fd,
 	ASSERT_EQ(0, tgt_cmd_write(fd, "dir=%s len=%u seed=7 %s nowait\n",
 				   dir, len, req));
 	ASSERT_EQ(0, tgt_cmd_read(fd, &r));
-	ASSERT_TGT(tgt_check_ok(&r, dir, len, 7));
-	ASSERT_TGT(tgt_check_chunking(&r, l));
+	ASSERT_TGT(tgt_check_traced(&r, dir, len, 7, l));
 	n = r.nchunk;
 	if (lens) {
 		*lens = calloc(n, sizeof(**lens));

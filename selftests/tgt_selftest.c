@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "tgt_chunk_model.h"
+#include "tgt_chunk_trace.h"
 #include "tgt_selftest.h"
 
 static char tgt_why_buf[1024];
@@ -917,6 +918,141 @@ out:
 				lim->max_segment_size, lim->dma_boundary,
 				r->nchunk, nc, first);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* chunk traces (tgt_chunk_trace.h, kunit/README.md "Chunk traces")     */
+
+static void tgt_trace_print(void *priv, const char *line)
+{
+	(void)priv;
+	/* stderr, like TH_LOG: unbuffered, in order with the harness's lines */
+	fprintf(stderr, "# %s\n", line);
+}
+
+/* tgtsim run --trace-chunks: the kernel argument tgtsim_trace_chunks=1 */
+int tgt_trace_wanted(void)
+{
+	const char *e = getenv("tgtsim_trace_chunks");
+
+	return e && *e && strcmp(e, "0");
+}
+
+/*
+ * The model's chunks for the buffer the log shows: each command byte once,
+ * in order, at the address its segment gave it, re-cut at pages. Returns
+ * the number of model chunks (their array in *out), or -1 if the log does
+ * not cover the whole command (the layout of the rest is unknown).
+ */
+static int tgt_trace_model_of(const struct tgt_result *r,
+			      const struct tgt_limits *lim,
+			      struct tgt_model_chunk **out)
+{
+	const struct tgt_model_limits ml = {
+		.max_sectors = lim->max_sectors,
+		.sg_tablesize = lim->sg_tablesize,
+		.max_segment_size = lim->max_segment_size,
+		.dma_boundary = lim->dma_boundary,
+	};
+	struct tgt_model_piece *p = calloc(r->len / TGT_PAGE_SIZE + 2 +
+					   r->nseg, sizeof(*p));
+	unsigned long long pos = 0;
+	unsigned int n = 0, i, j;
+	int nc = -1;
+
+	*out = NULL;
+	if (!p)
+		return -1;
+	for (i = 0; i < r->nchunk; i++) {
+		unsigned long long soff = r->chunk[i].off;
+
+		for (j = 0; j < r->chunk[i].nsegs; j++) {
+			const struct tgt_seg *s = &r->seg[r->chunk[i].first_seg + j];
+			unsigned long long end = soff + s->len;
+
+			while (soff <= pos && pos < end) {
+				unsigned long long a = s->addr + (pos - soff);
+				unsigned int l = TGT_PAGE_SIZE - a % TGT_PAGE_SIZE;
+
+				if (l > end - pos)
+					l = end - pos;
+				if (n && p[n - 1].addr + p[n - 1].len == a &&
+				    p[n - 1].addr / TGT_PAGE_SIZE == a / TGT_PAGE_SIZE) {
+					p[n - 1].len += l;
+				} else {
+					p[n].addr = a;
+					p[n].len = l;
+					n++;
+				}
+				pos += l;
+			}
+			soff = end;
+		}
+	}
+	if (pos == r->len && r->len) {
+		*out = calloc(n + 1, sizeof(**out));
+		if (*out)
+			nc = tgt_model_chunks(p, n, &ml, *out, n + 1, NULL, 0,
+					      NULL);
+	}
+	free(p);
+	return nc;
+}
+
+/*
+ * Print the chunk sequence of a command read from the cmd file as KTAP
+ * diagnostics (tgt-chunks v1), with the model's chunks when they differ.
+ */
+void tgt_trace_result(const struct tgt_result *r, const struct tgt_limits *lim,
+		      const char *name, int failed)
+{
+	struct tgt_model_chunk *mc;
+	struct tgt_trace t;
+	unsigned int i;
+	int nc, differ;
+
+	tgt_trace_begin(&t, tgt_trace_print, NULL, r->dir, r->len,
+			lim->max_sectors, lim->sg_tablesize,
+			lim->max_segment_size, lim->dma_boundary, name);
+	for (i = 0; i < r->nchunk; i++) {
+		const struct tgt_chunk *c = &r->chunk[i];
+
+		tgt_trace_chunk(&t, c->off, c->len, c->nents, NULL, c->result,
+				strcmp(c->reason, "ok") ? c->reason : NULL);
+	}
+	nc = tgt_trace_model_of(r, lim, &mc);
+	differ = nc >= 0 && (unsigned int)nc != r->nchunk;
+	for (i = 0; nc >= 0 && !differ && i < r->nchunk; i++)
+		differ = mc[i].off != r->chunk[i].off ||
+			 mc[i].len != r->chunk[i].len ||
+			 mc[i].nsegs != r->chunk[i].nents;
+	for (i = 0; differ && i < (unsigned int)nc; i++)
+		tgt_trace_model(&t, mc[i].off, mc[i].len, mc[i].nsegs);
+	free(mc);
+	if (r->resp_seen)
+		tgt_trace_resp(&t, r->nchunk, 1, r->resp_result,
+			       strcmp(r->resp_reason, "ok") ? r->resp_reason : NULL);
+	tgt_trace_end(&t, r->err, failed);
+}
+
+/*
+ * tgt_check_ok() and tgt_check_chunking() of a command, its chunk trace
+ * printed when one fails or when tgtsim_trace_chunks is set.
+ */
+int tgt_check_traced(const struct tgt_result *r, const char *dir,
+		     unsigned int len, unsigned int seed,
+		     const struct tgt_limits *lim)
+{
+	int ret = tgt_check_ok(r, dir, len, seed);
+	char name[64];
+
+	if (!ret)
+		ret = tgt_check_chunking(r, lim);
+	if (ret || tgt_trace_wanted()) {
+		snprintf(name, sizeof(name), "id=%llu seed=%u", r->id, seed);
+		tgt_trace_result(r, lim, name, ret != 0);
+	}
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */

@@ -173,6 +173,19 @@ int tgt_check_ok(const struct tgt_result *r, const char *dir,
 int tgt_check_chunking(const struct tgt_result *r,
 		       const struct tgt_limits *lim);
 
+/*
+ * Chunk traces (kunit/tgt_chunk_trace.h): tgt_check_traced() is
+ * tgt_check_ok() then tgt_check_chunking(), printing the command's chunk
+ * sequence as KTAP diagnostics when a check fails or tgtsim_trace_chunks=1
+ * (tgtsim run --trace-chunks) asks for it.
+ */
+int tgt_trace_wanted(void);
+void tgt_trace_result(const struct tgt_result *r, const struct tgt_limits *lim,
+		      const char *name, int failed);
+int tgt_check_traced(const struct tgt_result *r, const char *dir,
+		     unsigned int len, unsigned int seed,
+		     const struct tgt_limits *lim);
+
 /* ------------------------------------------------------------------ */
 /* reproducible random numbers (xorshift64*), seeded by tgtsim_seed     */
 

@@ -22,11 +22,62 @@
 #include <scsi/scsi_tgt.h>
 
 #include "sim_lld_kunit.h"
+#include "../tgt_kunit/tgt_chunk_trace.h"
 
 /* seed of the random part of the matrix: sim_lld_kunit.seed=N */
 static unsigned int seed = 20061125;
 module_param(seed, uint, 0444);
 MODULE_PARM_DESC(seed, "seed of the random command lengths (def=20061125)");
+
+/* sim_lld_kunit.trace_chunks=1: chunk traces of passing commands too */
+static bool trace_chunks;
+module_param(trace_chunks, bool, 0444);
+MODULE_PARM_DESC(trace_chunks,
+		 "print the chunk sequence of passing commands too (tgt-chunks v1)");
+
+static void sim_k_trace_print(void *priv, const char *line)
+{
+	kunit_info((struct kunit *)priv, "%s\n", line);
+}
+
+/*
+ * The chunk sequence of a finished command from its log, in the
+ * tgt-chunks format of tgt_chunk_trace.h (the KTAP diagnostic tgtsim's
+ * report draws): each chunk with sim_lld's result and reason.
+ */
+static void sim_k_trace(struct kunit *test, const struct sim_lld_cmd *sc,
+			const struct sim_lld_limits *lim, bool failed)
+{
+	static const char *const reasons[] = SIM_LLD_REASON_NAMES;
+	const struct sim_lld_log *log = &sc->log;
+	struct tgt_trace t;
+	char name[96];
+	u32 i;
+
+	snprintf(name, sizeof(name), "id=%llu align=%u flags=0x%x seed=%u",
+		 sc->id, sc->req.align, sc->req.flags, sc->req.seed);
+	tgt_trace_begin(&t, sim_k_trace_print, test,
+			sc->req.dir == DMA_TO_DEVICE ? "to" :
+			sc->req.dir == DMA_FROM_DEVICE ? "from" : "none",
+			sc->req.len, lim->v[SIM_LLD_KNOB_MAX_SECTORS],
+			lim->v[SIM_LLD_KNOB_SG_TABLESIZE],
+			lim->v[SIM_LLD_KNOB_MAX_SEGMENT_SIZE],
+			lim->v[SIM_LLD_KNOB_DMA_BOUNDARY], name);
+	for (i = 0; i < log->nr_chunks; i++) {
+		const struct sim_lld_chunk *c = &log->chunks[i];
+
+		tgt_trace_chunk(&t, c->offset, c->length, c->nents, NULL,
+				c->result, c->reason == SIM_LLD_R_OK ||
+				c->reason >= ARRAY_SIZE(reasons) ? NULL :
+				reasons[c->reason]);
+	}
+	if (log->resp_seen)
+		tgt_trace_resp(&t, log->nr_chunks, 1, log->resp_result,
+			       log->resp_reason == SIM_LLD_R_OK ||
+			       log->resp_reason >= ARRAY_SIZE(reasons) ? NULL :
+			       reasons[log->resp_reason]);
+	tgt_trace_end(&t, sc->err, failed);
+}
 
 /*
  * Check a finished command against the limits from its log alone.
@@ -381,6 +432,8 @@ static void sim_k_run_check(struct kunit *test, struct sim_lld_host *sh,
 			      why, sc->err, sc->result,
 			      bad < sc->log.nr_chunks ?
 			      sc->log.chunks[bad].reason : -1);
+	if (trace_chunks || why || ret)
+		sim_k_trace(test, sc, lim, why || ret);
 	sim_lld_cmd_release(sc);
 }
 
@@ -499,6 +552,8 @@ static void sim_data_transfers_complete_in_mode_context(struct kunit *test)
 		why = sim_k_check_log(sc, &lim, &bad);
 		KUNIT_EXPECT_NULL_MSG(test, why, "dir %d chunk %u: %s",
 				      req.dir, bad, why);
+		if (trace_chunks || why)
+			sim_k_trace(test, sc, &lim, why);
 		/* 8 sectors a chunk, kvmalloc()ed buffers are page aligned */
 		KUNIT_EXPECT_EQ(test, sc->log.nr_chunks,
 				DIV_ROUND_UP(req.len, 4096));

@@ -40,7 +40,9 @@ STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("analyse", "consoles into results: KTAP by the tree's kunit_parser, crashes, "
      "sanitizer reports", ("console", "ktap", "sanitizers", "results", "kunit_results",
                            "selftests", "analysis")),
-    ("report", "summary.txt, results.json, junit.xml, out/latest", ("report",)),
+    ("report", "summary.txt, results.json, junit.xml, out/latest; the HTML pages: a run's "
+     "page with its chunk traces drawn, out/index.html", ("report", "chunktrace", "svg",
+                                                          "page", "runindex")),
     ("coverage", "lcov/gcovr of the run, patch-line coverage and its gate",
      ("lcovinfo", "covgate", "cobertura", "coverage")),
     ("commands", "the run's pipeline and the commands", ("run", "mutants", "planted",

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NoReturn, Optional, Sequence
 
-from tgtsim import (__version__, bisect, build, coverage, covgate, deps, lint, mutants,
-                    planted, prepare, refresh, report, run)
+from tgtsim import (__version__, bisect, build, chunktrace, coverage, covgate, deps, lint,
+                    mutants, planted, prepare, refresh, report, run, runindex)
 from tgtsim.errors import EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE, TgtsimError, UsageError
 from tgtsim.paths import Paths, find_repo_root
 from tgtsim.procs import kill_all_children
@@ -40,6 +40,16 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text}") from None
     if v <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0: {text}")
+    return v
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {text}")
     return v
 
 
@@ -84,6 +94,15 @@ def _run_opts(sp: Parser, idle_default: float = 120.0) -> None:
                     "program gets min(S, 120))")
     sp.add_argument("--selftest-filter", default="", metavar="GLOB",
                     help="run only the selftest programs matching GLOB (e.g. '003*')")
+    sp.add_argument("--trace-chunks", action="store_true",
+                    help="the chunk-sequence tests print the chunk traces of passing "
+                    "commands too (failing ones always do); the run's page draws them")
+
+
+def _keep_opt(sp: Parser) -> None:
+    sp.add_argument("--keep", type=_positive_int, default=runindex.DEFAULT_KEEP, metavar="N",
+                    help="keep the newest N runs in out/runs and out/index.html "
+                    f"(default {runindex.DEFAULT_KEEP}; never the one out/latest points to)")
 
 
 def _job_opts(sp: Parser) -> None:
@@ -91,12 +110,15 @@ def _job_opts(sp: Parser) -> None:
     _ccache_opt(sp)
     _source_opts(sp)
     _run_opts(sp)
+    _keep_opt(sp)
 
 
 def boot_options(args: argparse.Namespace) -> BootOptions:
     return BootOptions(timeout=args.timeout, idle_timeout=args.idle_timeout,
                        filter_glob=args.filter_glob, seed=args.seed,
-                       kernel_args=list(args.kernel_args), selftests=args.selftests,
+                       kernel_args=list(args.kernel_args)
+                       + (list(chunktrace.KERNEL_ARGS) if args.trace_chunks else []),
+                       selftests=args.selftests,
                        selftest_timeout=args.selftest_timeout,
                        selftest_filter=args.selftest_filter, jobs=args.jobs)
 
@@ -110,7 +132,8 @@ def job_options(args: argparse.Namespace) -> run.JobOptions:
                                   cobertura=not given.get("no_cobertura", False),
                                   jobs=args.jobs),
         deps=not args.no_deps, use_ccache=not args.no_ccache,
-        kernel_src=args.kernel_src, kernel_ref=args.kernel_ref)
+        kernel_src=args.kernel_src, kernel_ref=args.kernel_ref,
+        keep=getattr(args, "keep", runindex.DEFAULT_KEEP))
 
 
 # -- the commands ------------------------------------------------------------
@@ -151,21 +174,24 @@ def cmd_build(paths: Paths, args: argparse.Namespace, progress: Progress) -> int
 def _run_cmd_opts(sp: Parser) -> None:
     sp.add_argument("profile", metavar="PROFILE", nargs="?", default="kunit")
     _run_opts(sp)
+    _keep_opt(sp)
 
 
 def cmd_run(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    return run.run_profile(paths, args.profile, boot_options(args), progress).exit_code()
+    return run.run_profile(paths, args.profile, boot_options(args), progress,
+                           keep=args.keep).exit_code()
 
 
 def _report_opts(sp: Parser) -> None:
     sp.add_argument("--run", metavar="DIR", help="run directory (default: out/latest)")
+    _keep_opt(sp)
 
 
 def cmd_report(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
     run_dir = Path(args.run).resolve() if args.run else report.latest(paths.out)
     if run_dir is None:
         raise UsageError(f"no run yet in {paths.out} (run `tgtsim run` first)")
-    return run.reanalyze(paths, run_dir, progress).exit_code()
+    return run.reanalyze(paths, run_dir, progress, keep=args.keep).exit_code()
 
 
 def _all_opts(sp: Parser) -> None:
@@ -244,6 +270,7 @@ def _bisect_opts(sp: Parser) -> None:
                     "else the git tree of the current directory)")
     _ccache_opt(sp)
     _run_opts(sp)
+    _keep_opt(sp)
 
 
 def cmd_bisect_step(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
@@ -308,7 +335,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("run", "boot the built kernel for the KUnit suites and, beside it, the selftests, "
             "and write the reports",
             "tgtsim run kunit --filter 'scsi_lib*' --timeout 300", _run_cmd_opts, cmd_run),
-    Command("report", "re-parse a run's console log, rewrite and print its reports",
+    Command("report", "re-parse a run's console log, rewrite and print its reports and "
+            "its page (index.html)",
             "tgtsim report --run out/runs/20250101T120000Z-kunit", _report_opts, cmd_report),
     Command("all", "the main job: deps --install, prepare, build, run (KUnit and, beside it, "
             "the selftests), report", "tgtsim all --profile kunit", _all_opts, cmd_all),

@@ -42,6 +42,32 @@ def _leaves(test: Any, suite: str, prefix: str, out: list[Case]) -> None:
                             log=[str(ln) for ln in sub.log]))
 
 
+def _adopt_first_param_lines(parsed: Ktap, cases: list[Case]) -> None:
+    """kunit_parser files what the first parameter of a parameterized case
+    printed (its assertions, its chunk traces) in the case's own header
+    log, not the parameter's: give those lines (as ktap.py's `during` says,
+    the test whose result came next) back to the parameter."""
+    by_name = {f"{c.suite}.{c.name}": c for c in cases}
+
+    def walk(test: Any, depth: int) -> None:
+        if depth >= 2 and test.subtests:       # a case with parameters
+            moved: dict[int, list[str]] = {}
+            for line in test.log:
+                no = getattr(line, "no", 0)
+                case = by_name.get(parsed.during[no - 1]) if 0 < no <= len(parsed.during) \
+                    else None
+                if case is not None:
+                    moved.setdefault(id(case), []).append(str(line))
+                    case_of[id(case)] = case
+            for key, lines in moved.items():
+                case_of[key].log = lines + case_of[key].log
+        for sub in test.subtests:
+            walk(sub, depth + 1)
+
+    case_of: dict[int, Case] = {}
+    walk(parsed.test, 0)
+
+
 def kmemleak_check(res: Results) -> Optional[Report]:
     """A failure if the end-of-run kmemleak scan (suite tgt_kmemleak) is
     missing or did not run last; None if it ran (its own failure, if it
@@ -91,6 +117,7 @@ def analyse(lines: list[str], parsed: Ktap, hang: str = "",
         else:
             res.cases.append(Case(suite=suite, name=suite, status=status_of(top),
                                   log=[str(ln) for ln in top.log]))
+    _adopt_first_param_lines(parsed, res.cases)
     skips = skip_reasons(lines)
     for c in res.cases:
         c.message = _message(c, skips)

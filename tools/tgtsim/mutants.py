@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Protocol, Sequence, TypeVar
 
-from tgtsim import build, prepare, report
+from tgtsim import build, page, prepare, report
 from tgtsim.errors import BuildError, InfraError, Status, UsageError
 from tgtsim.gitutil import Git
 from tgtsim.paths import Paths
@@ -244,6 +244,7 @@ class Runner:
         res = self.boot_fn(binary, run_dir, self.tree / "tools" / "testing" / "kunit")
         report.write(run_dir, res, RunInfo(run_id=run_dir.name, profile=self.profile,
                                            mutant=label))
+        page.write(run_dir)
         return res
 
     def port(self, head: str, out: Path, what: str) -> Optional[Results]:

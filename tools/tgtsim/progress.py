@@ -38,6 +38,9 @@ class Timings:
     def __init__(self, path: Optional[Path]) -> None:
         self.path = path
         self.data: dict[str, float] = {}
+        # the steps of this process, in the order they ended: name, start
+        # (epoch seconds), seconds, ok; a run records them (RunInfo.steps)
+        self.session: list[dict[str, object]] = []
         self._lock = threading.Lock()    # steps may end in two threads at once
         if path is not None:
             try:
@@ -52,6 +55,12 @@ class Timings:
     def record(self, step: str, seconds: float) -> None:
         with self._lock:
             self._record(step, seconds)
+
+    def note(self, step: str, start: float, seconds: float, ok: bool) -> None:
+        """A step of this process ended (also a failed one)."""
+        with self._lock:
+            self.session.append({"name": step, "start": round(start, 2),
+                                 "seconds": round(seconds, 2), "ok": ok})
 
     def _record(self, step: str, seconds: float) -> None:
         self.data[step] = round(seconds, 1)
@@ -146,6 +155,7 @@ class Progress:
         main = threading.current_thread() is threading.main_thread()
         outer = (self._current, self._detail, self._start)   # steps nest
         start = time.monotonic()
+        wall = time.time()
         if main:
             self._current, self._detail, self._start = name, "", start
         stop = threading.Event()
@@ -171,5 +181,6 @@ class Progress:
                 self._current, self._detail, self._start = outer
             if ok:
                 self.timings.record(name, elapsed)
+            self.timings.note(name, wall, elapsed, ok)
             word = "done" if ok else "FAILED"
             self.info(f"{name}: {word} in {fmt_duration(elapsed)}")

@@ -48,6 +48,7 @@ class RunInfo:
     coverage: Optional[dict[str, Any]] = None   # the coverage stage's figures
     failed_step: Optional[str] = None         # a run that stopped before booting
     mutant: Optional[str] = None              # a run of `tgtsim mutants`
+    steps: Optional[list[dict[str, Any]]] = None   # timed steps: name, start, seconds, ok
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {}

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from tgtsim import analysis, build, coverage, deps, ktap, prepare, profiles, report
-from tgtsim import selftest_build
+from tgtsim import analysis, build, coverage, deps, ktap, page, prepare, profiles, report
+from tgtsim import runindex, selftest_build
 from tgtsim.boots import CONSOLE, SELFTEST_CONSOLE, boot_all
 from tgtsim.errors import BuildError, InfraError
 from tgtsim.paths import Paths
@@ -47,6 +47,7 @@ class JobOptions:
     use_ccache: bool = True
     kernel_src: Optional[str] = None
     kernel_ref: Optional[str] = None
+    keep: int = runindex.DEFAULT_KEEP      # runs out/index.html keeps
 
 
 def kunit_dir(paths: Paths) -> Path:
@@ -64,7 +65,8 @@ def main_job(paths: Paths, opts: JobOptions, progress: Progress) -> Results:
     try:
         prepare.prepare(paths, progress, opts.kernel_src, opts.kernel_ref)
     except BuildError as e:
-        record_failure(paths, profile, "prepare", e.message, e.detail, progress)
+        record_failure(paths, profile, "prepare", e.message, e.detail, progress,
+                       keep=opts.keep)
         raise
     if cov is not None:
         cov.check_scope()
@@ -73,12 +75,13 @@ def main_job(paths: Paths, opts: JobOptions, progress: Progress) -> Results:
                     make_options=cov.make_options() if cov is not None else [])
     except BuildError as e:
         d = record_failure(paths, profile, "build", e.message, e.detail, progress,
-                           {"build.log": paths.kbuild(profile) / "build.log"})
+                           {"build.log": paths.kbuild(profile) / "build.log"},
+                           keep=opts.keep)
         e.message += f"\n  reports: {d}"
         raise
     if cov is not None:
         cov.reset()
-    return run_profile(paths, profile, opts.boot, progress, cov)
+    return run_profile(paths, profile, opts.boot, progress, cov, keep=opts.keep)
 
 
 def expect_kmemleak(kernel: Uml, opts: BootOptions) -> bool:
@@ -87,7 +90,8 @@ def expect_kmemleak(kernel: Uml, opts: BootOptions) -> bool:
 
 
 def run_profile(paths: Paths, profile: str, opts: BootOptions, progress: Progress,
-                cov: Optional[coverage.Coverage] = None) -> Results:
+                cov: Optional[coverage.Coverage] = None,
+                keep: int = runindex.DEFAULT_KEEP) -> Results:
     """Boot the built kernel of `profile`, analyse, collect coverage (after
     all boots of the run), write the reports."""
     profiles.fragments(paths.profiles, profile)  # unknown profile -> exit 2
@@ -118,7 +122,7 @@ def run_profile(paths: Paths, profile: str, opts: BootOptions, progress: Progres
         info.coverage = collected.entry
         results.add([], [], collected.crash)
         notes = coverage.apply(results, collected.entry)
-    return finish(paths, run_dir, results, info, notes, progress)
+    return finish(paths, run_dir, results, info, notes, progress, keep=keep)
 
 
 BootFn = Callable[[Path, Path, Path], Results]
@@ -146,11 +150,17 @@ def scratch_boot(paths: Paths, opts: BootOptions, progress: Progress) -> BootFn:
 
 
 def finish(paths: Paths, run_dir: Path, res: Results, info: RunInfo, notes: Sequence[str],
-           progress: Progress, switch: bool = True) -> Results:
-    """Write the reports, switch out/latest, print the summary."""
+           progress: Progress, switch: bool = True,
+           keep: int = runindex.DEFAULT_KEEP) -> Results:
+    """Write the reports and the run's page, switch out/latest, keep the
+    newest `keep` runs in out/index.html, print the summary."""
+    if info.steps is None and progress.timings.session:
+        info.steps = list(progress.timings.session)
     report.write(run_dir, res, info, notes)
+    page.write(run_dir)
     if switch:
         report.switch_latest(paths.out, run_dir)
+    runindex.update(paths.out, keep)
     text = report.summary_text(res, notes=notes).rstrip("\n")
     body, closing = text.rsplit("\n", 1) if "\n" in text else ("", text)
     if res.crash:
@@ -164,6 +174,7 @@ def finish(paths: Paths, run_dir: Path, res: Results, info: RunInfo, notes: Sequ
         sys.stdout.write(body + "\n")
     color = "green" if res.exit_code() == 0 else "red"
     sys.stdout.write(f"reports: {run_dir}\n")
+    sys.stdout.write(f"page: {run_dir / page.PAGE}\n")
     sys.stdout.write(progress.paint(closing, color) + "\n")
     sys.stdout.flush()
     return res
@@ -178,7 +189,8 @@ def _copy(src: Path, dest: Path) -> None:
 
 
 def record_failure(paths: Paths, profile: str, where: str, message: str, detail: str,
-                   progress: Progress, logs: Optional[dict[str, Path]] = None) -> Path:
+                   progress: Progress, logs: Optional[dict[str, Path]] = None,
+                   keep: int = runindex.DEFAULT_KEEP) -> Path:
     """A run directory for a run that failed before booting (prepare, build)."""
     run_dir = report.new_run_dir(paths.out, profile)
     for name, src in (logs or {}).items():
@@ -186,13 +198,17 @@ def record_failure(paths: Paths, profile: str, where: str, message: str, detail:
             _copy(src, run_dir / name)
     res = Results(crash=Crash(reason=f"{where} failed: {message}",
                               tail=detail.splitlines()[-60:], where=where))
-    report.write(run_dir, res, RunInfo(run_id=run_dir.name, profile=profile,
-                                       started=time.time(), failed_step=where))
+    info = RunInfo(run_id=run_dir.name, profile=profile, started=time.time(),
+                   failed_step=where, steps=list(progress.timings.session) or None)
+    report.write(run_dir, res, info)
+    page.write(run_dir)
     report.switch_latest(paths.out, run_dir)
+    runindex.update(paths.out, keep)
     return run_dir
 
 
-def reanalyze(paths: Paths, run_dir: Path, progress: Progress) -> Results:
+def reanalyze(paths: Paths, run_dir: Path, progress: Progress,
+              keep: int = runindex.DEFAULT_KEEP) -> Results:
     """`tgtsim report`: re-parse a run's consoles and rewrite its reports."""
     res, info = report.load(run_dir)
     if (run_dir / CONSOLE).is_file() and info.failed_step is None:
@@ -208,4 +224,4 @@ def reanalyze(paths: Paths, run_dir: Path, progress: Progress) -> Results:
             res = fresh
     notes = coverage.apply(res, info.coverage) if info.coverage else []
     is_latest = report.latest(paths.out) == run_dir.resolve()
-    return finish(paths, run_dir, res, info, notes, progress, switch=is_latest)
+    return finish(paths, run_dir, res, info, notes, progress, switch=is_latest, keep=keep)
