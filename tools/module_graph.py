@@ -31,8 +31,9 @@ STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("base", "exit codes and statuses, paths, child processes, progress, git, profiles, "
      "packages", ("__init__", "errors", "paths", "procs", "progress", "gitutil", "profiles",
                   "deps")),
-    ("prepare", "build/linux: the base, the series, the overlay; the series' lines",
-     ("kernel_source", "series", "overlay", "prepare", "refresh", "patchlines")),
+    ("prepare", "build/linux: the base, the series, the overlay; the series' lines; "
+     "what a run tested", ("kernel_source", "series", "overlay", "prepare", "refresh",
+                           "patchlines", "provenance")),
     ("build", "the UML kernel of a profile; the selftest programs",
      ("build", "selftest_build")),
     ("boot", "the UML boots: command lines, watchdog, consoles",

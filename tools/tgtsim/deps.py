@@ -30,6 +30,7 @@ PACKAGES: dict[str, str] = {
     "python3-junitparser": "JUnit writing and reading",
     "python3-lxml": "JUnit XSD and Cobertura DTD validation",
     "python3-unidiff": "patch-line diffs",
+    "python3-jsonschema": "results.json schema (tests)",
 }
 # Python modules tgtsim imports -> their Debian package
 MODULES: dict[str, str] = {"junitparser": "python3-junitparser", "lxml": "python3-lxml",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from tgtsim import analysis, build, coverage, deps, ktap, prepare, profiles, report
+from tgtsim import analysis, build, coverage, deps, ktap, prepare, profiles, provenance, report
 from tgtsim import selftest_build
 from tgtsim.boots import CONSOLE, SELFTEST_CONSOLE, boot_all
 from tgtsim.errors import BuildError, InfraError
@@ -47,6 +47,7 @@ class JobOptions:
     use_ccache: bool = True
     kernel_src: Optional[str] = None
     kernel_ref: Optional[str] = None
+    cell: Optional[str] = None          # the matrix cell this run is (provenance)
 
 
 def kunit_dir(paths: Paths) -> Path:
@@ -64,7 +65,8 @@ def main_job(paths: Paths, opts: JobOptions, progress: Progress) -> Results:
     try:
         prepare.prepare(paths, progress, opts.kernel_src, opts.kernel_ref)
     except BuildError as e:
-        record_failure(paths, profile, "prepare", e.message, e.detail, progress)
+        record_failure(paths, profile, "prepare", e.message, e.detail, progress,
+                       cell=opts.cell, seed=opts.boot.seed)
         raise
     if cov is not None:
         cov.check_scope()
@@ -73,12 +75,13 @@ def main_job(paths: Paths, opts: JobOptions, progress: Progress) -> Results:
                     make_options=cov.make_options() if cov is not None else [])
     except BuildError as e:
         d = record_failure(paths, profile, "build", e.message, e.detail, progress,
-                           {"build.log": paths.kbuild(profile) / "build.log"})
+                           {"build.log": paths.kbuild(profile) / "build.log"},
+                           cell=opts.cell, seed=opts.boot.seed)
         e.message += f"\n  reports: {d}"
         raise
     if cov is not None:
         cov.reset()
-    return run_profile(paths, profile, opts.boot, progress, cov)
+    return run_profile(paths, profile, opts.boot, progress, cov, cell=opts.cell)
 
 
 def expect_kmemleak(kernel: Uml, opts: BootOptions) -> bool:
@@ -87,7 +90,8 @@ def expect_kmemleak(kernel: Uml, opts: BootOptions) -> bool:
 
 
 def run_profile(paths: Paths, profile: str, opts: BootOptions, progress: Progress,
-                cov: Optional[coverage.Coverage] = None) -> Results:
+                cov: Optional[coverage.Coverage] = None, cell: Optional[str] = None
+                ) -> Results:
     """Boot the built kernel of `profile`, analyse, collect coverage (after
     all boots of the run), write the reports."""
     profiles.fragments(paths.profiles, profile)  # unknown profile -> exit 2
@@ -111,7 +115,8 @@ def run_profile(paths: Paths, profile: str, opts: BootOptions, progress: Progres
     info = RunInfo(run_id=run_dir.name, profile=profile, started=started,
                    duration=round(boots.kunit.duration, 1), kernel_args=boots.kunit.args,
                    returncode=boots.kunit.returncode, expect_kmemleak=expect,
-                   selftests=boots.selftests)
+                   selftests=boots.selftests,
+                   provenance=provenance.collect(paths, profile, cell, opts.seed))
     notes: list[str] = []
     if cov is not None:
         collected = cov.collect(run_dir)
@@ -178,7 +183,8 @@ def _copy(src: Path, dest: Path) -> None:
 
 
 def record_failure(paths: Paths, profile: str, where: str, message: str, detail: str,
-                   progress: Progress, logs: Optional[dict[str, Path]] = None) -> Path:
+                   progress: Progress, logs: Optional[dict[str, Path]] = None,
+                   cell: Optional[str] = None, seed: Optional[int] = None) -> Path:
     """A run directory for a run that failed before booting (prepare, build)."""
     run_dir = report.new_run_dir(paths.out, profile)
     for name, src in (logs or {}).items():
@@ -187,7 +193,9 @@ def record_failure(paths: Paths, profile: str, where: str, message: str, detail:
     res = Results(crash=Crash(reason=f"{where} failed: {message}",
                               tail=detail.splitlines()[-60:], where=where))
     report.write(run_dir, res, RunInfo(run_id=run_dir.name, profile=profile,
-                                       started=time.time(), failed_step=where))
+                                       started=time.time(), failed_step=where,
+                                       provenance=provenance.collect(paths, profile, cell,
+                                                                     seed)))
     report.switch_latest(paths.out, run_dir)
     return run_dir
 
