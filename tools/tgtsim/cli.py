@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NoReturn, Optional, Sequence
@@ -16,6 +18,7 @@ from typing import Callable, NoReturn, Optional, Sequence
 from tgtsim import (__version__, bisect, build, coverage, covgate, deps, lint, mutants,
                     planted, prepare, refresh, report, run)
 from tgtsim.errors import EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE, TgtsimError, UsageError
+from tgtsim.gitutil import Git
 from tgtsim.paths import Paths, find_repo_root
 from tgtsim.procs import kill_all_children
 from tgtsim.progress import Progress, Timings
@@ -229,29 +232,122 @@ def cmd_mutants(paths: Paths, args: argparse.Namespace, progress: Progress) -> i
                        make_options=coverage.build_options(paths, args.profile))
 
 
-def _bisect_opts(sp: Parser) -> None:
+def _bisect_step_opts(sp: Parser) -> None:
     sp.add_argument("--profile", default=os.environ.get("PROFILE") or "kunit")
     sp.add_argument("--kernel-src", default=os.environ.get("KERNEL_SRC") or None,
                     metavar="PATH", help="the tree being bisected (default: $KERNEL_SRC, "
                     "else the git tree of the current directory)")
+    sp.add_argument("--commit", metavar="REF", help="the commit to test (default: "
+                    "BISECT_HEAD of a `git bisect start --no-checkout`, else HEAD)")
+    sp.add_argument("--record", metavar="FILE", help="append the step's record (commit, "
+                    "verdict, seconds, failing cases, run directory) to FILE as a JSON line")
+    sp.add_argument("--phase", default="bisect", choices=("bisect", "check"),
+                    help=argparse.SUPPRESS)
     _ccache_opt(sp)
     _run_opts(sp)
 
 
 def cmd_bisect_step(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    head = "?"
+    """Never an exit code git would take for a verdict it is not: every
+    error ends in 125 (the commit cannot be tested) or 128 (abort)."""
+    started = time.monotonic()
+    commit, reason, failing = "", "", []
+    src: Optional[str] = None
+    before = report.latest(paths.out)
     try:
-        args.kernel_src, args.kernel_ref = bisect.tree(args.kernel_src)
-        head = args.kernel_ref[:12]
+        src, commit = bisect.tree(args.kernel_src, args.commit)
+        args.kernel_src, args.kernel_ref = src, commit
         args.no_deps = True
-        progress.info(f"bisect-step: {args.kernel_src} at {head}")
-        status = run.main_job(paths, job_options(args), progress).status
+        progress.info(f"bisect-step: {src} at {commit[:12]}")
+        opts = job_options(args)
+        opts.coverage.gate = False            # the gate is no verdict on the kernel
+        res = run.main_job(paths, opts, progress)
+        code = bisect.verdict(res)
+        failing = bisect.kernel_failures(res)
+        if code not in (bisect.GOOD, bisect.BAD) and res.crash is not None:
+            reason = res.crash.reason
     except TgtsimError as e:
         print_error(e)
-        status = e.status
-    code = bisect.code(status)
-    progress.info(f"bisect-step: {head} is {bisect.WORDS[code]}")
+        code, reason = bisect.error_code(e), e.message
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:    # tgtsim's own bug: no verdict on the commit
+        if os.environ.get("TGTSIM_DEBUG"):
+            raise
+        reason = f"internal error: {type(e).__name__}: {e}"
+        sys.stderr.write(f"tgtsim: {reason}\n")
+        code = bisect.ABORT
+    after = report.latest(paths.out)
+    if args.record and commit:
+        subject = ""
+        if src:
+            cp = Git(Path(src)).run("log", "-1", "--format=%s", commit, check=False)
+            subject = cp.stdout.strip()
+        bisect.record_step(Path(args.record), bisect.Step(
+            commit=commit, verdict=bisect.VERDICTS[code], code=code,
+            seconds=round(time.monotonic() - started, 1), subject=subject,
+            failing=failing, reason=reason, phase=args.phase,
+            run=str(after) if after is not None and after != before else None))
+    progress.info(f"bisect-step: {commit[:12] or '?'} is {bisect.WORDS[code]}"
+                  + (f": {reason}" if reason and code != bisect.BAD else ""))
     return code
+
+
+def _bisect_opts(sp: Parser) -> None:
+    sp.add_argument("--good", required=True, metavar="REF", help="a commit that passes")
+    sp.add_argument("--bad", required=True, metavar="REF", help="a later commit that fails")
+    sp.add_argument("--kernel", default=os.environ.get("KERNEL_SRC") or None, metavar="PATH",
+                    help="the Linux 6.12 git tree to bisect (default: $KERNEL_SRC)")
+    sp.add_argument("--profile", default=os.environ.get("PROFILE") or "kunit")
+    _ccache_opt(sp)
+    _run_opts(sp)
+
+
+def bisect_step_command(paths: Paths, args: argparse.Namespace, tree: Path,
+                        out: Path) -> list[str]:
+    """`tgtsim bisect-step` as the driver runs it: its runs in `out`, its tree
+    and build directories in build/bisect/ (reused by every step)."""
+    cmd = [sys.executable, "-m", "tgtsim", "--out", str(out),
+           "--build-dir", str(paths.build / "bisect"), "--jobs", str(args.jobs)]
+    if args.verbose:
+        cmd.append("-v")
+    cmd += ["bisect-step", "--kernel-src", str(tree), "--profile", args.profile,
+            "--timeout", f"{args.timeout:g}", "--idle-timeout", f"{args.idle_timeout:g}",
+            "--selftest-timeout", f"{args.selftest_timeout:g}"]
+    if args.filter_glob:
+        cmd += ["--filter", args.filter_glob]
+    if args.seed is not None:
+        cmd += ["--seed", str(args.seed)]
+    for a in args.kernel_args:
+        cmd += ["--kernel-arg", a]
+    if not args.selftests:
+        cmd.append("--no-selftests")
+    if args.selftest_filter:
+        cmd += ["--selftest-filter", args.selftest_filter]
+    if args.no_ccache:
+        cmd.append("--no-ccache")
+    return cmd
+
+
+def cmd_bisect(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    if not args.kernel:
+        raise UsageError("bisect: name the kernel tree: --kernel PATH or KERNEL_SRC=PATH")
+    tree = Path(args.kernel).expanduser().resolve()
+    if not tree.is_dir():
+        raise UsageError(f"bisect: {args.kernel}: no such directory")
+    out = paths.out / "bisect" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    n = 1
+    while out.exists():
+        n += 1
+        out = out.with_name(out.name.split("-")[0] + f"-{n}")
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(paths.root / "tools")] + [p for p in os.environ.get("PYTHONPATH", "").split(
+            os.pathsep) if p])
+    step = os.environ.get("TGTSIM_BISECT_STEP")      # the tests' fake step
+    opts = bisect.Options(tree=tree, good=args.good, bad=args.bad, out=out,
+                          step_cmd=shlex.split(step) if step else
+                          bisect_step_command(paths, args, tree, out))
+    return bisect.run(opts, progress.info).exit_code
 
 
 def _planted_opts(sp: Parser) -> None:
@@ -307,12 +403,18 @@ COMMANDS: tuple[Command, ...] = (
     Command("mutants", "build and run the port with each deliberate break of kunit/mutants/; "
             "which case or sanitizer report catches which break",
             "tgtsim mutants 04 05 --filter 'tgt_cmd*'", _mutants_opts, cmd_mutants),
+    Command("bisect", "find the commit of a Linux 6.12 git tree that broke the suites: checks "
+            "that GOOD passes and BAD fails, then drives `git bisect` (without checking "
+            "anything out in the tree) with bisect-step; writes out/bisect/<id>/",
+            "tgtsim bisect --kernel ~/linux --good v6.12 --bad HEAD --filter 'tgt_cmd*'",
+            _bisect_opts, cmd_bisect),
     Command("bisect-step", "one step of `git bisect run` in a Linux 6.12 git tree: prepare "
-            "build/linux from its HEAD plus the series, build, run; exit 0 good, 1 bad "
-            "(a test failed, the kernel crashed or hung), 125 skip (the series does not "
-            "apply or the kernel does not build), 128 abort (usage or infrastructure error)",
+            "a tree from the commit (BISECT_HEAD or HEAD) plus the series, build, run; exit 0 "
+            "good, 1 bad (a case failed, a sanitizer reported, the kernel crashed or hung), "
+            "125 skip (not a 6.12 tree, the series does not apply, the kernel does not "
+            "build), 128 abort (usage error, the tool's own failure)",
             "cd ~/linux && git bisect run ~/tgtsim/tools/bin/tgtsim bisect-step "
-            "--filter 'tgt_cmd*'", _bisect_opts, cmd_bisect_step),
+            "--filter 'tgt_cmd*'", _bisect_step_opts, cmd_bisect_step),
     Command("planted-bugs", "build and run the debug profile with each planted bug of "
             "kunit/selftest-bugs/; each must be caught by the right sanitizer",
             "tgtsim planted-bugs 01", _planted_opts, cmd_planted),
@@ -393,11 +495,29 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated()
 
 
+def is_bisect_step(argv: Sequence[str]) -> bool:
+    return "bisect-step" in argv
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The command's exit code; for bisect-step, an exit code of
+    `git bisect run` (a usage error or the tool's failure aborts: 128)."""
+    argv = list(argv) if argv is not None else sys.argv[1:]
+    rc = _main(argv)
+    if is_bisect_step(argv) and rc not in (bisect.GOOD, bisect.BAD, bisect.SKIP) \
+            and rc < bisect.ABORT:
+        return bisect.ABORT
+    return rc
+
+
+def _main(argv: list[str]) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        args = parse(list(argv) if argv is not None else sys.argv[1:])
+        try:
+            args = parse(argv)
+        except SystemExit as e:       # --help, --version, a usage error
+            return e.code if isinstance(e.code, int) else EXIT_USAGE
         return dispatch(args)
     except TgtsimError as e:
         print_error(e)
