@@ -11,6 +11,10 @@ PROFILE    ?= coverage
 CHECK_DEBUG ?= 0
 KERNEL_SRC ?=
 KERNEL_REF ?=
+# make bisect: the commits (of KERNEL_SRC) and the suites of each step
+GOOD       ?=
+BAD        ?=
+FILTER     ?=
 OUT        ?= out
 BUILD      ?= build
 V          ?= 0
@@ -23,7 +27,7 @@ CHECKS := $(PYTHON) tools/run_checks.py --out $(OUT) --build-dir $(BUILD) --jobs
 
 .DEFAULT_GOAL := all
 .PHONY: all check coverage help deps deps-check prepare refresh-patches build run report \
-	lint mutants debug planted-bugs test-tools kernel clean distclean
+	lint mutants debug planted-bugs test-tools kernel clean distclean bisect check-bisect
 
 ## all: the main job: deps --install, prepare, build $(PROFILE), KUnit + selftests, reports, coverage gate
 all:
@@ -76,6 +80,15 @@ mutants:
 ## debug: the main job with the debug profile (KASAN, lockdep, kmemleak, ...); a sanitizer report fails it
 debug:
 	@$(TGTSIM) all --profile debug
+
+## bisect: find the commit of KERNEL_SRC between GOOD and BAD that broke the suites (FILTER=GLOB); out/bisect/<id>/
+bisect:
+	@$(TGTSIM) bisect $(if $(GOOD),--good '$(GOOD)') $(if $(BAD),--bad '$(BAD)') \
+		$(if $(FILTER),--filter '$(FILTER)') --profile $(if $(filter coverage,$(PROFILE)),kunit,$(PROFILE))
+
+## check-bisect: the proof of tgtsim bisect: a synthetic 6.12 history with a planted regression, cold first step, SIGTERM (opt-in; CI runs it)
+check-bisect:
+	@$(TGTSIM) check-bisect
 
 ## planted-bugs: the debug profile catches each bug of kunit/selftest-bugs/ (BUGS="01 03": only those)
 planted-bugs:

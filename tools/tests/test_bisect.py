@@ -320,3 +320,19 @@ def test_interrupted_during_a_step(tmp_path: Path, fake_step: Path, sig: int,
     assert gone(pid)
     unchanged(repo)
     assert bisect_json(tmp_path)["first_bad"] is None
+
+
+def test_the_check_bisect_history_takes_at_most_7_steps(tmp_path: Path, fake_step: Path) -> None:
+    """The layout of `tgtsim check-bisect`'s history (bisect_check), with the
+    fake step: the broken commit is tested and skipped, the planted one is
+    found in at most MAX_STEPS steps."""
+    from tgtsim import bisect_check as bc
+    verdicts = ["good"] + ["skip" if i == bc.BROKEN else "bad" if i >= bc.PLANTED else "good"
+                           for i in range(1, bc.HISTORY + 1)]
+    repo, shas = history(tmp_path, verdicts)
+    assert bisect_cli(tmp_path, repo, shas[0], shas[-1]) == 0
+    data = bisect_json(tmp_path)
+    assert data["first_bad"]["commit"] == shas[bc.PLANTED]
+    assert [s["verdict"] for s in data["steps"] if s["commit"] == shas[bc.BROKEN]] == ["skip"]
+    assert data["test_steps"] <= bc.MAX_STEPS
+    assert len(shas) - 1 == bc.HISTORY >= 32

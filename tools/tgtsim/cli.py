@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NoReturn, Optional, Sequence
 
-from tgtsim import (__version__, bisect, build, coverage, covgate, deps, lint, mutants,
+from tgtsim import (__version__, bisect, bisect_check, build, coverage, covgate, deps, lint, mutants,
                     planted, prepare, refresh, report, run)
 from tgtsim.errors import EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE, TgtsimError, UsageError
 from tgtsim.gitutil import Git
@@ -350,6 +350,19 @@ def cmd_bisect(paths: Paths, args: argparse.Namespace, progress: Progress) -> in
     return bisect.run(opts, progress.info).exit_code
 
 
+def _check_bisect_opts(sp: Parser) -> None:
+    sp.add_argument("--profile", default="kunit")
+    sp.add_argument("--filter", dest="filter_glob", default=bisect_check.FILTER,
+                    metavar="GLOB", help=f"the suites of each step (default {bisect_check.FILTER})")
+    sp.add_argument("--no-sigterm", action="store_true",
+                    help="leave out the second bisection, interrupted by SIGTERM")
+
+
+def cmd_check_bisect(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    return bisect_check.run(paths, progress, args.jobs, args.profile, args.filter_glob,
+                            sigterm=not args.no_sigterm)
+
+
 def _planted_opts(sp: Parser) -> None:
     sp.add_argument("bugs", nargs="*", metavar="BUG",
                     help="planted bug numbers or names (default: all)")
@@ -415,6 +428,11 @@ COMMANDS: tuple[Command, ...] = (
             "build), 128 abort (usage error, the tool's own failure)",
             "cd ~/linux && git bisect run ~/tgtsim/tools/bin/tgtsim bisect-step "
             "--filter 'tgt_cmd*'", _bisect_step_opts, cmd_bisect_step),
+    Command("check-bisect", "the proof of `tgtsim bisect`: a synthetic history of "
+            f"{bisect_check.HISTORY} commits on the tarball's tree (harmless ones, one that "
+            "does not build, a planted block-layer regression) bisected with a cold first "
+            "step, then once more interrupted by SIGTERM", "tgtsim check-bisect",
+            _check_bisect_opts, cmd_check_bisect),
     Command("planted-bugs", "build and run the debug profile with each planted bug of "
             "kunit/selftest-bugs/; each must be caught by the right sanitizer",
             "tgtsim planted-bugs 01", _planted_opts, cmd_planted),
