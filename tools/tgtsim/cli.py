@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NoReturn, Optional, Sequence
 
-from tgtsim import (__version__, bisect, bisect_check, build, coverage, covgate, deps, lint, mutants,
-                    planted, prepare, refresh, report, run)
+from tgtsim import (__version__, bisect, bisect_check, build, coverage, covgate, deps, lint,
+                    matrix, merge, mutants, planted, prepare, refresh, report, run, shard)
 from tgtsim.errors import EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE, TgtsimError, UsageError
 from tgtsim.gitutil import Git
 from tgtsim.paths import Paths, find_repo_root
@@ -150,13 +150,111 @@ def cmd_build(paths: Paths, args: argparse.Namespace, progress: Progress) -> int
     return 0
 
 
+def _matrix_file_opt(sp: Parser) -> None:
+    sp.add_argument("--matrix", metavar="FILE", default=None,
+                    help="the matrix file (default: matrix.toml of the checkout)")
+
+
+def matrix_file(paths: Paths, args: argparse.Namespace) -> Path:
+    return Path(args.matrix) if args.matrix else matrix.default_path(paths.root)
+
+
 def _run_cmd_opts(sp: Parser) -> None:
-    sp.add_argument("profile", metavar="PROFILE", nargs="?", default="kunit")
+    sp.add_argument("profile", metavar="PROFILE", nargs="?", default=None,
+                    help="the profile whose built kernel to boot (default kunit)")
+    sp.add_argument("--cell", metavar="ID", help="run a cell of the matrix (its profile, "
+                    "suites, selftest programs, seed and kernel arguments; see "
+                    "`tgtsim matrix list`)")
+    _matrix_file_opt(sp)
     _run_opts(sp)
 
 
 def cmd_run(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    return run.run_profile(paths, args.profile, boot_options(args), progress).exit_code()
+    if args.cell:
+        path = matrix_file(paths, args)
+        cell = matrix.find(matrix.load(path, paths.profiles), args.cell, path)
+        if args.profile not in (None, cell.profile):
+            raise UsageError(f"cell {cell.id} is of profile {cell.profile}, not {args.profile}")
+        return shard.run_cell(paths, cell, boot_options(args), progress,
+                              args.jobs).exit_code()
+    return run.run_profile(paths, args.profile or "kunit", boot_options(args),
+                           progress).exit_code()
+
+
+def _matrix_opts(sp: Parser) -> None:
+    sp.add_argument("action", choices=("list",), help="list: the cells with their ids")
+    sp.add_argument("--cells", default="", metavar="GLOBS",
+                    help="only the cells whose id matches (comma-separated globs)")
+    sp.add_argument("--total", type=int, default=0, metavar="T",
+                    help="also show which of T shards runs each cell")
+    _matrix_file_opt(sp)
+
+
+def cmd_matrix(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    path = matrix_file(paths, args)
+    cells = matrix.select(matrix.load(path, paths.profiles), args.cells)
+    where: dict[str, int] = {}
+    if args.total:
+        if args.total < 1:
+            raise UsageError(f"--total must be >= 1 (got {args.total})")
+        for k, part in enumerate(matrix.shares(cells, args.total), 1):
+            where.update({c.id: k for c in part})
+    for c in cells:
+        shard_col = f"  shard {where[c.id]}/{args.total}" if where else ""
+        sys.stdout.write(f"{c.id:<22} {c.profile:<9} ~{c.estimate:>4.0f} s  "
+                         f"{c.describe()}{shard_col}\n")
+    return 0
+
+
+def _shard_opts(sp: Parser) -> None:
+    sp.add_argument("--index", type=int, required=True, metavar="I",
+                    help="this shard, 1..T (GitLab: $CI_NODE_INDEX)")
+    sp.add_argument("--total", type=int, required=True, metavar="T",
+                    help="the number of shards (GitLab: $CI_NODE_TOTAL)")
+    sp.add_argument("--cells", default="", metavar="GLOBS",
+                    help="shard only the cells whose id matches (comma-separated globs)")
+    sp.add_argument("--dry-run", action="store_true", help="only print the shard's cells")
+    _matrix_file_opt(sp)
+    sp.add_argument("--no-deps", action="store_true", help="skip the dependency step")
+    _ccache_opt(sp)
+    _source_opts(sp)
+    sp.add_argument("--timeout", type=_positive_float, default=600.0, metavar="S",
+                    help="kill a cell's kernel after S seconds (default 600)")
+    sp.add_argument("--idle-timeout", type=_positive_float, default=120.0, metavar="S",
+                    help="kill a kernel after S seconds without output (default 120)")
+    sp.add_argument("--selftest-timeout", type=_positive_float, default=300.0, metavar="S",
+                    help="kill a cell's selftest boot after S seconds (default 300)")
+
+
+def cmd_shard(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    boot = BootOptions(timeout=args.timeout, idle_timeout=args.idle_timeout,
+                       selftest_timeout=args.selftest_timeout, jobs=args.jobs)
+    return shard.run_shard(paths, shard.ShardOptions(
+        index=args.index, total=args.total, matrix_file=matrix_file(paths, args),
+        cells=args.cells, boot=boot, deps=not args.no_deps, use_ccache=not args.no_ccache,
+        kernel_src=args.kernel_src, kernel_ref=args.kernel_ref, dry_run=args.dry_run), progress)
+
+
+def _merge_opts(sp: Parser) -> None:
+    sp.add_argument("dirs", nargs="+", metavar="DIR",
+                    help="directories holding the cells' run directories (out/runs of each "
+                    "shard, or downloaded artifacts)")
+    sp.add_argument("--out-dir", metavar="DIR", help="where to write (default: OUT/merged)")
+    sp.add_argument("--no-gate", action="store_true",
+                    help="report only: the merged coverage below coverage/thresholds does "
+                    "not fail")
+    sp.add_argument("--expect", default=None, metavar="GLOBS",
+                    help="the cells that must be there (comma-separated globs of the matrix; "
+                    "'*': all): a missing one is a failure")
+    _matrix_file_opt(sp)
+
+
+def cmd_merge(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    expect = merge.default_expect(paths, matrix_file(paths, args), args.expect) \
+        if args.expect is not None else None
+    out = Path(args.out_dir) if args.out_dir else paths.out / "merged"
+    return merge.merge(paths, [Path(d) for d in args.dirs], out.resolve(), progress,
+                       gate=not args.no_gate, expect=expect)
 
 
 def _report_opts(sp: Parser) -> None:
@@ -409,6 +507,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("run", "boot the built kernel for the KUnit suites and, beside it, the selftests, "
             "and write the reports",
             "tgtsim run kunit --filter 'scsi_lib*' --timeout 300", _run_cmd_opts, cmd_run),
+    Command("matrix", "the test matrix (matrix.toml): `list` prints its cells with their "
+            "ids, profiles, suites, programs, seeds and costs", "tgtsim matrix list --total 4",
+            _matrix_opts, cmd_matrix),
+    Command("shard", "run share I of T of the matrix (deterministic, balanced by cost): "
+            "deps, prepare, build the profiles it needs, run each of its cells",
+            "tgtsim shard --index 1 --total 4 --cells 'coverage-*'", _shard_opts, cmd_shard),
+    Command("merge", "merge the runs of matrix cells (of shards, of runners): summary, "
+            "results.json, junit.xml with a testsuite per cell, one coverage report from the "
+            "cells' lcov tracefiles and its gate", "tgtsim merge shard-*/out/runs --expect "
+            "'coverage-*'", _merge_opts, cmd_merge),
     Command("report", "re-parse a run's console log, rewrite and print its reports",
             "tgtsim report --run out/runs/20250101T120000Z-kunit", _report_opts, cmd_report),
     Command("all", "the main job: deps --install, prepare, build, run (KUnit and, beside it, "
