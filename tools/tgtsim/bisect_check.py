@@ -85,8 +85,8 @@ def kind(i: int) -> str:
     return "doc" if i % 3 == 0 else "c"
 
 
-def _commit(git: Git, subject: str) -> str:
-    git.run("add", "-A")
+def _commit(git: Git, path: str, subject: str) -> str:
+    git.run("add", "--", path)     # not -A: no scan of the whole tree
     git.run("commit", "-q", "--no-verify", "-m", subject, stable=True)
     return git.head()
 
@@ -115,24 +115,29 @@ def make_history(paths: Paths, work: Path, progress: Progress) -> History:
         for i in range(1, HISTORY + 1):
             k = kind(i)
             if k == "c":
-                f = tree / HARMLESS_C[i % len(HARMLESS_C)]
+                path = HARMLESS_C[i % len(HARMLESS_C)]
+                f = tree / path
                 with open(f, "a") as out:
                     out.write(f"/* tgtsim check-bisect: harmless commit {i} */\n")
                 subject = f"{f.parent.name}: a comment in {f.name} ({i})"
             elif k == "doc":
+                path = HARMLESS_DOC
                 with open(tree / HARMLESS_DOC, "a") as out:
                     out.write(f"\n.. tgtsim check-bisect: harmless commit {i}\n")
                 subject = f"Documentation: block: a note ({i})"
             elif k == "broken":
+                path = BROKEN_FILE
                 with open(tree / BROKEN_FILE, "a") as out:
                     out.write('#error "tgtsim check-bisect: a commit that does not build"\n')
                 subject = "block: a commit that does not build"
             elif k == "fix":
+                path = BROKEN_FILE
                 f = tree / BROKEN_FILE
                 f.write_text("".join(ln for ln in f.read_text().splitlines(True)
                                      if not ln.startswith("#error \"tgtsim check-bisect")))
                 subject = "block: fix the build"
             else:
+                path = PLANTED_FILE
                 f = tree / PLANTED_FILE
                 text = f.read_text()
                 if text.count(PLANTED_TEXT) != 1:
@@ -140,7 +145,7 @@ def make_history(paths: Paths, work: Path, progress: Progress) -> History:
                                      "base has not the size check of bio_add_hw_page()")
                 f.write_text(text.replace(PLANTED_TEXT, ""))
                 subject = PLANTED_SUBJECT
-            sha = _commit(git, subject)
+            sha = _commit(git, path, subject)
             hist.commits.append(sha)
             if k == "broken":
                 hist.broken = sha

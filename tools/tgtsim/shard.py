@@ -72,6 +72,13 @@ def worst(codes: list[int]) -> int:
     return 1 if any(codes) else 0
 
 
+def _manifest(paths: Paths, opts: ShardOptions, entries: list[dict[str, Any]]) -> None:
+    path = manifest_path(paths.out, opts.index, opts.total)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"index": opts.index, "total": opts.total,
+                                "cells": entries}, indent=1) + "\n")
+
+
 def run_shard(paths: Paths, opts: ShardOptions, progress: Progress) -> int:
     cells = matrix.select(matrix.load(opts.matrix_file, paths.profiles), opts.cells)
     mine = matrix.share(cells, opts.index, opts.total)
@@ -79,7 +86,11 @@ def run_shard(paths: Paths, opts: ShardOptions, progress: Progress) -> int:
     sys.stdout.write(f"shard {opts.index}/{opts.total}: {len(mine)} of {len(cells)} cells, "
                      f"~{est:.0f} s: " + (", ".join(c.id for c in mine) or "none") + "\n")
     sys.stdout.flush()
-    if opts.dry_run or not mine:
+    if opts.dry_run:
+        return 0
+    if not mine:        # an empty share still leaves its (empty) output for upload
+        (paths.out / "runs").mkdir(parents=True, exist_ok=True)
+        _manifest(paths, opts, [])
         return 0
     if opts.deps:
         deps.run_deps(True, progress)
@@ -109,10 +120,7 @@ def run_shard(paths: Paths, opts: ShardOptions, progress: Progress) -> int:
             counts = {"passed": res.passed, "failed": res.failed, "skipped": res.skipped}
         codes.append(code)
         entries.append({"id": cell.id, "run": str(d), "exit_code": code, "counts": counts})
-    path = manifest_path(paths.out, opts.index, opts.total)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"index": opts.index, "total": opts.total,
-                                "cells": entries}, indent=1) + "\n")
+    _manifest(paths, opts, entries)
     n = [sum(e["counts"][k] for e in entries) for k in ("passed", "failed", "skipped")]
     for entry in entries:
         c = entry["counts"]
