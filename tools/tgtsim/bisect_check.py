@@ -214,7 +214,8 @@ class Checks:
 
 def sigterm_run(paths: Paths, work: Path, hist: History, cmd: list[str], checks: Checks,
                 progress: Progress) -> dict[str, Any]:
-    """A second bisection, sent SIGTERM once its second check is under way."""
+    """A second bisection, sent SIGTERM during its first step of `git bisect
+    run` (after the checks of GOOD and BAD)."""
     before = tree_state(hist.tree)
     known = latest_bisect(work)
     log = work / "sigterm-run.log"
@@ -229,11 +230,11 @@ def sigterm_run(paths: Paths, work: Path, hist: History, cmd: list[str], checks:
             while time.monotonic() < deadline and proc.poll() is None:
                 d = latest_bisect(work)
                 if d is not None and d != known and (d / "steps.jsonl").is_file() and \
-                        len((d / "steps.jsonl").read_text().splitlines()) >= 1:
+                        len((d / "steps.jsonl").read_text().splitlines()) >= 2:
                     steps = d / "steps.jsonl"
                     break
                 time.sleep(0.5)
-            time.sleep(8)                   # into the check of BAD: prepare, build
+            time.sleep(8)                   # into the first step: prepare, build
             sent = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             rc = proc.wait(timeout=180)
@@ -255,6 +256,31 @@ def sigterm_run(paths: Paths, work: Path, hist: History, cmd: list[str], checks:
     checks.add("SIGTERM: no process left", not left, "; ".join(left) or "none")
     figures["leftovers"] = left
     return figures
+
+
+def history_of(work: Path) -> History:
+    """The history an earlier check-bisect left in work/linux."""
+    git = Git(work / "linux")
+    subjects = git.out("log", "--format=%H %s", f"-{HISTORY + 1}").splitlines()
+    if len(subjects) != HISTORY + 1:
+        raise InfraError(f"no check-bisect history in {work / 'linux'}: run it once first")
+    shas = [ln.split(" ", 1)[0] for ln in reversed(subjects)]
+    return History(tree=work / "linux", good=shas[0], bad=shas[-1], planted=shas[PLANTED],
+                   broken=shas[BROKEN], commits=shas[1:])
+
+
+def run_sigterm_only(paths: Paths, progress: Progress, jobs: int, profile: str,
+                     filter_glob: str) -> int:
+    """Only the SIGTERM part, on the history and warm ccache of an earlier run."""
+    work = paths.build / "check-bisect"
+    hist = history_of(work)
+    checks = Checks()
+    figures = sigterm_run(paths, work, hist, bisect_cmd(paths, work, hist, jobs, profile,
+                                                        filter_glob), checks, progress)
+    (work / "check-bisect-sigterm.json").write_text(json.dumps(figures, indent=1) + "\n")
+    sys.stdout.write(f"check-bisect: {len(checks.items) - checks.failed} passed, "
+                     f"{checks.failed} failed, 0 skipped\n")
+    return 1 if checks.failed else 0
 
 
 def run(paths: Paths, progress: Progress, jobs: int, profile: str = "kunit",

@@ -454,9 +454,15 @@ def _check_bisect_opts(sp: Parser) -> None:
                     metavar="GLOB", help=f"the suites of each step (default {bisect_check.FILTER})")
     sp.add_argument("--no-sigterm", action="store_true",
                     help="leave out the second bisection, interrupted by SIGTERM")
+    sp.add_argument("--sigterm-only", action="store_true",
+                    help="only the bisection interrupted by SIGTERM, on the history and "
+                    "ccache of an earlier check-bisect")
 
 
 def cmd_check_bisect(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    if args.sigterm_only:
+        return bisect_check.run_sigterm_only(paths, progress, args.jobs, args.profile,
+                                             args.filter_glob)
     return bisect_check.run(paths, progress, args.jobs, args.profile, args.filter_glob,
                             sigterm=not args.no_sigterm)
 
