@@ -309,8 +309,19 @@ def main(argv: Sequence[str]) -> int:
                    checks)
     check_commands("gitlab template", gitlab_scripts(yaml.safe_load(GITLAB.read_text())),
                    checks)
+    gcl, why = npm_tool("gitlab-ci-local", build)
+    if gcl is None:
+        checks.add("gitlab template: GitLab's schema, the jobs", "SKIP", why)
+    else:
+        state = build / "gitlab-ci-local" / "list-state"
+        cp = subprocess.run([str(gcl), "--file", os.path.relpath(GITLAB, ROOT), "--list",
+                             "--state-dir", os.path.relpath(state, ROOT)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        jobs = re.findall(r"^(shard: \[\d\]|merge)\s", cp.stdout, re.M)
+        checks.ok("gitlab template: GitLab's schema, the jobs",
+                  cp.returncode == 0 and len(jobs) == SHARDS + 1,
+                  f"gitlab-ci-local --list: exit {cp.returncode}, jobs: {', '.join(jobs)}")
     if not args.static:
-        gcl, why = npm_tool("gitlab-ci-local", build)
         if gcl is None:
             checks.add("gitlab-ci-local: the pipeline", "SKIP", why)
         else:
