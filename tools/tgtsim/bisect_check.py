@@ -59,9 +59,9 @@ PLANTED_FILE = "block/bio.c"
 PLANTED_TEXT = ("\tif (len > max_size - bio->bi_iter.bi_size)\n"
                 "\t\treturn 0;\n")
 PLANTED_SUBJECT = "block: bio_add_hw_page: let the bio grow past max_sectors"
-# the suites of the steps: the port's own (the planted regression breaks
-# the chunking of target commands)
-FILTER = "tgt_cmd*"
+# the suite of the steps: the one whose chunking the planted regression
+# breaks (a user bisects with the failing suite as filter too)
+FILTER = "tgt_cmd_offsets"
 
 
 @dataclass
@@ -284,14 +284,14 @@ def run_sigterm_only(paths: Paths, progress: Progress, jobs: int, profile: str,
 
 
 def run(paths: Paths, progress: Progress, jobs: int, profile: str = "kunit",
-        filter_glob: str = FILTER, sigterm: bool = True) -> int:
+        filter_glob: str = FILTER, sigterm: bool = True, reuse_history: bool = False) -> int:
     work = paths.build / "check-bisect"
     for sub in ("ccache", "build", "out"):
         shutil.rmtree(work / sub, ignore_errors=True)
     (work / "ccache").mkdir(parents=True)
     prepare.prepare(paths, progress)          # the tarball's base, in build/linux
     started = time.monotonic()
-    hist = make_history(paths, work, progress)
+    hist = history_of(work) if reuse_history else make_history(paths, work, progress)
     before = tree_state(hist.tree)
     cmd = bisect_cmd(paths, work, hist, jobs, profile, filter_glob)
     checks = Checks()
