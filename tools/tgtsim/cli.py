@@ -454,6 +454,9 @@ def _check_bisect_opts(sp: Parser) -> None:
                     metavar="GLOB", help=f"the suites of each step (default {bisect_check.FILTER})")
     sp.add_argument("--no-sigterm", action="store_true",
                     help="leave out the second bisection, interrupted by SIGTERM")
+    sp.add_argument("--shared-ccache", action="store_true",
+                    help="use your ccache, not an empty one: a quick functional run whose "
+                    "first step is not cold (the ratio is reported, not checked)")
     sp.add_argument("--reuse-history", action="store_true",
                     help="the history of an earlier check-bisect (the builds are still cold)")
     sp.add_argument("--sigterm-only", action="store_true",
@@ -466,7 +469,8 @@ def cmd_check_bisect(paths: Paths, args: argparse.Namespace, progress: Progress)
         return bisect_check.run_sigterm_only(paths, progress, args.jobs, args.profile,
                                              args.filter_glob)
     return bisect_check.run(paths, progress, args.jobs, args.profile, args.filter_glob,
-                            sigterm=not args.no_sigterm, reuse_history=args.reuse_history)
+                            sigterm=not args.no_sigterm, reuse_history=args.reuse_history,
+                            shared_ccache=args.shared_ccache)
 
 
 def _planted_opts(sp: Parser) -> None:
