@@ -68,6 +68,21 @@ set -f
 set -- $names
 set +f
 
+# The programs' output, indented by 4; before each test's RUN line and
+# result line, the guest's clock as "# tgtsim-time: S" (tgtsim's per-test
+# durations; kselftest_harness flushes before each test's fork, so a line
+# comes through when it is printed). Without perl: indented only.
+if command -v perl >/dev/null 2>&1; then
+	indent() {
+		perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -ne 'BEGIN { $| = 1 }
+			printf("    # tgtsim-time: %.6f\n", clock_gettime(CLOCK_MONOTONIC))
+				if /^#\s+RUN\s|^(?:not )?ok \d+ /;
+			print "    $_"'
+	}
+else
+	indent() { sed -u 's/^/    /'; }
+fi
+
 echo "KTAP version 1"
 echo "# tgtsim selftests: $# programs from $DIR, seed $tgtsim_seed, timeout ${TIMEOUT}s"
 echo "1..$#"
@@ -94,7 +109,7 @@ for name in "$@"; do
 		wait $pid
 		st=$?
 		pkill -KILL -s "$pid" 2>/dev/null
-		echo $st >&3; } | sed -u 's/^/    /' >&4; } 3>&1 )
+		echo $st >&3; } | indent >&4; } 3>&1 )
 	secs=$(( $(date +%s) - start ))
 	case "$status" in
 	0)	echo "ok $n $name" ;;

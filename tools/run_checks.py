@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """tgtsim's checks, as the kernel's tools/testing/kunit/run_checks.py runs
-kunit.py's: pytest of tools/tests and mypy over tools/ and then, unless
---no-kernel, the main job (tgtsim all) and, with --debug, the debug profile
-and one planted bug it must catch. Each part is a command of its own; this
-script runs them, prints one count line per part and, last,
-`check: N passed, N failed, N skipped` (the sum of the parts; a part that
-stopped before counting counts as one failure).
+kunit.py's: pytest of tools/tests, mypy over tools/ and the CI templates
+(tools/check_ci.py) and then, unless --no-kernel, the project's own run the
+way a CI runs it: the matrix cells of the profile (with --debug also the
+debug cells) as --shards shards in sequence (`tgtsim shard`), merged
+(`tgtsim merge`, out/merged/: one summary, JUnit, Cobertura, the gate), the
+GitLab template under gitlab-ci-local, with --debug one planted bug the
+debug profile must catch, with --bisect `tgtsim check-bisect`. Each part is
+a command of its own; this script runs them, prints one count line per part
+and, last, `check: N passed, N failed, N skipped` (the sum of the parts; a
+part that stopped before counting counts as one failure).
 
 example: tools/run_checks.py --no-kernel
          tools/run_checks.py --profile coverage --debug --timeout 900
-Options it does not know go to `tgtsim all` (run options: --timeout, ...).
-Exit: 2 or 3 if a kernel part ended so, else 1 if anything failed, else 0.
+Options it does not know go to `tgtsim shard` (--timeout, --idle-timeout,
+--selftest-timeout). Exit: 2 or 3 if a kernel part ended so, else 1 if
+anything failed, else 0.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +68,16 @@ def pytest_counts(junit: Path) -> Counts:
 def latest(out: Path) -> Optional[Path]:
     link = out / "latest"
     return link.resolve() if link.exists() else None
+
+
+def closing_counts(text: str, rc: int) -> Counts:
+    """The counts of a part's own closing line `NAME: N passed, N failed, N
+    skipped` (one failure if it printed none)."""
+    for line in reversed(text.splitlines()):
+        m = re.match(r"^\w[\w-]*: (\d+) passed, (\d+) failed, (\d+) skipped$", line.strip())
+        if m:
+            return int(m.group(1)), int(m.group(2)), int(m.group(3))
+    return 0, 1, 0
 
 
 def run_counts(out: Path, before: Optional[Path], rc: int) -> Counts:
@@ -125,6 +142,39 @@ class Checks:
                                   str(self.build / "mypy-cache")], cwd=TOOLS)
         self.parts.append(("mypy", int(rc == 0), int(rc != 0), 0, "type check of tools/"))
 
+    def ci(self, static: bool) -> None:
+        """tools/check_ci.py: the CI templates (validated, their commands
+        exist) and, with a kernel, the GitLab template under gitlab-ci-local;
+        its own count line is its part's."""
+        cmd = [sys.executable, str(TOOLS / "check_ci.py"), "--build-dir", str(self.build)]
+        if static:
+            cmd.append("--static")
+        if self.args.compare_shards and not static:
+            cmd.append("--compare")
+        with self.progress.step("ci templates"):
+            cp = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        sys.stdout.write(cp.stdout)
+        self.parts.append(("ci", *closing_counts(cp.stdout, cp.returncode),
+                           "ci/ templates" + ("" if static else ", gitlab-ci-local")))
+        self.rcs.append(0 if cp.returncode in (0, 1) else 3)
+
+    def bisect(self) -> None:
+        """tgtsim check-bisect: its own count line is its part's."""
+        rc = self.tgtsim("check-bisect")
+        text = (self.build / "check-bisect" / "check-bisect.json")
+        try:
+            checks = json.loads(text.read_text())["checks"]
+            counts = (sum(1 for c in checks if c["passed"]),
+                      sum(1 for c in checks if not c["passed"]), 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            counts = (0, 1, 0)
+        if rc != 0 and counts[1] == 0:
+            counts = (counts[0], 1, 0)
+        self.parts.append(("bisect", *counts, "check-bisect: tgtsim bisect finds a planted "
+                           "regression"))
+        self.rcs.append(rc if rc in (2, 3) else 0)
+
     def kernel(self) -> None:
         args = self.args
         source = [*(["--kernel-src", args.kernel_src] if args.kernel_src else []),
@@ -137,22 +187,52 @@ class Checks:
             early = self.tgtsim("prepare", *source)
         self.pytest()
         self.mypy()
-        what = f"{args.profile}: KUnit and selftests"
+        cells = f"{args.profile}-*" + (",debug-*" if args.debug else "")
+        what = f"cells {cells}: {args.shards} shards, merged"
         if early != 0:
             self.parts.append(("kernel", 0, 1, 0, what))
             self.rcs.append(early)
             return
-        run = ["--no-deps", *ccache, *source, *self.passthrough]
-        self.kernel_part("kernel", what, "all", "--profile", args.profile, *run)
+        # this project's own run goes the way a CI's does: shards, in
+        # sequence here, then the merge of their runs
+        check_out = self.out / "check"
+        shutil.rmtree(check_out, ignore_errors=True)
+        rcs = []
+        for i in range(1, args.shards + 1):
+            rcs.append(self.tgtsim("--out", str(check_out / f"shard-{i}"), "shard", "--index",
+                                   str(i), "--total", str(args.shards), "--cells", cells,
+                                   "--no-deps", *ccache, *source, *self.passthrough))
+        merged = self.out / "merged"
+        shutil.rmtree(merged, ignore_errors=True)
+        rcs.append(self.tgtsim("merge", *[str(check_out / f"shard-{i}")
+                                          for i in range(1, args.shards + 1)],
+                               "--expect", cells, "--out-dir", str(merged)))
+        n_pass, n_fail, n_skip = 0, 1, 0
+        debug_clean = False
+        try:
+            data = json.loads((merged / "results.json").read_text())
+            c = data["counts"]
+            n_pass, n_fail, n_skip = c["passed"], c["failed"], c["skipped"]
+            debug_clean = all(cell["exit_code"] == 0 for cell in data["cells"]
+                              if cell["profile"] == "debug")
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        rc = max(rcs) if any(r >= 2 for r in rcs) else (1 if any(rcs) else 0)
+        if rc != 0 and n_fail == 0:
+            n_fail = 1
+        self.parts.append(("kernel", n_pass, n_fail, n_skip, what))
+        self.rcs.append(rc)
+        # the GitLab template runs the coverage cells on the kernels just built
+        self.ci(static=args.profile != "coverage")
+        if args.bisect:
+            self.bisect()
         if not args.debug:
             return
-        rc = self.kernel_part("debug", "debug profile: KUnit, selftests, sanitizers",
-                              "all", "--profile", "debug", *run)
         # the port was just seen clean under the debug profile: the proof
-        # needs only the planted bug's run (KUnit only: the debug job just
+        # needs only the planted bug's run (KUnit only: the debug cells just
         # booted the selftests with sanitizers on)
-        planted = ["planted-bugs", PLANTED_BUG, "--no-selftests", *ccache, *self.passthrough]
-        rc = self.tgtsim(*planted, *(["--port-checked"] if rc == 0 else []))
+        planted = ["planted-bugs", PLANTED_BUG, "--no-selftests", *ccache]
+        rc = self.tgtsim(*planted, *(["--port-checked"] if debug_clean else []))
         self.parts.append(("planted", int(rc == 0), int(rc != 0), 0,
                            f"planted bug {PLANTED_BUG} caught by the debug profile"))
         self.rcs.append(rc)
@@ -182,6 +262,14 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--debug", action="store_true",
                    help="also run the debug profile (sanitizers) and prove it catches a "
                    "planted bug; their counts join the closing line (what CI runs)")
+    p.add_argument("--shards", type=int, default=2, metavar="N",
+                   help="the kernel part runs its matrix cells as N shards in sequence, then "
+                   "merges them (default 2), as a CI with N runners would")
+    p.add_argument("--compare-shards", action="store_true",
+                   help="also run the coverage cells unsharded and compare them with the 4 "
+                   "shards of gitlab-ci-local (tools/check_ci.py --compare)")
+    p.add_argument("--bisect", action="store_true",
+                   help="also run tgtsim check-bisect (a cold kernel build: minutes; CI runs it)")
     p.add_argument("--no-deps", action="store_true", help="skip the dependency step")
     p.add_argument("--no-ccache", action="store_true", help="do not use ccache")
     p.add_argument("--kernel-src", default=os.environ.get("KERNEL_SRC") or None,
@@ -195,7 +283,9 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("-v", "--verbose", action="store_true", help="full output of the kernel jobs")
     args, passthrough = p.parse_known_args(list(argv))
     if args.no_kernel and passthrough:
-        p.error(f"{' '.join(passthrough)}: options of `tgtsim all`, not for --no-kernel")
+        p.error(f"{' '.join(passthrough)}: options of `tgtsim shard`, not for --no-kernel")
+    if args.shards < 1:
+        p.error(f"--shards must be >= 1 (got {args.shards})")
     return args, passthrough
 
 
@@ -211,6 +301,7 @@ def main(argv: Sequence[str]) -> int:
     if args.no_kernel:
         checks.pytest()
         checks.mypy()
+        checks.ci(static=True)
     else:
         checks.kernel()
     return checks.report()

@@ -16,7 +16,8 @@ if __name__ == "__main__":
         ensure_modules(sys.argv[1:], Progress(sys.stderr))
     except TgtsimError as e:
         sys.stderr.write(f"tgtsim: error: {e.message}\n")
-        sys.exit(e.exit_code)
+        # bisect-step: the tool's failure aborts `git bisect run` (128)
+        sys.exit(128 if "bisect-step" in sys.argv[1:] else e.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("\ntgtsim: interrupted\n")
         sys.exit(130)

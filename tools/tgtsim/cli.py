@@ -7,16 +7,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shlex
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NoReturn, Optional, Sequence
 
-from tgtsim import (__version__, bisect, build, chunktrace, coverage, covgate, deps, lint,
-                    mutants, planted, prepare, refresh, report, run, runindex)
+from tgtsim import (__version__, bisect, bisect_check, build, chunktrace, coverage, covgate,
+                    deps, lint, matrix, merge, mutants, planted, prepare, refresh, report, run,
+                    runindex, shard)
 from tgtsim.errors import EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE, TgtsimError, UsageError
+from tgtsim.gitutil import Git
 from tgtsim.paths import Paths, find_repo_root
 from tgtsim.procs import kill_all_children
 from tgtsim.progress import Progress, Timings
@@ -171,15 +175,112 @@ def cmd_build(paths: Paths, args: argparse.Namespace, progress: Progress) -> int
     return 0
 
 
+def _matrix_file_opt(sp: Parser) -> None:
+    sp.add_argument("--matrix", metavar="FILE", default=None,
+                    help="the matrix file (default: matrix.toml of the checkout)")
+
+
+def matrix_file(paths: Paths, args: argparse.Namespace) -> Path:
+    return Path(args.matrix) if args.matrix else matrix.default_path(paths.root)
+
+
 def _run_cmd_opts(sp: Parser) -> None:
-    sp.add_argument("profile", metavar="PROFILE", nargs="?", default="kunit")
+    sp.add_argument("profile", metavar="PROFILE", nargs="?", default=None,
+                    help="the profile whose built kernel to boot (default kunit)")
+    sp.add_argument("--cell", metavar="ID", help="run a cell of the matrix (its profile, "
+                    "suites, selftest programs, seed and kernel arguments; see "
+                    "`tgtsim matrix list`)")
+    _matrix_file_opt(sp)
     _run_opts(sp)
     _keep_opt(sp)
 
 
 def cmd_run(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    return run.run_profile(paths, args.profile, boot_options(args), progress,
+    if args.cell:
+        path = matrix_file(paths, args)
+        cell = matrix.find(matrix.load(path, paths.profiles), args.cell, path)
+        if args.profile not in (None, cell.profile):
+            raise UsageError(f"cell {cell.id} is of profile {cell.profile}, not {args.profile}")
+        return shard.run_cell(paths, cell, boot_options(args), progress,
+                              args.jobs).exit_code()
+    return run.run_profile(paths, args.profile or "kunit", boot_options(args), progress,
                            keep=args.keep).exit_code()
+
+
+def _matrix_opts(sp: Parser) -> None:
+    sp.add_argument("action", choices=("list",), help="list: the cells with their ids")
+    sp.add_argument("--cells", default="", metavar="GLOBS",
+                    help="only the cells whose id matches (comma-separated globs)")
+    sp.add_argument("--total", type=int, default=0, metavar="T",
+                    help="also show which of T shards runs each cell")
+    _matrix_file_opt(sp)
+
+
+def cmd_matrix(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    path = matrix_file(paths, args)
+    cells = matrix.select(matrix.load(path, paths.profiles), args.cells)
+    where: dict[str, int] = {}
+    if args.total:
+        if args.total < 1:
+            raise UsageError(f"--total must be >= 1 (got {args.total})")
+        for k, part in enumerate(matrix.shares(cells, args.total), 1):
+            where.update({c.id: k for c in part})
+    for c in cells:
+        shard_col = f"  shard {where[c.id]}/{args.total}" if where else ""
+        sys.stdout.write(f"{c.id:<22} {c.profile:<9} ~{c.estimate:>4.0f} s  "
+                         f"{c.describe()}{shard_col}\n")
+    return 0
+
+
+def _shard_opts(sp: Parser) -> None:
+    sp.add_argument("--index", type=int, required=True, metavar="I",
+                    help="this shard, 1..T (GitLab: $CI_NODE_INDEX)")
+    sp.add_argument("--total", type=int, required=True, metavar="T",
+                    help="the number of shards (GitLab: $CI_NODE_TOTAL)")
+    sp.add_argument("--cells", default="", metavar="GLOBS",
+                    help="shard only the cells whose id matches (comma-separated globs)")
+    sp.add_argument("--dry-run", action="store_true", help="only print the shard's cells")
+    _matrix_file_opt(sp)
+    sp.add_argument("--no-deps", action="store_true", help="skip the dependency step")
+    _ccache_opt(sp)
+    _source_opts(sp)
+    sp.add_argument("--timeout", type=_positive_float, default=600.0, metavar="S",
+                    help="kill a cell's kernel after S seconds (default 600)")
+    sp.add_argument("--idle-timeout", type=_positive_float, default=120.0, metavar="S",
+                    help="kill a kernel after S seconds without output (default 120)")
+    sp.add_argument("--selftest-timeout", type=_positive_float, default=300.0, metavar="S",
+                    help="kill a cell's selftest boot after S seconds (default 300)")
+
+
+def cmd_shard(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    boot = BootOptions(timeout=args.timeout, idle_timeout=args.idle_timeout,
+                       selftest_timeout=args.selftest_timeout, jobs=args.jobs)
+    return shard.run_shard(paths, shard.ShardOptions(
+        index=args.index, total=args.total, matrix_file=matrix_file(paths, args),
+        cells=args.cells, boot=boot, deps=not args.no_deps, use_ccache=not args.no_ccache,
+        kernel_src=args.kernel_src, kernel_ref=args.kernel_ref, dry_run=args.dry_run), progress)
+
+
+def _merge_opts(sp: Parser) -> None:
+    sp.add_argument("dirs", nargs="+", metavar="DIR",
+                    help="directories holding the cells' run directories (out/runs of each "
+                    "shard, or downloaded artifacts)")
+    sp.add_argument("--out-dir", metavar="DIR", help="where to write (default: OUT/merged)")
+    sp.add_argument("--no-gate", action="store_true",
+                    help="report only: the merged coverage below coverage/thresholds does "
+                    "not fail")
+    sp.add_argument("--expect", default=None, metavar="GLOBS",
+                    help="the cells that must be there (comma-separated globs of the matrix; "
+                    "'*': all): a missing one is a failure")
+    _matrix_file_opt(sp)
+
+
+def cmd_merge(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    expect = merge.default_expect(paths, matrix_file(paths, args), args.expect) \
+        if args.expect is not None else None
+    out = Path(args.out_dir) if args.out_dir else paths.out / "merged"
+    return merge.merge(paths, [Path(d) for d in args.dirs], out.resolve(), progress,
+                       gate=not args.no_gate, expect=expect)
 
 
 def _report_opts(sp: Parser) -> None:
@@ -263,30 +364,148 @@ def cmd_mutants(paths: Paths, args: argparse.Namespace, progress: Progress) -> i
                        make_options_for=lambda p: coverage.build_options(paths, p))
 
 
-def _bisect_opts(sp: Parser) -> None:
+def _bisect_step_opts(sp: Parser) -> None:
     sp.add_argument("--profile", default=os.environ.get("PROFILE") or "kunit")
     sp.add_argument("--kernel-src", default=os.environ.get("KERNEL_SRC") or None,
                     metavar="PATH", help="the tree being bisected (default: $KERNEL_SRC, "
                     "else the git tree of the current directory)")
+    sp.add_argument("--commit", metavar="REF", help="the commit to test (default: "
+                    "BISECT_HEAD of a `git bisect start --no-checkout`, else HEAD)")
+    sp.add_argument("--record", metavar="FILE", help="append the step's record (commit, "
+                    "verdict, seconds, failing cases, run directory) to FILE as a JSON line")
+    sp.add_argument("--phase", default="bisect", choices=("bisect", "check"),
+                    help=argparse.SUPPRESS)
     _ccache_opt(sp)
     _run_opts(sp)
     _keep_opt(sp)
 
 
 def cmd_bisect_step(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    head = "?"
+    """Never an exit code git would take for a verdict it is not: every
+    error ends in 125 (the commit cannot be tested) or 128 (abort)."""
+    started = time.monotonic()
+    commit, reason, failing = "", "", []
+    src: Optional[str] = None
+    before = report.latest(paths.out)
     try:
-        args.kernel_src, args.kernel_ref = bisect.tree(args.kernel_src)
-        head = args.kernel_ref[:12]
+        src, commit = bisect.tree(args.kernel_src, args.commit)
+        args.kernel_src, args.kernel_ref = src, commit
         args.no_deps = True
-        progress.info(f"bisect-step: {args.kernel_src} at {head}")
-        status = run.main_job(paths, job_options(args), progress).status
+        progress.info(f"bisect-step: {src} at {commit[:12]}")
+        opts = job_options(args)
+        opts.coverage.gate = False            # the gate is no verdict on the kernel
+        res = run.main_job(paths, opts, progress)
+        code = bisect.verdict(res)
+        failing = bisect.kernel_failures(res)
+        if code not in (bisect.GOOD, bisect.BAD) and res.crash is not None:
+            reason = res.crash.reason
     except TgtsimError as e:
         print_error(e)
-        status = e.status
-    code = bisect.code(status)
-    progress.info(f"bisect-step: {head} is {bisect.WORDS[code]}")
+        code, reason = bisect.error_code(e), e.message
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:    # tgtsim's own bug: no verdict on the commit
+        if os.environ.get("TGTSIM_DEBUG"):
+            raise
+        reason = f"internal error: {type(e).__name__}: {e}"
+        sys.stderr.write(f"tgtsim: {reason}\n")
+        code = bisect.ABORT
+    after = report.latest(paths.out)
+    if args.record and commit:
+        subject = ""
+        if src:
+            cp = Git(Path(src)).run("log", "-1", "--format=%s", commit, check=False)
+            subject = cp.stdout.strip()
+        bisect.record_step(Path(args.record), bisect.Step(
+            commit=commit, verdict=bisect.VERDICTS[code], code=code,
+            seconds=round(time.monotonic() - started, 1), subject=subject,
+            failing=failing, reason=reason, phase=args.phase,
+            run=str(after) if after is not None and after != before else None))
+    progress.info(f"bisect-step: {commit[:12] or '?'} is {bisect.WORDS[code]}"
+                  + (f": {reason}" if reason and code != bisect.BAD else ""))
     return code
+
+
+def _bisect_opts(sp: Parser) -> None:
+    sp.add_argument("--good", required=True, metavar="REF", help="a commit that passes")
+    sp.add_argument("--bad", required=True, metavar="REF", help="a later commit that fails")
+    sp.add_argument("--kernel", default=os.environ.get("KERNEL_SRC") or None, metavar="PATH",
+                    help="the Linux 6.12 git tree to bisect (default: $KERNEL_SRC)")
+    sp.add_argument("--profile", default=os.environ.get("PROFILE") or "kunit")
+    _ccache_opt(sp)
+    _run_opts(sp)
+
+
+def bisect_step_command(paths: Paths, args: argparse.Namespace, tree: Path,
+                        out: Path) -> list[str]:
+    """`tgtsim bisect-step` as the driver runs it: its runs in `out`, its tree
+    and build directories in build/bisect/ (reused by every step)."""
+    cmd = [sys.executable, "-m", "tgtsim", "--out", str(out),
+           "--build-dir", str(paths.build / "bisect"), "--jobs", str(args.jobs)]
+    if args.verbose:
+        cmd.append("-v")
+    cmd += ["bisect-step", "--kernel-src", str(tree), "--profile", args.profile,
+            "--timeout", f"{args.timeout:g}", "--idle-timeout", f"{args.idle_timeout:g}",
+            "--selftest-timeout", f"{args.selftest_timeout:g}"]
+    if args.filter_glob:
+        cmd += ["--filter", args.filter_glob]
+    if args.seed is not None:
+        cmd += ["--seed", str(args.seed)]
+    for a in args.kernel_args:
+        cmd += ["--kernel-arg", a]
+    if not args.selftests:
+        cmd.append("--no-selftests")
+    if args.selftest_filter:
+        cmd += ["--selftest-filter", args.selftest_filter]
+    if args.no_ccache:
+        cmd.append("--no-ccache")
+    return cmd
+
+
+def cmd_bisect(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    if not args.kernel:
+        raise UsageError("bisect: name the kernel tree: --kernel PATH or KERNEL_SRC=PATH")
+    tree = Path(args.kernel).expanduser().resolve()
+    if not tree.is_dir():
+        raise UsageError(f"bisect: {args.kernel}: no such directory")
+    out = paths.out / "bisect" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    n = 1
+    while out.exists():
+        n += 1
+        out = out.with_name(out.name.split("-")[0] + f"-{n}")
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(paths.root / "tools")] + [p for p in os.environ.get("PYTHONPATH", "").split(
+            os.pathsep) if p])
+    step = os.environ.get("TGTSIM_BISECT_STEP")      # the tests' fake step
+    opts = bisect.Options(tree=tree, good=args.good, bad=args.bad, out=out,
+                          step_cmd=shlex.split(step) if step else
+                          bisect_step_command(paths, args, tree, out))
+    return bisect.run(opts, progress.info).exit_code
+
+
+def _check_bisect_opts(sp: Parser) -> None:
+    sp.add_argument("--profile", default="kunit")
+    sp.add_argument("--filter", dest="filter_glob", default=bisect_check.FILTER,
+                    metavar="GLOB", help=f"the suites of each step (default {bisect_check.FILTER})")
+    sp.add_argument("--no-sigterm", action="store_true",
+                    help="leave out the second bisection, interrupted by SIGTERM")
+    sp.add_argument("--shared-ccache", action="store_true",
+                    help="use your ccache, not an empty one: a quick functional run whose "
+                    "first step is not cold (the ratio is reported, not checked)")
+    sp.add_argument("--reuse-history", action="store_true",
+                    help="the history of an earlier check-bisect (the builds are still cold)")
+    sp.add_argument("--sigterm-only", action="store_true",
+                    help="only the bisection interrupted by SIGTERM, on the history and "
+                    "ccache of an earlier check-bisect")
+
+
+def cmd_check_bisect(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    if args.sigterm_only:
+        return bisect_check.run_sigterm_only(paths, progress, args.jobs, args.profile,
+                                             args.filter_glob)
+    return bisect_check.run(paths, progress, args.jobs, args.profile, args.filter_glob,
+                            sigterm=not args.no_sigterm, reuse_history=args.reuse_history,
+                            shared_ccache=args.shared_ccache)
 
 
 def _planted_opts(sp: Parser) -> None:
@@ -335,6 +554,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("run", "boot the built kernel for the KUnit suites and, beside it, the selftests, "
             "and write the reports",
             "tgtsim run kunit --filter 'scsi_lib*' --timeout 300", _run_cmd_opts, cmd_run),
+    Command("matrix", "the test matrix (matrix.toml): `list` prints its cells with their "
+            "ids, profiles, suites, programs, seeds and costs", "tgtsim matrix list --total 4",
+            _matrix_opts, cmd_matrix),
+    Command("shard", "run share I of T of the matrix (deterministic, balanced by cost): "
+            "deps, prepare, build the profiles it needs, run each of its cells",
+            "tgtsim shard --index 1 --total 4 --cells 'coverage-*'", _shard_opts, cmd_shard),
+    Command("merge", "merge the runs of matrix cells (of shards, of runners): summary, "
+            "results.json, junit.xml with a testsuite per cell, one coverage report from the "
+            "cells' lcov tracefiles and its gate", "tgtsim merge shard-*/out/runs --expect "
+            "'coverage-*'", _merge_opts, cmd_merge),
     Command("report", "re-parse a run's console log, rewrite and print its reports and "
             "its page (index.html)",
             "tgtsim report --run out/runs/20250101T120000Z-kunit", _report_opts, cmd_report),
@@ -343,12 +572,23 @@ COMMANDS: tuple[Command, ...] = (
     Command("mutants", "build and run the port with each deliberate break of kunit/mutants/; "
             "which case or sanitizer report catches which break",
             "tgtsim mutants 04 05 --filter 'tgt_cmd*'", _mutants_opts, cmd_mutants),
+    Command("bisect", "find the commit of a Linux 6.12 git tree that broke the suites: checks "
+            "that GOOD passes and BAD fails, then drives `git bisect` (without checking "
+            "anything out in the tree) with bisect-step; writes out/bisect/<id>/",
+            "tgtsim bisect --kernel ~/linux --good v6.12 --bad HEAD --filter 'tgt_cmd*'",
+            _bisect_opts, cmd_bisect),
     Command("bisect-step", "one step of `git bisect run` in a Linux 6.12 git tree: prepare "
-            "build/linux from its HEAD plus the series, build, run; exit 0 good, 1 bad "
-            "(a test failed, the kernel crashed or hung), 125 skip (the series does not "
-            "apply or the kernel does not build), 128 abort (usage or infrastructure error)",
+            "a tree from the commit (BISECT_HEAD or HEAD) plus the series, build, run; exit 0 "
+            "good, 1 bad (a case failed, a sanitizer reported, the kernel crashed or hung), "
+            "125 skip (not a 6.12 tree, the series does not apply, the kernel does not "
+            "build), 128 abort (usage error, the tool's own failure)",
             "cd ~/linux && git bisect run ~/tgtsim/tools/bin/tgtsim bisect-step "
-            "--filter 'tgt_cmd*'", _bisect_opts, cmd_bisect_step),
+            "--filter 'tgt_cmd*'", _bisect_step_opts, cmd_bisect_step),
+    Command("check-bisect", "the proof of `tgtsim bisect`: a synthetic history of "
+            f"{bisect_check.HISTORY} commits on the tarball's tree (harmless ones, one that "
+            "does not build, a planted block-layer regression) bisected with a cold first "
+            "step, then once more interrupted by SIGTERM", "tgtsim check-bisect",
+            _check_bisect_opts, cmd_check_bisect),
     Command("planted-bugs", "build and run the debug profile with each planted bug of "
             "kunit/selftest-bugs/; each must be caught by the right sanitizer",
             "tgtsim planted-bugs 01", _planted_opts, cmd_planted),
@@ -429,11 +669,29 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated()
 
 
+def is_bisect_step(argv: Sequence[str]) -> bool:
+    return "bisect-step" in argv
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The command's exit code; for bisect-step, an exit code of
+    `git bisect run` (a usage error or the tool's failure aborts: 128)."""
+    argv = list(argv) if argv is not None else sys.argv[1:]
+    rc = _main(argv)
+    if is_bisect_step(argv) and rc not in (bisect.GOOD, bisect.BAD, bisect.SKIP) \
+            and rc < bisect.ABORT:
+        return bisect.ABORT
+    return rc
+
+
+def _main(argv: list[str]) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        args = parse(list(argv) if argv is not None else sys.argv[1:])
+        try:
+            args = parse(argv)
+        except SystemExit as e:       # --help, --version, a usage error
+            return e.code if isinstance(e.code, int) else EXIT_USAGE
         return dispatch(args)
     except TgtsimError as e:
         print_error(e)

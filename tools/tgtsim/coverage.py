@@ -470,6 +470,7 @@ class Coverage:
         if job is not None:
             finish_cobertura(job, xml, gcovr_log, log, progress)
         cov["scope"] = self.scope
+        cov["tree"] = str(paths.linux)    # the paths of coverage.info (tgtsim merge)
         cov["gcda_files"] = n
         cov["duration"] = round(time.monotonic() - started, 1)
         progress.info(f"coverage: patch lines {rep.line_pct:.1f}% ({rep.lines_hit}/"

@@ -31,6 +31,8 @@ PACKAGES: dict[str, str] = {
     "python3-lxml": "JUnit XSD and Cobertura DTD validation",
     "python3-unidiff": "patch-line diffs",
     "chromium": "screenshots of the HTML pages (make check: headless, no network)",
+    "python3-jsonschema": "results.json schema (tests)",
+    "python3-yaml": "CI template checks (tools/check_ci.py)",
 }
 # Python modules tgtsim imports -> their Debian package
 MODULES: dict[str, str] = {"junitparser": "python3-junitparser", "lxml": "python3-lxml",

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from tgtsim import analysis, build, coverage, deps, ktap, page, prepare, profiles, report
-from tgtsim import runindex, selftest_build
+from tgtsim import analysis, build, coverage, deps, ktap, page, prepare, profiles, provenance
+from tgtsim import report, runindex, selftest_build
 from tgtsim.boots import CONSOLE, SELFTEST_CONSOLE, boot_all
 from tgtsim.errors import BuildError, InfraError
 from tgtsim.paths import Paths
@@ -48,6 +48,7 @@ class JobOptions:
     kernel_src: Optional[str] = None
     kernel_ref: Optional[str] = None
     keep: int = runindex.DEFAULT_KEEP      # runs out/index.html keeps
+    cell: Optional[str] = None          # the matrix cell this run is (provenance)
 
 
 def kunit_dir(paths: Paths) -> Path:
@@ -66,7 +67,7 @@ def main_job(paths: Paths, opts: JobOptions, progress: Progress) -> Results:
         prepare.prepare(paths, progress, opts.kernel_src, opts.kernel_ref)
     except BuildError as e:
         record_failure(paths, profile, "prepare", e.message, e.detail, progress,
-                       keep=opts.keep)
+                       keep=opts.keep, cell=opts.cell, seed=opts.boot.seed)
         raise
     if cov is not None:
         cov.check_scope()
@@ -76,12 +77,13 @@ def main_job(paths: Paths, opts: JobOptions, progress: Progress) -> Results:
     except BuildError as e:
         d = record_failure(paths, profile, "build", e.message, e.detail, progress,
                            {"build.log": paths.kbuild(profile) / "build.log"},
-                           keep=opts.keep)
+                           keep=opts.keep, cell=opts.cell, seed=opts.boot.seed)
         e.message += f"\n  reports: {d}"
         raise
     if cov is not None:
         cov.reset()
-    return run_profile(paths, profile, opts.boot, progress, cov, keep=opts.keep)
+    return run_profile(paths, profile, opts.boot, progress, cov, keep=opts.keep,
+                       cell=opts.cell)
 
 
 def expect_kmemleak(kernel: Uml, opts: BootOptions) -> bool:
@@ -91,7 +93,7 @@ def expect_kmemleak(kernel: Uml, opts: BootOptions) -> bool:
 
 def run_profile(paths: Paths, profile: str, opts: BootOptions, progress: Progress,
                 cov: Optional[coverage.Coverage] = None,
-                keep: int = runindex.DEFAULT_KEEP) -> Results:
+                keep: int = runindex.DEFAULT_KEEP, cell: Optional[str] = None) -> Results:
     """Boot the built kernel of `profile`, analyse, collect coverage (after
     all boots of the run), write the reports."""
     profiles.fragments(paths.profiles, profile)  # unknown profile -> exit 2
@@ -115,7 +117,8 @@ def run_profile(paths: Paths, profile: str, opts: BootOptions, progress: Progres
     info = RunInfo(run_id=run_dir.name, profile=profile, started=started,
                    duration=round(boots.kunit.duration, 1), kernel_args=boots.kunit.args,
                    returncode=boots.kunit.returncode, expect_kmemleak=expect,
-                   selftests=boots.selftests)
+                   selftests=boots.selftests,
+                   provenance=provenance.collect(paths, profile, cell, opts.seed))
     notes: list[str] = []
     if cov is not None:
         collected = cov.collect(run_dir)
@@ -190,7 +193,8 @@ def _copy(src: Path, dest: Path) -> None:
 
 def record_failure(paths: Paths, profile: str, where: str, message: str, detail: str,
                    progress: Progress, logs: Optional[dict[str, Path]] = None,
-                   keep: int = runindex.DEFAULT_KEEP) -> Path:
+                   keep: int = runindex.DEFAULT_KEEP,
+                   cell: Optional[str] = None, seed: Optional[int] = None) -> Path:
     """A run directory for a run that failed before booting (prepare, build)."""
     run_dir = report.new_run_dir(paths.out, profile)
     for name, src in (logs or {}).items():
@@ -199,7 +203,8 @@ def record_failure(paths: Paths, profile: str, where: str, message: str, detail:
     res = Results(crash=Crash(reason=f"{where} failed: {message}",
                               tail=detail.splitlines()[-60:], where=where))
     info = RunInfo(run_id=run_dir.name, profile=profile, started=time.time(),
-                   failed_step=where, steps=list(progress.timings.session) or None)
+                   failed_step=where, steps=list(progress.timings.session) or None,
+                   provenance=provenance.collect(paths, profile, cell, seed))
     report.write(run_dir, res, info)
     page.write(run_dir)
     report.switch_latest(paths.out, run_dir)

@@ -16,7 +16,9 @@ from tgtsim.procs import Result, run_watched
 from tgtsim.progress import Progress
 
 # what kunit_kernel.LinuxSourceTreeOperationsUml.start passes, plus kunit.enable
-KUNIT_ARGS = ["mem=1G", "console=tty", "kunit_shutdown=halt", "kunit.enable=1"]
+# and printk's time on each line (the cases' durations; analysis strips it)
+KUNIT_ARGS = ["mem=1G", "console=tty", "kunit_shutdown=halt", "kunit.enable=1",
+              "printk.time=1"]
 # selftests/init.sh as PID 1 on the host's / (hostfs); stdin is /dev/null,
 # the console fd 0/1
 SELFTEST_ARGS = ["mem=256M", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw",
