@@ -149,14 +149,32 @@ def outside_scope(scope: list[str], plines: patchlines.PatchLines) -> list[str]:
     return [p for p in sorted(plines) if p.endswith((".c", ".h")) and not in_scope(p, scope)]
 
 
-def check_scope(paths: Paths) -> None:
-    """Every C file the series changes must be instrumented, or its lines
-    would silently count as not executable."""
-    missing = outside_scope(read_scope(paths), patchlines.for_tree(paths.linux))
-    if missing:
-        raise UsageError("files changed by the patch series are outside coverage/scope "
-                         "(not instrumented, their lines would not be measured): "
-                         + ", ".join(missing) + "; add them to coverage/scope")
+def series_outside_scope(paths: Paths) -> list[str]:
+    """C files the series changes that coverage/scope does not list ([] when
+    build/linux is not prepared yet)."""
+    try:
+        plines = patchlines.for_tree(paths.linux)
+    except TgtsimError:
+        return []
+    return outside_scope(read_scope(paths), plines)
+
+
+def effective_scope(paths: Paths) -> list[str]:
+    """coverage/scope plus every C file of the series it does not list: the
+    series' lines are always measured (the scope grows for them; the run says
+    which files it added)."""
+    return read_scope(paths) + series_outside_scope(paths)
+
+
+def check_scope(paths: Paths, progress: Optional[Progress] = None) -> list[str]:
+    """The C files of the series that coverage/scope lacks: instrumented all
+    the same (effective_scope), named here so that the run says so."""
+    missing = series_outside_scope(paths)
+    if missing and progress is not None:
+        progress.info("coverage: the scope grows by the files the patch series changes "
+                      "outside coverage/scope (instrumented for this run): "
+                      + ", ".join(missing))
+    return missing
 
 
 def specs_text(scope: list[str]) -> str:
@@ -176,7 +194,7 @@ def make_options(paths: Paths) -> list[str]:
     ('unsupported compiler option'), while it hashes a specs file's content.
     The file name carries a hash of the content, so a new scope changes the
     command line and kbuild recompiles."""
-    scope = read_scope(paths)
+    scope = effective_scope(paths)
     if EVERYTHING in scope:
         return []
     text = specs_text(scope)
@@ -420,7 +438,9 @@ class Coverage:
         self.kbuild = paths.kbuild(PROFILE)
 
     def check_scope(self) -> None:
-        check_scope(self.paths)
+        """After prepare: the series' C files outside coverage/scope join the scope."""
+        extra = check_scope(self.paths, self.progress)
+        self.scope = self.scope + [p for p in extra if p not in self.scope]
 
     def make_options(self) -> list[str]:
         return make_options(self.paths)
