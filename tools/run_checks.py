@@ -106,6 +106,8 @@ class Checks:
     def pytest(self) -> None:
         junit = self.out / "pytest" / "junit.xml"
         env = dict(os.environ, PYTHONPATH=str(TOOLS), TGTSIM_KUNIT_CACHE=str(self.build))
+        # test_signals.py: 100 runs interrupted at random moments (20 by default)
+        env.setdefault("TGTSIM_STRESS_RUNS", "100")
         kunit_tool = self.build / "linux" / "tools" / "testing" / "kunit"
         if (kunit_tool / "kunit_parser.py").is_file():
             env.setdefault("TGTSIM_KUNIT_DIR", str(kunit_tool))

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NoReturn, Optional, Sequence
 
 from tgtsim import (__version__, bisect, build, coverage, covgate, deps, lint, mutants,
                     planted, prepare, refresh, report, run)
-from tgtsim.errors import EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE, TgtsimError, UsageError
+from tgtsim.errors import EXIT_INFRA, EXIT_USAGE, TgtsimError, UsageError
 from tgtsim.paths import Paths, find_repo_root
-from tgtsim.procs import kill_all_children
+from tgtsim.procs import install_signal_handlers, interrupted
 from tgtsim.progress import Progress, Timings
 from tgtsim.uml import BootOptions
 
@@ -385,17 +383,8 @@ def print_error(e: TgtsimError) -> None:
     sys.stderr.flush()
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a cancelled CI job): cleaned up like Ctrl-C."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated()
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    install_signal_handlers()
     try:
         args = parse(list(argv) if argv is not None else sys.argv[1:])
         return dispatch(args)
@@ -403,10 +392,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print_error(e)
         return e.exit_code
     except KeyboardInterrupt as e:
-        kill_all_children()
-        what = "terminated" if isinstance(e, Terminated) else "interrupted"
-        sys.stderr.write(f"\ntgtsim: {what}\n")
-        return 128 + signal.SIGTERM if isinstance(e, Terminated) else EXIT_INTERRUPTED
+        return interrupted(e)
     except BrokenPipeError:
         return EXIT_INFRA
     except Exception as e:  # never a traceback; TGTSIM_DEBUG=1 shows it
@@ -415,3 +401,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stderr.write(f"tgtsim: internal error: {type(e).__name__}: {e}\n"
                          "(set TGTSIM_DEBUG=1 for the traceback)\n")
         return EXIT_INFRA
+
