@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from tgtsim.errors import EXIT_INFRA, EXIT_USAGE, TgtsimError, UsageError
 from tgtsim.paths import Paths, find_repo_root
 from tgtsim.procs import install_signal_handlers, interrupted
 from tgtsim.progress import Progress, Timings
-from tgtsim.uml import BootOptions
+from tgtsim.uml import SEED_MAX, BootOptions
 
 EPILOG_EXIT = ("exit codes: 0 all passed, 1 test failure, 2 usage/config error, "
                "3 build or infrastructure error (compile error, patch does not apply, "
@@ -38,6 +39,26 @@ def _positive_float(text: str) -> float:
     if v <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0: {text}")
     return v
+
+
+def _seed(text: str) -> int | str:
+    if text == "random":
+        return text
+    try:
+        v = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number nor `random`: {text!r}") from None
+    if not 0 <= v <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be in 0..{SEED_MAX}: {text}")
+    return v
+
+
+def pick_seed(args: argparse.Namespace, progress: Progress) -> None:
+    """`--seed random`: the seed of this run, printed before anything else."""
+    if getattr(args, "seed", None) == "random":
+        args.seed = random.SystemRandom().randint(1, SEED_MAX)
+        progress.info(f"seed {args.seed} (--seed random; `--seed {args.seed}` repeats "
+                      "this run's random sequences)")
 
 
 def _jobs_default() -> int:
@@ -70,8 +91,11 @@ def _run_opts(sp: Parser, idle_default: float = 120.0) -> None:
                     f"(default {idle_default:g})")
     sp.add_argument("--filter", dest="filter_glob", default="", metavar="GLOB",
                     help="run only matching tests (kunit.filter_glob, e.g. 'scsi*')")
-    sp.add_argument("--seed", type=int, default=None,
-                    help="seed passed to the tgt_kunit suites (tgt_kunit.seed=N)")
+    sp.add_argument("--seed", type=_seed, default=None, metavar="N|random",
+                    help="seed of every seeded test: tgt_kunit.seed=N and "
+                    "sim_lld_kunit.seed=N (KUnit), tgtsim_seed=N (selftests); `random` "
+                    f"picks one in 1..{SEED_MAX}, prints it first and records it in "
+                    "results.json (`seed`)")
     sp.add_argument("--kernel-arg", dest="kernel_args", action="append", default=[],
                     metavar="ARG", help="extra kernel command line argument (repeatable)")
     sp.add_argument("--no-selftests", dest="selftests", action="store_false",
@@ -83,11 +107,29 @@ def _run_opts(sp: Parser, idle_default: float = 120.0) -> None:
                     help="run only the selftest programs matching GLOB (e.g. '003*')")
 
 
+def _repeat(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= v <= 1000:
+        raise argparse.ArgumentTypeError(f"must be in 1..1000: {text}")
+    return v
+
+
+def _repeat_opt(sp: Parser) -> None:
+    sp.add_argument("--repeat", type=_repeat, default=1, metavar="N",
+                    help="boot the same kernel N times and report every case (and, for the "
+                    "coverage profile, every patch line) that did not give the same result "
+                    "each time (out/repeat/<id>/stability.txt); exit 1 if one did not")
+
+
 def _job_opts(sp: Parser) -> None:
     sp.add_argument("--no-deps", action="store_true", help="skip the dependency step")
     _ccache_opt(sp)
     _source_opts(sp)
     _run_opts(sp)
+    _repeat_opt(sp)
 
 
 def boot_options(args: argparse.Namespace) -> BootOptions:
@@ -107,7 +149,8 @@ def job_options(args: argparse.Namespace) -> run.JobOptions:
                                   cobertura=not given.get("no_cobertura", False),
                                   jobs=args.jobs),
         deps=not args.no_deps, use_ccache=not args.no_ccache,
-        kernel_src=args.kernel_src, kernel_ref=args.kernel_ref)
+        kernel_src=args.kernel_src, kernel_ref=args.kernel_ref,
+        repeat=given.get("repeat", 1))
 
 
 # -- the commands ------------------------------------------------------------
@@ -148,10 +191,14 @@ def cmd_build(paths: Paths, args: argparse.Namespace, progress: Progress) -> int
 def _run_cmd_opts(sp: Parser) -> None:
     sp.add_argument("profile", metavar="PROFILE", nargs="?", default="kunit")
     _run_opts(sp)
+    _repeat_opt(sp)
 
 
 def cmd_run(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    return run.run_profile(paths, args.profile, boot_options(args), progress).exit_code()
+    opts = boot_options(args)
+    if args.repeat > 1:
+        return run.repeat_profile(paths, args.profile, opts, progress, args.repeat).exit_code()
+    return run.run_profile(paths, args.profile, opts, progress).exit_code()
 
 
 def _report_opts(sp: Parser) -> None:
@@ -171,7 +218,7 @@ def _all_opts(sp: Parser) -> None:
 
 
 def cmd_all(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    return run.main_job(paths, job_options(args), progress).exit_code()
+    return run.job(paths, job_options(args), progress).exit_code()
 
 
 def _coverage_opts(sp: Parser) -> None:
@@ -192,7 +239,7 @@ def cmd_coverage(paths: Paths, args: argparse.Namespace, progress: Progress) -> 
     if args.tracefile:
         return coverage.check_tracefile(paths, Path(args.tracefile), not args.no_gate)
     args.profile = coverage.PROFILE
-    rc = run.main_job(paths, job_options(args), progress).exit_code()
+    rc = run.job(paths, job_options(args), progress).exit_code()
     if args.raise_thresholds:
         if rc != 0:
             progress.info("coverage: run not passing, thresholds left as they are")
@@ -369,6 +416,7 @@ def dispatch(args: argparse.Namespace) -> int:
     root = find_repo_root()
     paths = Paths.make(root, args.build_dir, args.out)
     progress = Progress(sys.stderr, Timings(paths.timings), verbose=args.verbose)
+    pick_seed(args, progress)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1 (got {args.jobs})")
     return BY_NAME[args.command].run(paths, args, progress)

@@ -48,6 +48,7 @@ class RunInfo:
     coverage: Optional[dict[str, Any]] = None   # the coverage stage's figures
     failed_step: Optional[str] = None         # a run that stopped before booting
     mutant: Optional[str] = None              # a run of `tgtsim mutants`
+    seed: Optional[int] = None                # --seed (also in kernel_args)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {}

@@ -21,6 +21,10 @@ KUNIT_ARGS = ["mem=1G", "console=tty", "kunit_shutdown=halt", "kunit.enable=1"]
 # the console fd 0/1
 SELFTEST_ARGS = ["mem=256M", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw",
                  "con=null", "con0=fd:0,fd:1", "kunit.enable=0"]
+# the module parameters of the seeded KUnit suites (kunit/tgt_test_host.c,
+# sim_lld/sim_lld_data_kunit.c); the selftests get tgtsim_seed=N
+SEED_PARAMS = ("tgt_kunit.seed", "sim_lld_kunit.seed")
+SEED_MAX = 2**32 - 1        # sim_lld_kunit.seed is an unsigned int
 PROGRAM_TIMEOUT = 120       # seconds, at most, for one selftest program
 KERNEL, SELFTEST_BOOT = "kernel", "selftest boot"    # what a hang reason names
 
@@ -74,7 +78,8 @@ class Uml:
         if opts.filter_glob:
             a.append(f"kunit.filter_glob={opts.filter_glob}")
         if opts.seed is not None:
-            a.append(f"tgt_kunit.seed={opts.seed}")
+            # every seeded KUnit suite: tgt_kunit's and sim_lld's
+            a += [f"{param}={opts.seed}" for param in SEED_PARAMS]
         return a + list(opts.kernel_args)
 
     def selftest_args(self, opts: BootOptions, init: Path, programs_dir: Path) -> list[str]:
