@@ -42,7 +42,7 @@ STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
                            "selftests", "analysis")),
     ("report", "summary.txt, results.json, junit.xml, out/latest", ("report",)),
     ("coverage", "lcov/gcovr of the run, patch-line coverage and its gate",
-     ("lcovinfo", "covgate", "cobertura", "coverage")),
+     ("lcovinfo", "covgate", "diffcov", "cobertura", "coverage")),
     ("commands", "the run's pipeline and the commands", ("run", "repeat", "mutants", "planted",
                                                          "lint", "bisect", "cli",
                                                          "__main__")),

@@ -61,6 +61,16 @@ def pick_seed(args: argparse.Namespace, progress: Progress) -> None:
                       "this run's random sequences)")
 
 
+def _percent(text: str) -> float:
+    try:
+        v = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
+    if not 0 <= v <= 100:
+        raise argparse.ArgumentTypeError(f"must be in 0..100: {text}")
+    return v
+
+
 def _jobs_default() -> int:
     try:
         return int(os.environ.get("JOBS", "")) or os.cpu_count() or 2
@@ -147,7 +157,10 @@ def job_options(args: argparse.Namespace) -> run.JobOptions:
         coverage=coverage.Options(gate=not given.get("no_gate", False),
                                   html=not given.get("no_html", False),
                                   cobertura=not given.get("no_cobertura", False),
-                                  jobs=args.jobs),
+                                  jobs=args.jobs, diff_base=given.get("diff_base"),
+                                  diff_base_tgtsim=given.get("diff_base_tgtsim"),
+                                  fail_under=given.get("fail_under"),
+                                  kernel_src=args.kernel_src),
         deps=not args.no_deps, use_ccache=not args.no_ccache,
         kernel_src=args.kernel_src, kernel_ref=args.kernel_ref,
         repeat=given.get("repeat", 1))
@@ -232,13 +245,26 @@ def _coverage_opts(sp: Parser) -> None:
     sp.add_argument("--tracefile", metavar="FILE",
                     help="no build or boot: print the patch-line report and apply the gate "
                     "to this lcov tracefile (needs a prepared build/linux)")
+    sp.add_argument("--diff-base", metavar="REF",
+                    help="diff coverage of the kernel tree: the lines added or changed "
+                    "between REF (as KERNEL_SRC names it) and the tested HEAD (your commits "
+                    "plus the series); coverage/diff.txt, .md, .json, -cobertura.xml")
+    sp.add_argument("--diff-base-tgtsim", metavar="REF",
+                    help="the same for this checkout's sim_lld/ and kunit/ against REF "
+                    "(coverage/diff-tgtsim.*)")
+    sp.add_argument("--fail-under", type=_percent, metavar="PCT",
+                    help="fail (exit 1) when the changed lines or their branches are "
+                    "covered below PCT percent (needs --diff-base or --diff-base-tgtsim)")
     _job_opts(sp)
 
 
 def cmd_coverage(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    if args.tracefile:
-        return coverage.check_tracefile(paths, Path(args.tracefile), not args.no_gate)
+    if args.fail_under is not None and not (args.diff_base or args.diff_base_tgtsim):
+        raise UsageError("--fail-under needs --diff-base REF or --diff-base-tgtsim REF")
     args.profile = coverage.PROFILE
+    if args.tracefile:
+        return coverage.check_tracefile(paths, Path(args.tracefile), not args.no_gate,
+                                        job_options(args).coverage)
     rc = run.job(paths, job_options(args), progress).exit_code()
     if args.raise_thresholds:
         if rc != 0:

@@ -30,10 +30,11 @@ PACKAGES: dict[str, str] = {
     "python3-junitparser": "JUnit writing and reading",
     "python3-lxml": "JUnit XSD and Cobertura DTD validation",
     "python3-unidiff": "patch-line diffs",
+    "diff-cover": "diff coverage reports (coverage --diff-base)",
 }
 # Python modules tgtsim imports -> their Debian package
 MODULES: dict[str, str] = {"junitparser": "python3-junitparser", "lxml": "python3-lxml",
-                           "unidiff": "python3-unidiff"}
+                           "unidiff": "python3-unidiff", "diff_cover": "diff-cover"}
 
 
 @dataclass

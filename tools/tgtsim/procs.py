@@ -197,9 +197,13 @@ class Background(threading.Thread):
 
     def abandon(self) -> None:
         """The caller is failing: kill every child process group (those the
-        function started among them) and wait for the thread to end."""
+        function started among them) and wait for the thread to end; it can
+        start no new child meanwhile. Unless the command is being interrupted
+        (then nothing starts any more), children may start again after."""
         kill_all_children()
         self.join()
+        if not _FIRED[0]:
+            _STOPPING.clear()
 
 
 @dataclass
