@@ -9,6 +9,14 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PROFILE    ?= coverage
 # CHECK_DEBUG=1: make check also runs the debug profile and a planted bug (CI)
 CHECK_DEBUG ?= 0
+# CHECK_SLOW=1: make check also runs the slow tests (their own kernel build);
+# PYTEST_RUNS=N: pytest N times in a row (flaky tests); CI (CHECK_DEBUG=1): both
+CHECK_SLOW ?= $(CHECK_DEBUG)
+PYTEST_RUNS ?= $(if $(filter 1,$(CHECK_DEBUG)),3,1)
+# make coverage DIFF_BASE=REF [DIFF_BASE_TGTSIM=REF] [FAIL_UNDER=PCT]: diff coverage
+DIFF_BASE ?=
+DIFF_BASE_TGTSIM ?=
+FAIL_UNDER ?=
 KERNEL_SRC ?=
 KERNEL_REF ?=
 OUT        ?= out
@@ -31,11 +39,14 @@ all:
 
 ## check: pytest and mypy of tools/ + the main job (+ debug profile with CHECK_DEBUG=1); last line `check: N passed, N failed, N skipped`
 check:
-	@$(CHECKS) --profile $(PROFILE) $(if $(filter 1,$(CHECK_DEBUG)),--debug)
+	@$(CHECKS) --profile $(PROFILE) $(if $(filter 1,$(CHECK_DEBUG)),--debug) \
+		$(if $(filter 1,$(CHECK_SLOW)),--slow) --pytest-runs $(PYTEST_RUNS)
 
-## coverage: gcov build + run; out/latest/coverage/ (HTML, cobertura.xml, patch.txt); gate coverage/thresholds
+## coverage: gcov build + run; out/latest/coverage/ (HTML, cobertura.xml, patch.txt); gate coverage/thresholds; DIFF_BASE=REF: diff coverage
 coverage:
-	@$(TGTSIM) coverage
+	@$(TGTSIM) coverage $(if $(DIFF_BASE),--diff-base '$(DIFF_BASE)') \
+		$(if $(DIFF_BASE_TGTSIM),--diff-base-tgtsim '$(DIFF_BASE_TGTSIM)') \
+		$(if $(FAIL_UNDER),--fail-under '$(FAIL_UNDER)')
 
 ## deps: install the missing Debian packages (root)
 deps:

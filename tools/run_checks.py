@@ -5,10 +5,13 @@ kunit.py's: pytest of tools/tests and mypy over tools/ and then, unless
 and one planted bug it must catch. Each part is a command of its own; this
 script runs them, prints one count line per part and, last,
 `check: N passed, N failed, N skipped` (the sum of the parts; a part that
-stopped before counting counts as one failure).
+stopped before counting counts as one failure). The tests that boot the
+real kernel run after the main job built it (part `uml`); --slow adds the
+ones that build a kernel of their own; --pytest-runs N repeats pytest
+(part `flake`).
 
 example: tools/run_checks.py --no-kernel
-         tools/run_checks.py --profile coverage --debug --timeout 900
+         tools/run_checks.py --profile coverage --debug --slow --pytest-runs 3
 Options it does not know go to `tgtsim all` (run options: --timeout, ...).
 Exit: 2 or 3 if a kernel part ended so, else 1 if anything failed, else 0.
 """
@@ -103,22 +106,56 @@ class Checks:
         self.rcs.append(rc)
         return rc
 
-    def pytest(self) -> None:
-        junit = self.out / "pytest" / "junit.xml"
+    def pytest_env(self) -> dict[str, str]:
         env = dict(os.environ, PYTHONPATH=str(TOOLS), TGTSIM_KUNIT_CACHE=str(self.build))
         # test_signals.py: 100 runs interrupted at random moments (20 by default)
         env.setdefault("TGTSIM_STRESS_RUNS", "100")
         kunit_tool = self.build / "linux" / "tools" / "testing" / "kunit"
         if (kunit_tool / "kunit_parser.py").is_file():
             env.setdefault("TGTSIM_KUNIT_DIR", str(kunit_tool))
-        with self.progress.step("pytest tools/tests"):
-            rc = subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                  f"--junitxml={junit}", str(TOOLS / "tests")],
-                                 env=env, cwd=ROOT)
+        return env
+
+    def run_pytest(self, junit: Path, markers: str, env: dict[str, str]) -> Counts:
+        rc = subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                              f"--junitxml={junit}", "-m", markers, str(TOOLS / "tests")],
+                             env=env, cwd=ROOT)
         n_pass, n_fail, n_skip = pytest_counts(junit)
-        if rc not in (0, 1) and n_fail == 0:
-            n_fail = 1   # pytest itself failed (usage, no tests, internal error)
-        self.parts.append(("pytest", n_pass, n_fail, n_skip, "tools/tests"))
+        if rc not in (0, 1, 5) and n_fail == 0:
+            n_fail = 1   # pytest itself failed (usage, internal error)
+        return n_pass, n_fail, n_skip
+
+    def pytest(self, kernel_follows: bool = False) -> None:
+        """pytest of tools/tests; the tests that boot the real kernel wait for
+        the kernel part when one follows (uml_tests()); the slow ones run with
+        --slow only. --pytest-runs N: N-1 more runs of the same suite, each
+        one check of the `flake` part (a run that fails is a flaky test)."""
+        junit = self.out / "pytest" / "junit.xml"
+        markers = "not uml and not slow" if kernel_follows else \
+            ("uml or not uml" if self.args.slow else "not slow")
+        env = self.pytest_env()
+        with self.progress.step("pytest tools/tests"):
+            counts = self.run_pytest(junit, markers, env)
+        self.parts.append(("pytest", *counts, "tools/tests"))
+        runs = self.args.pytest_runs
+        if runs > 1:
+            ok = 0
+            for i in range(2, runs + 1):
+                with self.progress.step(f"pytest tools/tests, run {i} of {runs}"):
+                    again = self.run_pytest(self.out / "pytest" / f"junit-{i}.xml", markers, env)
+                ok += int(again[1] == 0)
+            self.parts.append(("flake", ok, runs - 1 - ok, 0,
+                               f"pytest tools/tests again, runs 2-{runs} of {runs}"))
+
+    def uml_tests(self, kernel: Path) -> None:
+        """After the kernel part: the tests that boot its kernel (and, with
+        --slow, the ones that build one of their own)."""
+        env = self.pytest_env()
+        env["TGTSIM_UML_KERNEL"] = str(kernel)
+        markers = "uml" if self.args.slow else "uml and not slow"
+        what = "tests booting the built kernel" + (", slow ones too" if self.args.slow else "")
+        with self.progress.step("pytest tools/tests -m uml"):
+            counts = self.run_pytest(self.out / "pytest" / "junit-uml.xml", markers, env)
+        self.parts.append(("uml", *counts, what))
 
     def mypy(self) -> None:
         with self.progress.step("mypy tools/"):
@@ -137,7 +174,7 @@ class Checks:
             early = self.tgtsim("deps", "--install")
         if early == 0:       # the tests then use the tree's kunit_parser
             early = self.tgtsim("prepare", *source)
-        self.pytest()
+        self.pytest(kernel_follows=early == 0)
         self.mypy()
         what = f"{args.profile}: KUnit and selftests"
         if early != 0:
@@ -145,7 +182,10 @@ class Checks:
             self.rcs.append(early)
             return
         run = ["--no-deps", *ccache, *source, *self.passthrough]
-        self.kernel_part("kernel", what, "all", "--profile", args.profile, *run)
+        rc = self.kernel_part("kernel", what, "all", "--profile", args.profile, *run)
+        kernel = self.build / "kbuild" / args.profile / "linux"
+        if rc in (0, 1) and kernel.is_file():
+            self.uml_tests(kernel)
         if not args.debug:
             return
         rc = self.kernel_part("debug", "debug profile: KUnit, selftests, sanitizers",
@@ -184,6 +224,12 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--debug", action="store_true",
                    help="also run the debug profile (sanitizers) and prove it catches a "
                    "planted bug; their counts join the closing line (what CI runs)")
+    p.add_argument("--slow", action="store_true",
+                   help="also the slow tests (a kernel build of their own: diff coverage of a "
+                   "history, tools/tests/test_diffcov_kernel.py); CI runs them")
+    p.add_argument("--pytest-runs", type=int, default=1, metavar="N",
+                   help="run pytest N times in a row; runs 2..N are the `flake` part, one "
+                   "check each (CI: 3)")
     p.add_argument("--no-deps", action="store_true", help="skip the dependency step")
     p.add_argument("--no-ccache", action="store_true", help="do not use ccache")
     p.add_argument("--kernel-src", default=os.environ.get("KERNEL_SRC") or None,
@@ -198,6 +244,8 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     args, passthrough = p.parse_known_args(list(argv))
     if args.no_kernel and passthrough:
         p.error(f"{' '.join(passthrough)}: options of `tgtsim all`, not for --no-kernel")
+    if args.pytest_runs < 1:
+        p.error(f"--pytest-runs must be >= 1 (got {args.pytest_runs})")
     return args, passthrough
 
 
