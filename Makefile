@@ -24,7 +24,8 @@ BUILD      ?= build
 V          ?= 0
 
 export KERNEL_SRC KERNEL_REF JOBS
-TGTSIM := PYTHONPATH=$(CURDIR)/tools $(PYTHON) -m tgtsim --out $(OUT) --build-dir $(BUILD) \
+# the launcher: it blocks SIGINT/SIGTERM until tgtsim handles them (README, Signals)
+TGTSIM := TGTSIM_PYTHON=$(PYTHON) $(CURDIR)/tools/bin/tgtsim --out $(OUT) --build-dir $(BUILD) \
 	--jobs $(JOBS) $(if $(filter 1,$(V)),-v)
 CHECKS := $(PYTHON) tools/run_checks.py --out $(OUT) --build-dir $(BUILD) --jobs $(JOBS) \
 	$(if $(filter 1,$(V)),-v)

@@ -92,11 +92,12 @@ class Checks:
         self.rcs: list[int] = []
 
     def tgtsim(self, *argv: str) -> int:
-        cmd = [sys.executable, "-m", "tgtsim", "--out", str(self.out), "--build-dir",
+        # the launcher: SIGINT/SIGTERM blocked until tgtsim handles them
+        cmd = [str(TOOLS / "bin" / "tgtsim"), "--out", str(self.out), "--build-dir",
                str(self.build), "--jobs", str(self.args.jobs)]
         if self.args.verbose:
             cmd.append("-v")
-        env = dict(os.environ, PYTHONPATH=str(TOOLS))
+        env = dict(os.environ, PYTHONPATH=str(TOOLS), TGTSIM_PYTHON=sys.executable)
         return subprocess.call([*cmd, *argv], env=env, cwd=ROOT)
 
     def kernel_part(self, name: str, what: str, *argv: str) -> int:

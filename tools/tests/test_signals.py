@@ -1,4 +1,5 @@
-"""Ctrl-C and SIGTERM at any moment of a whole `tgtsim all` (prepare, the
+"""Ctrl-C and SIGTERM at any moment of a whole `tgtsim coverage` (started by
+its launcher tools/bin/tgtsim, as make and users start it: prepare, the
 up-to-date build, the selftest build, the KUnit and selftest boots of a
 fake kernel, the real lcov/genhtml/gcovr steps of the coverage profile,
 the reports): tgtsim exits within 5 s with 130 or 143, leaves no process
@@ -105,14 +106,14 @@ def stress_project(project: Paths, kunit_dir: Path, tmp_path: Path, quiet) -> di
     build.write_stamp(kb, build.inputs_digest(
         project.linux, profiles.fragments(project.profiles, "coverage"), opts))
     env.update(TGTSIM_ROOT=str(project.root), TGTSIM_KUNIT_DIR=str(kunit_dir),
-               PYTHONPATH=str(TOOLS), CI="true")
+               PYTHONPATH=str(TOOLS), CI="true", TGTSIM_PYTHON=sys.executable)
     return env
 
 
 def start(project: Paths, env: dict[str, str], mark: str,
           ignore_int: bool = False) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "tgtsim", "--build-dir", str(project.build), "--out",
+        [str(TOOLS / "bin/tgtsim"), "--build-dir", str(project.build), "--out",
          str(project.out), "-j", "1", "coverage", "--no-deps"],
         cwd=project.root, env=dict(env, **{MARK: mark}), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, start_new_session=True,
@@ -199,7 +200,7 @@ def interrupt_runs(project: Paths, env: dict[str, str], runs: int,
         where = f"{project.root.name} run {i}: {sig.name} at {delay:.2f} s of {whole:.2f} s"
         assert "Traceback" not in err and "Exception ignored" not in err, f"{where}\n{err}"
         # the shell's convention: 128 + N, whether tgtsim caught the signal or
-        # (in the interpreter's first milliseconds, before any child) died of it
+        # died of it while the launcher (sh, perl) started, before any child
         if p.returncode in (128 + sig, -sig):
             stats["interrupted"] += 1
             if p.returncode > 0:

@@ -1,26 +1,24 @@
-"""Entry point: ``python3 -m tgtsim``.
+"""Entry point: ``python3 -m tgtsim`` (tools/bin/tgtsim runs it).
 
 The Python modules of Debian packages that tgtsim imports are checked first
 (deps.py imports none of them): on a fresh machine `tgtsim deps --install`
 and the main job install them, any other command says how, instead of an
 ImportError.
 
-The signal handlers come first of all (procs.install_signal_handlers): a
-SIGTERM or Ctrl-C while the modules load is exit 143/130 and one line,
+The signal handlers come first of all (procs.install_signal_handlers), which
+also unblock SIGINT and SIGTERM if the launcher blocked them while the
+interpreter started: a signal at any moment is exit 130/143 and one line,
 never a traceback."""
 
 import sys
 
 from tgtsim.procs import install_signal_handlers, interrupted
 
-install_signal_handlers()
-
-from tgtsim.deps import ensure_modules  # noqa: E402
-from tgtsim.errors import TgtsimError  # noqa: E402
-from tgtsim.progress import Progress  # noqa: E402
-
 
 def _main() -> int:
+    from tgtsim.deps import ensure_modules
+    from tgtsim.errors import TgtsimError
+    from tgtsim.progress import Progress
     try:
         ensure_modules(sys.argv[1:], Progress(sys.stderr))
     except TgtsimError as e:
@@ -32,6 +30,7 @@ def _main() -> int:
 
 if __name__ == "__main__":
     try:
+        install_signal_handlers()     # a signal pending since start-up is raised here
         rc = _main()
     except KeyboardInterrupt as e:    # before cli.main, or after it returned
         rc = interrupted(e)

@@ -124,6 +124,10 @@ def install_signal_handlers() -> None:
     signal.signal(signal.SIGTERM, _on_signal)
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
         signal.signal(signal.SIGINT, _on_signal)
+    # tools/bin/tgtsim blocks them while the interpreter starts (a signal
+    # then would end in Python's start-up, with a traceback): from now on
+    # they are handled; one that came meanwhile is raised right here
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def kill_all_children() -> None:
