@@ -56,6 +56,8 @@ def test_signal_deferred_while_a_child_starts() -> None:
     import signal
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        # whatever this process inherited (a background job ignores SIGINT)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         procs.install_signal_handlers()
         with pytest.raises(KeyboardInterrupt):
             with procs.deferred_signals():

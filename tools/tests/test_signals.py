@@ -139,6 +139,13 @@ def marked(mark: str) -> list[int]:
     return out
 
 
+def ps(pid: int) -> str:
+    try:
+        return f"{pid}: " + Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return f"{pid}: gone"
+
+
 def complete(out: Path) -> Optional[str]:
     """The run out/latest points to if it is complete (all reports written
     and readable, coverage collected), else None."""
@@ -191,10 +198,14 @@ def interrupt_runs(project: Paths, env: dict[str, str], runs: int,
         try:
             _out, err = p.communicate(timeout=5)
         except subprocess.TimeoutExpired:
+            left = [ps(pid) for pid in marked(mark)]
+            os.kill(p.pid, signal.SIGUSR1)      # faulthandler: where its threads are
+            time.sleep(1)
             os.killpg(p.pid, signal.SIGKILL)
-            p.communicate()
+            _out, err = p.communicate()
             raise AssertionError(f"{project.root.name} run {i}: no exit 5 s after "
-                                 f"{sig.name} at {delay:.2f} s") from None
+                                 f"{sig.name} at {delay:.2f} s; processes: {left}\n"
+                                 f"{err[-6000:]}") from None
         stats["slowest exit"] = max(stats["slowest exit"], time.monotonic() - t_sig)
         stats["runs"] += 1
         where = f"{project.root.name} run {i}: {sig.name} at {delay:.2f} s of {whole:.2f} s"

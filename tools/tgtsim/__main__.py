@@ -10,6 +10,8 @@ also unblock SIGINT and SIGTERM if the launcher blocked them while the
 interpreter started: a signal at any moment is exit 130/143 and one line,
 never a traceback."""
 
+import faulthandler
+import signal
 import sys
 
 from tgtsim.procs import install_signal_handlers, interrupted
@@ -29,6 +31,8 @@ def _main() -> int:
 
 
 if __name__ == "__main__":
+    # `kill -USR1 PID` prints where every thread of tgtsim is (a hang to debug)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         install_signal_handlers()     # a signal pending since start-up is raised here
         rc = _main()
