@@ -150,3 +150,17 @@ def test_compare_coverage_lines() -> None:
     st = repeat.compare("coverage", [run(1, ["a.c:3"], []), run(2, ["a.c:3"], [])])
     assert st.exit_code() == 0
     assert "stable: the same patch lines and branches executed in all 2 runs" in repeat.text(st)
+
+
+def test_compare_crash_in_some_runs() -> None:
+    """A run that crashed (a case list cut short or, as seen with the coverage
+    profile, a kernel that aborted at exit after all its cases) is unstable
+    even when its cases match the other runs'."""
+    ok = repeat.RunSummary(run_id="a", exit_code=1, cases={"s.c": "passed"})
+    bad = repeat.RunSummary(run_id="b", exit_code=3, cases={"s.c": "passed"},
+                            crash="kernel exited with status -6", crash_where="kernel")
+    st = repeat.compare("coverage", [ok, bad, ok])
+    assert st.unstable == {"tgtsim.kernel": {"crashed": [2], "no crash": [1, 3]}}
+    assert st.exit_code() == 1
+    assert "  tgtsim.kernel: crashed in runs 2; no crash in runs 1,3" in repeat.text(st)
+    assert repeat.compare("coverage", [bad, bad]).unstable == {}

@@ -29,6 +29,7 @@ from tgtsim.progress import Progress
 from tgtsim.results import PASSED, Results
 
 SUBDIR = "repeat"
+MAX_LINES = 30         # unstable patch lines shown in stability.txt
 
 
 @dataclass
@@ -37,6 +38,7 @@ class RunSummary:
     exit_code: int
     cases: dict[str, str]                  # "suite.case" -> status
     crash: Optional[str] = None
+    crash_where: Optional[str] = None      # tgtsim.<where>, as junit.xml names it
     uncovered: Optional[list[str]] = None  # patch lines (coverage profile)
     partial: Optional[list[str]] = None    # patch lines with a branch not taken
 
@@ -44,7 +46,8 @@ class RunSummary:
 def summarize(run_id: str, res: Results, cov: Optional[dict[str, Any]]) -> RunSummary:
     s = RunSummary(run_id=run_id, exit_code=res.exit_code(),
                    cases={f"{c.suite}.{c.name}": c.status for c in res.cases},
-                   crash=res.crash.reason if res.crash else None)
+                   crash=res.crash.reason if res.crash else None,
+                   crash_where=res.crash.where if res.crash else None)
     if cov and "uncovered_lines" in cov:
         s.uncovered = list(cov["uncovered_lines"])
         s.partial = [p.split(" ", 1)[0] for p in cov.get("partial_branches", [])]
@@ -79,6 +82,14 @@ class Stability:
 
 def compare(profile: str, runs: list[RunSummary]) -> Stability:
     st = Stability(profile=profile, runs=runs)
+    # a crash, a hang or a tool failure in some runs only is unstable too
+    # (junit.xml's testcase tgtsim.<where>)
+    for where in sorted({r.crash_where for r in runs if r.crash_where}):
+        by: dict[str, list[int]] = {}
+        for i, r in enumerate(runs, 1):
+            by.setdefault("crashed" if r.crash_where == where else "no crash", []).append(i)
+        if len(by) > 1:
+            st.unstable[f"tgtsim.{where}"] = by
     for case in st.all_cases():
         by_status: dict[str, list[int]] = {}
         for i, r in enumerate(runs, 1):
@@ -90,9 +101,9 @@ def compare(profile: str, runs: list[RunSummary]) -> Stability:
         for attr, out in (("uncovered", st.unstable_lines), ("partial", st.unstable_branches)):
             lines = {ln for _i, r in measured for ln in getattr(r, attr)}
             for ln in sorted(lines):
-                where = [i for i, r in measured if ln in getattr(r, attr)]
-                if len(where) < len(measured):
-                    out[ln] = where
+                seen = [i for i, r in measured if ln in getattr(r, attr)]
+                if len(seen) < len(measured):
+                    out[ln] = seen
     return st
 
 
@@ -113,10 +124,13 @@ def text(st: Stability) -> str:
     if any(r.uncovered is not None for r in st.runs):
         if st.unstable_lines or st.unstable_branches:
             out.append("UNSTABLE coverage (patch lines):")
-            out += [f"  {ln}: not executed in runs {','.join(map(str, rs))}"
+            rows = [f"  {ln}: not executed in runs {','.join(map(str, rs))}"
                     for ln, rs in st.unstable_lines.items()]
-            out += [f"  {ln}: a branch not taken in runs {','.join(map(str, rs))}"
-                    for ln, rs in st.unstable_branches.items()]
+            rows += [f"  {ln}: a branch not taken in runs {','.join(map(str, rs))}"
+                     for ln, rs in st.unstable_branches.items()]
+            out += rows[:MAX_LINES]
+            if len(rows) > MAX_LINES:
+                out.append(f"  ... {len(rows) - MAX_LINES} more in stability.json")
         else:
             out.append(f"stable: the same patch lines and branches executed in all {n} runs")
     return "\n".join(out) + "\n"
