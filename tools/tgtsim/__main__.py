@@ -14,19 +14,24 @@ import faulthandler
 import signal
 import sys
 
-from tgtsim.procs import install_signal_handlers, interrupted
+from tgtsim.procs import deferred_signals, install_signal_handlers, interrupted
 
 
 def _main() -> int:
-    from tgtsim.deps import ensure_modules
-    from tgtsim.errors import TgtsimError
-    from tgtsim.progress import Progress
+    # a signal while modules load is raised once they are loaded: inside an
+    # import it could come out as another exception (a dataclass field's
+    # __set_name__ turns it into a RuntimeError)
+    with deferred_signals():
+        from tgtsim.deps import ensure_modules
+        from tgtsim.errors import TgtsimError
+        from tgtsim.progress import Progress
     try:
         ensure_modules(sys.argv[1:], Progress(sys.stderr))
     except TgtsimError as e:
         sys.stderr.write(f"tgtsim: error: {e.message}\n")
         return e.exit_code
-    from tgtsim.cli import main  # (its imports exist now)
+    with deferred_signals():
+        from tgtsim.cli import main  # (its imports exist now)
     return main(sys.argv[1:])
 
 

@@ -51,6 +51,7 @@ from tgtsim.errors import InfraError, UsageError
 from tgtsim.gitutil import Git
 from tgtsim.lcovinfo import Tracefile
 from tgtsim.patchlines import PatchLines
+from tgtsim.procs import deferred_signals
 
 KERNEL, TGTSIM = "kernel", "tgtsim"
 PREFIX = {KERNEL: "diff", TGTSIM: "diff-tgtsim"}
@@ -275,10 +276,11 @@ def text(dr: DiffReport) -> str:
 def _diff_cover_reports(dr: DiffReport, xml: Path) -> tuple[bytes, bytes]:
     """diff-cover's Markdown and JSON reports of the measured changed lines,
     read against the Cobertura file `xml` (kernel-tree paths)."""
-    from diff_cover.diff_reporter import BaseDiffReporter
-    from diff_cover.git_path import GitPathTool
-    from diff_cover.report_generator import JsonReportGenerator, MarkdownReportGenerator
-    from diff_cover.violationsreporters.violations_reporter import XmlCoverageReporter
+    with deferred_signals():      # (see procs.deferred_signals)
+        from diff_cover.diff_reporter import BaseDiffReporter
+        from diff_cover.git_path import GitPathTool
+        from diff_cover.report_generator import JsonReportGenerator, MarkdownReportGenerator
+        from diff_cover.violationsreporters.violations_reporter import XmlCoverageReporter
 
     lines = dr.measured_lines()
     names = dr.changes

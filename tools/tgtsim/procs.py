@@ -115,9 +115,9 @@ class deferred_signals:
 
 def install_signal_handlers() -> None:
     """SIGTERM always; SIGINT unless it was inherited ignored (see above).
-    A new command: nothing is stopping, no signal came yet."""
+    A new command: nothing is stopping (a signal noted but not yet raised
+    stays noted)."""
     _STOPPING.clear()
-    _PENDING.clear()
     _FIRED[0] = False
     if threading.current_thread() is not threading.main_thread():
         return
