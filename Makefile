@@ -15,6 +15,14 @@ CHECK_DEBUG ?= 0
 CHECK_BISECT ?= 0
 CHECK_SHARDS ?= 2
 CHECK_COMPARE ?= 0
+# CHECK_SLOW=1: make check also runs the slow tests (their own kernel build);
+# PYTEST_RUNS=N: pytest N times in a row (flaky tests); CI (CHECK_DEBUG=1): both
+CHECK_SLOW ?= $(CHECK_DEBUG)
+PYTEST_RUNS ?= $(if $(filter 1,$(CHECK_DEBUG)),2,1)
+# make coverage DIFF_BASE=REF [DIFF_BASE_TGTSIM=REF] [FAIL_UNDER=PCT]: diff coverage
+DIFF_BASE ?=
+DIFF_BASE_TGTSIM ?=
+FAIL_UNDER ?=
 KERNEL_SRC ?=
 KERNEL_REF ?=
 # make bisect: the commits (of KERNEL_SRC) and the suites of each step
@@ -26,7 +34,8 @@ BUILD      ?= build
 V          ?= 0
 
 export KERNEL_SRC KERNEL_REF JOBS
-TGTSIM := PYTHONPATH=$(CURDIR)/tools $(PYTHON) -m tgtsim --out $(OUT) --build-dir $(BUILD) \
+# the launcher: it blocks SIGINT/SIGTERM until tgtsim handles them (README, Signals)
+TGTSIM := TGTSIM_PYTHON=$(PYTHON) $(CURDIR)/tools/bin/tgtsim --out $(OUT) --build-dir $(BUILD) \
 	--jobs $(JOBS) $(if $(filter 1,$(V)),-v)
 CHECKS := $(PYTHON) tools/run_checks.py --out $(OUT) --build-dir $(BUILD) --jobs $(JOBS) \
 	$(if $(filter 1,$(V)),-v)
@@ -43,15 +52,18 @@ all:
 ## check: pytest, mypy, CI templates, the PROFILE cells as CHECK_SHARDS shards + merge, gitlab-ci-local (+ debug cells: CHECK_DEBUG=1, check-bisect: CHECK_BISECT=1); last line `check: N passed, N failed, N skipped`
 check:
 	@$(CHECKS) --profile $(PROFILE) --shards $(CHECK_SHARDS) $(if $(filter 1,$(CHECK_DEBUG)),--debug) \
-		$(if $(filter 1,$(CHECK_BISECT)),--bisect) $(if $(filter 1,$(CHECK_COMPARE)),--compare-shards)
+		$(if $(filter 1,$(CHECK_BISECT)),--bisect) $(if $(filter 1,$(CHECK_COMPARE)),--compare-shards) \
+		$(if $(filter 1,$(CHECK_SLOW)),--slow) --pytest-runs $(PYTEST_RUNS)
 
 ## check-shards: the coverage cells as 4 shards + merge (gitlab-ci-local) against one unsharded run: same cases, same coverage
 check-shards:
 	@$(PYTHON) tools/check_ci.py --build-dir $(BUILD) --compare
 
-## coverage: gcov build + run; out/latest/coverage/ (HTML, cobertura.xml, patch.txt); gate coverage/thresholds
+## coverage: gcov build + run; out/latest/coverage/ (HTML, cobertura.xml, patch.txt); gate coverage/thresholds; DIFF_BASE=REF: diff coverage
 coverage:
-	@$(TGTSIM) coverage
+	@$(TGTSIM) coverage $(if $(DIFF_BASE),--diff-base '$(DIFF_BASE)') \
+		$(if $(DIFF_BASE_TGTSIM),--diff-base-tgtsim '$(DIFF_BASE_TGTSIM)') \
+		$(if $(FAIL_UNDER),--fail-under '$(FAIL_UNDER)')
 
 ## deps: install the missing Debian packages (root)
 deps:

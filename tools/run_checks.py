@@ -9,10 +9,13 @@ GitLab template under gitlab-ci-local, with --debug one planted bug the
 debug profile must catch, with --bisect `tgtsim check-bisect`. Each part is
 a command of its own; this script runs them, prints one count line per part
 and, last, `check: N passed, N failed, N skipped` (the sum of the parts; a
-part that stopped before counting counts as one failure).
+part that stopped before counting counts as one failure). The tests that
+boot the real kernel run after the kernel part built it (part `uml`);
+--slow adds the ones that build a kernel of their own; --pytest-runs N
+repeats pytest (part `flake`).
 
 example: tools/run_checks.py --no-kernel
-         tools/run_checks.py --profile coverage --debug --timeout 900
+         tools/run_checks.py --profile coverage --debug --slow --pytest-runs 3
 Options it does not know go to `tgtsim shard` (--timeout, --idle-timeout,
 --selftest-timeout). Exit: 2 or 3 if a kernel part ended so, else 1 if
 anything failed, else 0.
@@ -106,11 +109,12 @@ class Checks:
         self.rcs: list[int] = []
 
     def tgtsim(self, *argv: str) -> int:
-        cmd = [sys.executable, "-m", "tgtsim", "--out", str(self.out), "--build-dir",
+        # the launcher: SIGINT/SIGTERM blocked until tgtsim handles them
+        cmd = [str(TOOLS / "bin" / "tgtsim"), "--out", str(self.out), "--build-dir",
                str(self.build), "--jobs", str(self.args.jobs)]
         if self.args.verbose:
             cmd.append("-v")
-        env = dict(os.environ, PYTHONPATH=str(TOOLS))
+        env = dict(os.environ, PYTHONPATH=str(TOOLS), TGTSIM_PYTHON=sys.executable)
         return subprocess.call([*cmd, *argv], env=env, cwd=ROOT)
 
     def kernel_part(self, name: str, what: str, *argv: str) -> int:
@@ -120,20 +124,56 @@ class Checks:
         self.rcs.append(rc)
         return rc
 
-    def pytest(self) -> None:
-        junit = self.out / "pytest" / "junit.xml"
+    def pytest_env(self) -> dict[str, str]:
         env = dict(os.environ, PYTHONPATH=str(TOOLS), TGTSIM_KUNIT_CACHE=str(self.build))
+        # test_signals.py: 100 runs interrupted at random moments (20 by default)
+        env.setdefault("TGTSIM_STRESS_RUNS", "100")
         kunit_tool = self.build / "linux" / "tools" / "testing" / "kunit"
         if (kunit_tool / "kunit_parser.py").is_file():
             env.setdefault("TGTSIM_KUNIT_DIR", str(kunit_tool))
-        with self.progress.step("pytest tools/tests"):
-            rc = subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                  f"--junitxml={junit}", str(TOOLS / "tests")],
-                                 env=env, cwd=ROOT)
+        return env
+
+    def run_pytest(self, junit: Path, markers: str, env: dict[str, str]) -> Counts:
+        rc = subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                              f"--junitxml={junit}", "-m", markers, str(TOOLS / "tests")],
+                             env=env, cwd=ROOT)
         n_pass, n_fail, n_skip = pytest_counts(junit)
-        if rc not in (0, 1) and n_fail == 0:
-            n_fail = 1   # pytest itself failed (usage, no tests, internal error)
-        self.parts.append(("pytest", n_pass, n_fail, n_skip, "tools/tests"))
+        if rc not in (0, 1, 5) and n_fail == 0:
+            n_fail = 1   # pytest itself failed (usage, internal error)
+        return n_pass, n_fail, n_skip
+
+    def pytest(self, kernel_follows: bool = False) -> None:
+        """pytest of tools/tests; the tests that boot the real kernel wait for
+        the kernel part when one follows (uml_tests()); the slow ones run with
+        --slow only. --pytest-runs N: N-1 more runs of the same suite, each
+        one check of the `flake` part (a run that fails is a flaky test)."""
+        junit = self.out / "pytest" / "junit.xml"
+        markers = "not uml and not slow" if kernel_follows else \
+            ("uml or not uml" if self.args.slow else "not slow")
+        env = self.pytest_env()
+        with self.progress.step("pytest tools/tests"):
+            counts = self.run_pytest(junit, markers, env)
+        self.parts.append(("pytest", *counts, "tools/tests"))
+        runs = self.args.pytest_runs
+        if runs > 1:
+            ok = 0
+            for i in range(2, runs + 1):
+                with self.progress.step(f"pytest tools/tests, run {i} of {runs}"):
+                    again = self.run_pytest(self.out / "pytest" / f"junit-{i}.xml", markers, env)
+                ok += int(again[1] == 0)
+            self.parts.append(("flake", ok, runs - 1 - ok, 0,
+                               f"pytest tools/tests again, runs 2-{runs} of {runs}"))
+
+    def uml_tests(self, kernel: Path) -> None:
+        """After the kernel part: the tests that boot its kernel (and, with
+        --slow, the ones that build one of their own)."""
+        env = self.pytest_env()
+        env["TGTSIM_UML_KERNEL"] = str(kernel)
+        markers = "uml" if self.args.slow else "uml and not slow"
+        what = "tests booting the built kernel" + (", slow ones too" if self.args.slow else "")
+        with self.progress.step("pytest tools/tests -m uml"):
+            counts = self.run_pytest(self.out / "pytest" / "junit-uml.xml", markers, env)
+        self.parts.append(("uml", *counts, what))
 
     def mypy(self) -> None:
         with self.progress.step("mypy tools/"):
@@ -185,7 +225,7 @@ class Checks:
             early = self.tgtsim("deps", "--install")
         if early == 0:       # the tests then use the tree's kunit_parser
             early = self.tgtsim("prepare", *source)
-        self.pytest()
+        self.pytest(kernel_follows=early == 0)
         self.mypy()
         cells = f"{args.profile}-*" + (",debug-*" if args.debug else "")
         what = f"cells {cells}: {args.shards} shards, merged"
@@ -222,6 +262,9 @@ class Checks:
             n_fail = 1
         self.parts.append(("kernel", n_pass, n_fail, n_skip, what))
         self.rcs.append(rc)
+        kernel = self.build / "kbuild" / args.profile / "linux"
+        if rc in (0, 1) and kernel.is_file():
+            self.uml_tests(kernel)
         # the GitLab template runs the coverage cells on the kernels just built
         self.ci(static=args.profile != "coverage")
         if args.bisect:
@@ -270,6 +313,12 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
                    "shards of gitlab-ci-local (tools/check_ci.py --compare)")
     p.add_argument("--bisect", action="store_true",
                    help="also run tgtsim check-bisect (a cold kernel build: minutes; CI runs it)")
+    p.add_argument("--slow", action="store_true",
+                   help="also the slow tests (a kernel build of their own: diff coverage of a "
+                   "history, tools/tests/test_diffcov_kernel.py)")
+    p.add_argument("--pytest-runs", type=int, default=1, metavar="N",
+                   help="run pytest N times in a row; runs 2..N are the `flake` part, one "
+                   "check each")
     p.add_argument("--no-deps", action="store_true", help="skip the dependency step")
     p.add_argument("--no-ccache", action="store_true", help="do not use ccache")
     p.add_argument("--kernel-src", default=os.environ.get("KERNEL_SRC") or None,
@@ -284,6 +333,8 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     args, passthrough = p.parse_known_args(list(argv))
     if args.no_kernel and passthrough:
         p.error(f"{' '.join(passthrough)}: options of `tgtsim shard`, not for --no-kernel")
+    if args.pytest_runs < 1:
+        p.error(f"--pytest-runs must be >= 1 (got {args.pytest_runs})")
     if args.shards < 1:
         p.error(f"--shards must be >= 1 (got {args.shards})")
     return args, passthrough

@@ -153,3 +153,31 @@ def test_bad_options_exit_2(tmp_path: Path, bad: list[str]) -> None:
     else:
         # unknown options are for `tgtsim shard`; without a kernel part there is none
         assert cp.returncode == 2 and "not for --no-kernel" in cp.stderr
+
+
+def test_pytest_runs_and_the_uml_part(monkeypatch, capsys, tmp_path: Path) -> None:
+    """--pytest-runs 3: two more pytest runs (part `flake`); the tests that
+    boot the real kernel run after the main job built it (part `uml`), the
+    slow ones with --slow; the first pytest leaves both out."""
+    parts = FakeParts({"coverage": (10, 0, 0)}, {})
+    called = fake(monkeypatch, parts)
+    kernel = tmp_path / "b/kbuild/coverage/linux"
+    kernel.parent.mkdir(parents=True)
+    kernel.write_text("")
+    assert run_checks.main(argv(tmp_path, "--no-deps", "--slow", "--pytest-runs", "3")) == 0
+    pytests = [c for c in called if c[2] == "pytest"]
+    markers = [c[c.index("-m", 3) + 1] for c in pytests]
+    assert markers == ["not uml and not slow"] * 3 + ["uml"]
+    out = capsys.readouterr().out.splitlines()
+    assert "flake:   2 passed, 0 failed, 0 skipped (pytest tools/tests again, runs 2-3 of 3)" \
+        in out
+    assert ("uml:     5 passed, 0 failed, 1 skipped (tests booting the built kernel, slow "
+            "ones too)") in out
+    assert out[-1] == "check: 26 passed, 0 failed, 2 skipped"   # + ci 3
+
+
+def test_bad_pytest_runs(tmp_path: Path) -> None:
+    cp = subprocess.run([sys.executable, str(TOOLS / "run_checks.py"), "--no-kernel",
+                         "--no-deps", "--pytest-runs", "0"], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, text=True)
+    assert cp.returncode == 2 and "--pytest-runs must be >= 1" in cp.stderr

@@ -7,10 +7,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import random
 import shlex
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +18,12 @@ from typing import Callable, NoReturn, Optional, Sequence
 from tgtsim import (__version__, bisect, bisect_check, build, chunktrace, coverage, covgate,
                     deps, lint, matrix, merge, mutants, planted, prepare, refresh, report, run,
                     runindex, shard)
-from tgtsim.errors import EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE, TgtsimError, UsageError
+from tgtsim.errors import EXIT_INFRA, EXIT_USAGE, TgtsimError, UsageError
 from tgtsim.gitutil import Git
 from tgtsim.paths import Paths, find_repo_root
-from tgtsim.procs import kill_all_children
+from tgtsim.procs import install_signal_handlers, interrupted
 from tgtsim.progress import Progress, Timings
-from tgtsim.uml import BootOptions
+from tgtsim.uml import SEED_MAX, BootOptions
 
 EPILOG_EXIT = ("exit codes: 0 all passed, 1 test failure, 2 usage/config error, "
                "3 build or infrastructure error (compile error, patch does not apply, "
@@ -54,6 +53,36 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text}") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1: {text}")
+    return v
+
+
+def _seed(text: str) -> int | str:
+    if text == "random":
+        return text
+    try:
+        v = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number nor `random`: {text!r}") from None
+    if not 0 <= v <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be in 0..{SEED_MAX}: {text}")
+    return v
+
+
+def pick_seed(args: argparse.Namespace, progress: Progress) -> None:
+    """`--seed random`: the seed of this run, printed before anything else."""
+    if getattr(args, "seed", None) == "random":
+        args.seed = random.SystemRandom().randint(1, SEED_MAX)
+        progress.info(f"seed {args.seed} (--seed random; `--seed {args.seed}` repeats "
+                      "this run's random sequences)")
+
+
+def _percent(text: str) -> float:
+    try:
+        v = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
+    if not 0 <= v <= 100:
+        raise argparse.ArgumentTypeError(f"must be in 0..100: {text}")
     return v
 
 
@@ -87,8 +116,11 @@ def _run_opts(sp: Parser, idle_default: float = 120.0) -> None:
                     f"(default {idle_default:g})")
     sp.add_argument("--filter", dest="filter_glob", default="", metavar="GLOB",
                     help="run only matching tests (kunit.filter_glob, e.g. 'scsi*')")
-    sp.add_argument("--seed", type=int, default=None,
-                    help="seed passed to the tgt_kunit suites (tgt_kunit.seed=N)")
+    sp.add_argument("--seed", type=_seed, default=None, metavar="N|random",
+                    help="seed of every seeded test: tgt_kunit.seed=N and "
+                    "sim_lld_kunit.seed=N (KUnit), tgtsim_seed=N (selftests); `random` "
+                    f"picks one in 1..{SEED_MAX}, prints it first and records it in "
+                    "results.json (`seed`)")
     sp.add_argument("--kernel-arg", dest="kernel_args", action="append", default=[],
                     metavar="ARG", help="extra kernel command line argument (repeatable)")
     sp.add_argument("--no-selftests", dest="selftests", action="store_false",
@@ -109,12 +141,30 @@ def _keep_opt(sp: Parser) -> None:
                     f"(default {runindex.DEFAULT_KEEP}; never the one out/latest points to)")
 
 
+def _repeat(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= v <= 1000:
+        raise argparse.ArgumentTypeError(f"must be in 1..1000: {text}")
+    return v
+
+
+def _repeat_opt(sp: Parser) -> None:
+    sp.add_argument("--repeat", type=_repeat, default=1, metavar="N",
+                    help="boot the same kernel N times and report every case (and, for the "
+                    "coverage profile, every patch line) that did not give the same result "
+                    "each time (out/repeat/<id>/stability.txt); exit 1 if one did not")
+
+
 def _job_opts(sp: Parser) -> None:
     sp.add_argument("--no-deps", action="store_true", help="skip the dependency step")
     _ccache_opt(sp)
     _source_opts(sp)
     _run_opts(sp)
     _keep_opt(sp)
+    _repeat_opt(sp)
 
 
 def boot_options(args: argparse.Namespace) -> BootOptions:
@@ -134,10 +184,14 @@ def job_options(args: argparse.Namespace) -> run.JobOptions:
         coverage=coverage.Options(gate=not given.get("no_gate", False),
                                   html=not given.get("no_html", False),
                                   cobertura=not given.get("no_cobertura", False),
-                                  jobs=args.jobs),
+                                  jobs=args.jobs, diff_base=given.get("diff_base"),
+                                  diff_base_tgtsim=given.get("diff_base_tgtsim"),
+                                  fail_under=given.get("fail_under"),
+                                  kernel_src=args.kernel_src),
         deps=not args.no_deps, use_ccache=not args.no_ccache,
         kernel_src=args.kernel_src, kernel_ref=args.kernel_ref,
-        keep=getattr(args, "keep", runindex.DEFAULT_KEEP))
+        keep=getattr(args, "keep", runindex.DEFAULT_KEEP),
+        repeat=given.get("repeat", 1))
 
 
 # -- the commands ------------------------------------------------------------
@@ -193,6 +247,7 @@ def _run_cmd_opts(sp: Parser) -> None:
     _matrix_file_opt(sp)
     _run_opts(sp)
     _keep_opt(sp)
+    _repeat_opt(sp)
 
 
 def cmd_run(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
@@ -203,8 +258,11 @@ def cmd_run(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
             raise UsageError(f"cell {cell.id} is of profile {cell.profile}, not {args.profile}")
         return shard.run_cell(paths, cell, boot_options(args), progress,
                               args.jobs).exit_code()
-    return run.run_profile(paths, args.profile or "kunit", boot_options(args), progress,
-                           keep=args.keep).exit_code()
+    opts = boot_options(args)
+    profile = args.profile or "kunit"
+    if args.repeat > 1:
+        return run.repeat_profile(paths, profile, opts, progress, args.repeat).exit_code()
+    return run.run_profile(paths, profile, opts, progress, keep=args.keep).exit_code()
 
 
 def _matrix_opts(sp: Parser) -> None:
@@ -301,7 +359,7 @@ def _all_opts(sp: Parser) -> None:
 
 
 def cmd_all(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    return run.main_job(paths, job_options(args), progress).exit_code()
+    return run.job(paths, job_options(args), progress).exit_code()
 
 
 def _coverage_opts(sp: Parser) -> None:
@@ -315,14 +373,27 @@ def _coverage_opts(sp: Parser) -> None:
     sp.add_argument("--tracefile", metavar="FILE",
                     help="no build or boot: print the patch-line report and apply the gate "
                     "to this lcov tracefile (needs a prepared build/linux)")
+    sp.add_argument("--diff-base", metavar="REF",
+                    help="diff coverage of the kernel tree: the lines added or changed "
+                    "between REF (as KERNEL_SRC names it) and the tested HEAD (your commits "
+                    "plus the series); coverage/diff.txt, .md, .json, -cobertura.xml")
+    sp.add_argument("--diff-base-tgtsim", metavar="REF",
+                    help="the same for this checkout's sim_lld/ and kunit/ against REF "
+                    "(coverage/diff-tgtsim.*)")
+    sp.add_argument("--fail-under", type=_percent, metavar="PCT",
+                    help="fail (exit 1) when the changed lines or their branches are "
+                    "covered below PCT percent (needs --diff-base or --diff-base-tgtsim)")
     _job_opts(sp)
 
 
 def cmd_coverage(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    if args.tracefile:
-        return coverage.check_tracefile(paths, Path(args.tracefile), not args.no_gate)
+    if args.fail_under is not None and not (args.diff_base or args.diff_base_tgtsim):
+        raise UsageError("--fail-under needs --diff-base REF or --diff-base-tgtsim REF")
     args.profile = coverage.PROFILE
-    rc = run.main_job(paths, job_options(args), progress).exit_code()
+    if args.tracefile:
+        return coverage.check_tracefile(paths, Path(args.tracefile), not args.no_gate,
+                                        job_options(args).coverage)
+    rc = run.job(paths, job_options(args), progress).exit_code()
     if args.raise_thresholds:
         if rc != 0:
             progress.info("coverage: run not passing, thresholds left as they are")
@@ -647,6 +718,7 @@ def dispatch(args: argparse.Namespace) -> int:
     root = find_repo_root()
     paths = Paths.make(root, args.build_dir, args.out)
     progress = Progress(sys.stderr, Timings(paths.timings), verbose=args.verbose)
+    pick_seed(args, progress)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1 (got {args.jobs})")
     return BY_NAME[args.command].run(paths, args, progress)
@@ -659,14 +731,6 @@ def print_error(e: TgtsimError) -> None:
         msg += "".join(f"  {ln}\n" for ln in e.detail.rstrip("\n").splitlines())
     sys.stderr.write(msg)
     sys.stderr.flush()
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a cancelled CI job): cleaned up like Ctrl-C."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated()
 
 
 def is_bisect_step(argv: Sequence[str]) -> bool:
@@ -685,8 +749,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    install_signal_handlers()
     try:
         try:
             args = parse(argv)
@@ -697,10 +760,7 @@ def _main(argv: list[str]) -> int:
         print_error(e)
         return e.exit_code
     except KeyboardInterrupt as e:
-        kill_all_children()
-        what = "terminated" if isinstance(e, Terminated) else "interrupted"
-        sys.stderr.write(f"\ntgtsim: {what}\n")
-        return 128 + signal.SIGTERM if isinstance(e, Terminated) else EXIT_INTERRUPTED
+        return interrupted(e)
     except BrokenPipeError:
         return EXIT_INFRA
     except Exception as e:  # never a traceback; TGTSIM_DEBUG=1 shows it
@@ -709,3 +769,4 @@ def _main(argv: list[str]) -> int:
         sys.stderr.write(f"tgtsim: internal error: {type(e).__name__}: {e}\n"
                          "(set TGTSIM_DEBUG=1 for the traceback)\n")
         return EXIT_INFRA
+

@@ -26,7 +26,7 @@ from types import ModuleType
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from tgtsim.errors import InfraError
-from tgtsim.procs import run_quiet
+from tgtsim.procs import deferred_signals, run_quiet
 
 AFTER = "after the tests"
 NO_RESULT = " (no result)"
@@ -82,7 +82,10 @@ def load_parser(kunit_dir: Path) -> ModuleType:
         sys.path.insert(0, str(kunit_dir))
     _loaded = kunit_dir
     try:
-        return importlib.import_module("kunit_parser")
+        # a signal inside the import could come out as another exception
+        # (a class body's __set_name__ wraps it): raised after it instead
+        with deferred_signals():
+            return importlib.import_module("kunit_parser")
     except Exception as e:  # a broken tree must not give a traceback
         raise InfraError(f"cannot import kunit_parser from {kunit_dir}: {e}") from None
 
@@ -135,7 +138,8 @@ def parse(kunit_dir: Path, lines: list[str]) -> Ktap:
     """Parse console `lines` with the tree's kunit_parser.parse_run_tests
     (its printing to stdout is captured)."""
     parser = load_parser(kunit_dir)
-    printer = importlib.import_module("kunit_printer")
+    with deferred_signals():
+        printer = importlib.import_module("kunit_printer")
     own_extract, own_result = parser.extract_tap_lines, parser.parse_test_result
     starts = (parser.KTAP_START, parser.TAP_START)
     start = [len(lines)]

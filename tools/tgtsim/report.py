@@ -53,6 +53,7 @@ class RunInfo:
     mutant: Optional[str] = None              # a run of `tgtsim mutants`
     steps: Optional[list[dict[str, Any]]] = None   # timed steps: name, start, seconds, ok
     provenance: Optional[dict[str, Any]] = None   # what was tested (provenance.py)
+    seed: Optional[int] = None                # --seed (also in kernel_args)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {}
