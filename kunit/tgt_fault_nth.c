@@ -71,6 +71,7 @@ void tgt_fault_teardown(struct tgt_fault_restore *r)
 	for (i = 0; i < ARRAY_SIZE(tgt_fault_settings); i++)
 		tgt_debugfs_write(r->test, r->d, tgt_fault_settings[i].path,
 				  r->old[i]);
+	tgt_debugfs_done(r->d);
 }
 
 /* the n-th allocation of this task from now on fails */

@@ -125,6 +125,7 @@ static void tgt_kmemleak_scan_after_all_suites(struct kunit *test)
 	for (i = 0; i < TGT_KMEMLEAK_SCANS; i++)
 		tgt_debugfs_write(test, km->d, "kmemleak", "scan");
 	tgt_kmemleak_report(test, km);
+	tgt_debugfs_done(km->d);
 
 	kunit_info(test, "kmemleak: %u unreferenced objects after %d scans (%u report lines, %u not shown)\n",
 		   km->objects, TGT_KMEMLEAK_SCANS, km->lines_printed,

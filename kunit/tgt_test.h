@@ -193,9 +193,11 @@ struct tgt_debugfs {
 	struct vfsmount *mnt;
 	char __user *ubuf;		/* kunit_vm_mmap() buffer */
 	size_t bufsize;
+	bool own_mm;			/* kunit_vm_mmap() attached an mm */
 };
 
 struct tgt_debugfs *tgt_debugfs_mount(struct kunit *test, size_t bufsize);
+void tgt_debugfs_done(struct tgt_debugfs *d);
 struct file *tgt_debugfs_open(struct kunit *test, struct tgt_debugfs *d,
 			      const char *path, int flags);
 void tgt_debugfs_write(struct kunit *test, struct tgt_debugfs *d,

@@ -9,9 +9,11 @@
 #include <linux/err.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/kthread.h>
 #include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/mount.h>
+#include <linux/sched/mm.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <kunit/test.h>
@@ -39,6 +41,7 @@ struct tgt_debugfs *tgt_debugfs_mount(struct kunit *test, size_t bufsize)
 
 	d = kunit_kzalloc(test, sizeof(*d), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, d);
+	d->own_mm = !current->mm;
 	addr = kunit_vm_mmap(test, NULL, 0, bufsize, PROT_READ | PROT_WRITE,
 			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
 	KUNIT_ASSERT_NE_MSG(test, addr, 0, "no user buffer");
@@ -54,6 +57,28 @@ struct tgt_debugfs *tgt_debugfs_mount(struct kunit *test, size_t bufsize)
 	ret = kunit_add_action_or_reset(test, tgt_debugfs_umount, d->mnt);
 	KUNIT_ASSERT_EQ(test, ret, 0);
 	return d;
+}
+
+/**
+ * tgt_debugfs_done - give back the mm of the user buffer
+ * @d: the mount of tgt_debugfs_mount()
+ *
+ * Called by the case itself (its thread) when it no longer needs @d.
+ * kunit_vm_mmap() attaches an mm to the case's kthread with
+ * kthread_use_mm() and leaves it to the kthread's exit, which drops the
+ * mm's users but not the reference kthread_use_mm() took: without this
+ * call kmemleak reports one mm_struct per case (allocated by mm_alloc()).
+ */
+void tgt_debugfs_done(struct tgt_debugfs *d)
+{
+	struct mm_struct *mm = current->mm;
+
+	if (!d->own_mm || !mm)
+		return;
+	d->own_mm = false;
+	d->ubuf = NULL;
+	kthread_unuse_mm(mm);
+	mmput(mm);
 }
 
 /* open @path of debugfs; the test fails if it cannot be opened */
