@@ -301,18 +301,27 @@ struct tgt_removal {
 	bool last_put_in_task, last_put_irqs_off;
 };
 
-static DEFINE_SPINLOCK(tgt_removal_lock);
+/*
+ * The lock the last put is made under: one for process context, one for
+ * hardirq context (a lock taken in both would need irqsave, which is not
+ * the case these parameters test).
+ */
+static DEFINE_SPINLOCK(tgt_removal_task_lock);
+static DEFINE_SPINLOCK(tgt_removal_irq_lock);
 
 static void tgt_removal_last_put(struct tgt_removal *r)
 {
+	spinlock_t *lock;
+
 	r->last_put_in_task = in_task();
 	r->last_put_irqs_off = irqs_disabled();
 	WRITE_ONCE(r->parent->putting, true);
 	switch (r->lock) {
 	case TGT_LOCK_SPIN:
-		spin_lock(&tgt_removal_lock);
+		lock = in_task() ? &tgt_removal_task_lock : &tgt_removal_irq_lock;
+		spin_lock(lock);
 		scsi_host_put_command(r->shost, r->cmd[1]);
-		spin_unlock(&tgt_removal_lock);
+		spin_unlock(lock);
 		break;
 	case TGT_LOCK_RCU:
 		rcu_read_lock();
