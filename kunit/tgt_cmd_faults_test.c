@@ -124,6 +124,7 @@ static void tgt_faults_get_command(struct kunit *test)
 	struct tgt_fault_count c = {};
 	struct tgt_fault_restore *r;
 	unsigned int refs, tags, free;
+	unsigned int from_reserve = 0;
 	unsigned int n;
 
 	r = tgt_fault_setup(test);
@@ -152,14 +153,15 @@ static void tgt_faults_get_command(struct kunit *test)
 			KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(shost),
 					tags + 1);
 			KUNIT_EXPECT_NOT_NULL(test, cmd->sense_buffer);
+			/*
+			 * A failed allocation that is not the command's (the
+			 * debug objects refilling their pool, for one) is
+			 * absorbed below the call: the reserve is still there.
+			 */
 			if (reached) {
-				/* through the reserve */
-				KUNIT_EXPECT_FALSE(test, p->reserve_taken);
-				KUNIT_EXPECT_EQ(test,
-						tgt_test_free_list_len(shost,
-								       NULL),
-						0);
 				c.fell_back++;
+				if (free && !tgt_test_free_list_len(shost, NULL))
+					from_reserve++;
 			}
 			scsi_host_put_command(shost, cmd);
 		} else {
@@ -182,7 +184,11 @@ static void tgt_faults_get_command(struct kunit *test)
 	}
 	tgt_fault_teardown(r);
 	KUNIT_EXPECT_LT(test, n, TGT_FAULT_MAX_N);
-	KUNIT_EXPECT_GE(test, c.failed + c.fell_back, 1);
+	/* the command's own allocation was among the failed ones */
+	if (p->reserve_taken)
+		KUNIT_EXPECT_GE(test, c.failed, 1);
+	else
+		KUNIT_EXPECT_EQ(test, from_reserve, 1);
 	tgt_fault_report(test, "scsi_host_get_command()", &c);
 }
 
