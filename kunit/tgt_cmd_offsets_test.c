@@ -802,6 +802,78 @@ static void tgt_offsets_requeue_while_in_core_refused(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), 0);
 }
 
+struct tgt_going_away_param {
+	const char *name;
+	unsigned int len;
+	enum dma_data_direction dir;
+	unsigned int chunks_before;	/* chunks handed out before it */
+	int state;
+};
+
+/* one-page chunks: a command of n pages has n chunks */
+static const struct tgt_going_away_param tgt_going_away_params[] = {
+	{ "after chunk 0 of 4, cancel", 4 * 4096, DMA_TO_DEVICE, 1,
+	  SHOST_CANCEL },
+	{ "after chunk 0 of 4, del", 4 * 4096, DMA_FROM_DEVICE, 1, SHOST_DEL },
+	{ "after the last chunk, before the response", 4096, DMA_TO_DEVICE, 1,
+	  SHOST_CANCEL },
+	{ "before the first chunk", 2 * 4096, DMA_FROM_DEVICE, 0,
+	  SHOST_DEL },
+	{ "no data, before the response", 0, DMA_NONE, 0, SHOST_CANCEL },
+};
+
+KUNIT_ARRAY_PARAM_DESC(tgt_going_away, tgt_going_away_params, name);
+
+/*
+ * Once the host starts going away (scsi_remove_host()) the LLD gets no
+ * chunk and no response: the command ends with -ENODEV, no scatterlist
+ * is left, and the put gives the tag and the reference back.
+ */
+static void tgt_offsets_host_going_away_stops_sequence(struct kunit *test)
+{
+	const struct tgt_going_away_param *p = test->param_value;
+	struct tgt_test_host *th = tgt_test_host_create(test, &tgt_page_chunks,
+							true);
+	struct Scsi_Host *shost = th->shost;
+	unsigned int refs = tgt_test_refs(shost);
+	struct scsi_cmnd *cmd;
+	int ret;
+
+	tgt_test_log_alloc(th, 8, 16);
+	tgt_test_log_reset(th);
+	memset(tgt_backing, 0, 4 * 4096);
+	tgt_fill(tgt_buf, 4 * 4096, 9);
+	th->backing = tgt_backing;
+	th->backing_len = 4 * 4096;
+	th->ctx = TGT_CTX_MANUAL;
+
+	cmd = tgt_test_get(th, p->dir, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cmd);
+	if (!p->chunks_before)
+		tgt_test_force_state(th, p->state);
+	ret = scsi_tgt_queue_command(cmd, p->len ? tgt_buf : NULL, p->len,
+				     tgt_test_cmd_done, th);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	if (p->chunks_before) {
+		KUNIT_EXPECT_EQ(test, th->nr_calls, p->chunks_before);
+		KUNIT_EXPECT_EQ(test, th->nr_cmd_done, 0);
+		tgt_test_force_state(th, p->state);
+		KUNIT_ASSERT_TRUE(test, tgt_test_complete_pending(th));
+	}
+	KUNIT_EXPECT_EQ(test, th->nr_cmd_done, 1);
+	KUNIT_EXPECT_EQ(test, th->cmd_err, -ENODEV);
+	KUNIT_EXPECT_EQ(test, th->nr_calls, p->chunks_before);
+	KUNIT_EXPECT_EQ(test, th->nr_responses, 0);
+	KUNIT_EXPECT_FALSE(test, tgt_test_complete_pending(th));
+	KUNIT_EXPECT_NULL(test, scsi_sglist(cmd));
+	KUNIT_EXPECT_EQ(test, scsi_sg_count(cmd), 0);
+
+	tgt_test_force_state(th, SHOST_RUNNING);
+	tgt_test_put(th, cmd);
+	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(shost), 0);
+	KUNIT_EXPECT_EQ(test, tgt_test_refs(shost), refs);
+}
+
 /* the sg table of chunk @fail_at cannot be allocated */
 struct tgt_map_fault {
 	unsigned int calls;
@@ -1055,6 +1127,8 @@ static struct kunit_case tgt_cmd_offsets_cases[] = {
 			 tgt_limits_gen_params),
 	KUNIT_CASE(tgt_offsets_bad_arguments_refused),
 	KUNIT_CASE(tgt_offsets_requeue_while_in_core_refused),
+	KUNIT_CASE_PARAM(tgt_offsets_host_going_away_stops_sequence,
+			 tgt_going_away_gen_params),
 	KUNIT_CASE_PARAM(tgt_offsets_mapping_failure_stops_and_leaks_nothing,
 			 tgt_map_fault_gen_params),
 	KUNIT_CASE(tgt_offsets_vmalloc_buffer),

@@ -207,7 +207,7 @@ static void tgt_wake_depth(struct kunit *test, int can_queue,
 		ws->cmd = NULL;
 		complete(&ws->go);
 		wait_for_completion(&ws->about_to_get);
-		if (READ_ONCE(ws->getter->__state) == TASK_UNINTERRUPTIBLE)
+		if (READ_ONCE(ws->getter->__state) == TASK_KILLABLE)
 			tot->blocked++;
 
 		tgt_test_unhold(ws->th, victim);

@@ -8,6 +8,7 @@
 #include <linux/delay.h>
 #include <linux/hrtimer.h>
 #include <linux/kthread.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include <kunit/resource.h>
@@ -328,6 +329,38 @@ static void tgt_tags_blocked_get_fails_when_host_is_removed(struct kunit *test)
 }
 
 /*
+ * A get blocked for a tag sleeps killable (a target command can wait long:
+ * the hung-task detector leaves a killable sleep alone), and a fatal
+ * signal ends the wait: the get returns NULL and keeps neither a
+ * reference nor a tag, and the host goes on.
+ */
+static void tgt_tags_blocked_get_is_killable(struct kunit *test)
+{
+	struct tgt_test_host *th = tgt_tags_host(test, 2);
+	struct tgt_test_getter *g;
+	struct scsi_cmnd *cmd;
+	unsigned int refs;
+
+	tgt_tags_fill(test, th, 2);
+	refs = tgt_test_refs(th->shost);
+	g = tgt_test_getter_start(th, GFP_KERNEL);
+	KUNIT_ASSERT_TRUE_MSG(test, tgt_test_getter_blocked(g),
+			      "the get does not sleep killable for a tag");
+
+	send_sig(SIGKILL, g->task, 1);
+	KUNIT_ASSERT_TRUE_MSG(test, tgt_test_getter_wait(g, 2 * HZ),
+			      "a killed get did not return");
+	KUNIT_EXPECT_NULL(test, g->cmd);
+	KUNIT_EXPECT_EQ(test, tgt_test_refs(th->shost), refs);
+	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), 2);
+
+	tgt_test_put(th, th->held[th->nr_held - 1]);
+	cmd = tgt_test_get(th, DMA_TO_DEVICE, GFP_ATOMIC);
+	KUNIT_EXPECT_NOT_NULL(test, cmd);
+	KUNIT_EXPECT_EQ(test, tgt_test_tags_in_use(th->shost), 2);
+}
+
+/*
  * Gets from interrupt context: blk_mq_alloc_request() consults
  * current->plug, which then belongs to the interrupted task. A target get
  * must neither take requests from that plug's cache nor leave requests of
@@ -507,8 +540,8 @@ static void tgt_tags_put_host(void *shost)
 
 /*
  * scsi_tgt_alloc_queue() refuses a host without the target-mode hooks and
- * a second queue, and a can_queue of 0 gives no queue; the tag depth is
- * can_queue once it is valid.
+ * a second queue, and a can_queue of 0 or above BLK_MQ_MAX_DEPTH gives no
+ * queue; the tag depth is can_queue once it is valid.
  */
 static void tgt_tags_alloc_queue_refuses_bad_hosts(struct kunit *test)
 {
@@ -534,6 +567,10 @@ static void tgt_tags_alloc_queue_refuses_bad_hosts(struct kunit *test)
 
 	th = tgt_test_host_create(test, &lim, false);
 	th->shost->can_queue = 0;
+	KUNIT_EXPECT_EQ(test, scsi_tgt_alloc_queue(th->shost), -EINVAL);
+	KUNIT_EXPECT_NULL(test, th->shost->uspace_req_q);
+	/* more than blk-mq's tags: not clamped, refused */
+	th->shost->can_queue = BLK_MQ_MAX_DEPTH + 1;
 	KUNIT_EXPECT_EQ(test, scsi_tgt_alloc_queue(th->shost), -EINVAL);
 	KUNIT_EXPECT_NULL(test, th->shost->uspace_req_q);
 
@@ -564,6 +601,7 @@ static struct kunit_case tgt_cmd_tags_cases[] = {
 	KUNIT_CASE_PARAM(tgt_tags_each_put_wakes_one_blocked_get,
 			 tgt_two_waiters_gen_params),
 	KUNIT_CASE(tgt_tags_blocked_get_fails_when_host_is_removed),
+	KUNIT_CASE(tgt_tags_blocked_get_is_killable),
 	KUNIT_CASE_PARAM(tgt_tags_irq_get_leaves_interrupted_plug_alone,
 			 tgt_irq_gen_params),
 	KUNIT_CASE(tgt_tags_task_get_bypasses_own_plug),

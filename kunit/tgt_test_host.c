@@ -6,6 +6,7 @@
 #include <linux/blk-mq.h>
 #include <linux/delay.h>
 #include <linux/kthread.h>
+#include <linux/sched/signal.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/scatterlist.h>
@@ -563,6 +564,8 @@ static int tgt_test_getter_fn(void *data)
 {
 	struct tgt_test_getter *g = data;
 
+	/* a kthread ignores signals: this one can be killed in its get */
+	allow_signal(SIGKILL);
 	WRITE_ONCE(g->started, true);
 	g->cmd = scsi_host_get_command(g->th->shost, DMA_FROM_DEVICE, g->gfp);
 	/* all: the test and then the cleanup wait for it */
@@ -630,7 +633,8 @@ struct tgt_test_getter *tgt_test_getter_start(struct tgt_test_host *th,
  * @g: getter
  *
  * Polls, for at most 5 s, until the getter has called
- * scsi_host_get_command() and sleeps in it (TASK_UNINTERRUPTIBLE).
+ * scsi_host_get_command() and sleeps in it (TASK_KILLABLE: a fatal
+ * signal ends the wait).
  *
  * Return: true if it sleeps in the get, false if the get returned.
  */
@@ -642,7 +646,7 @@ bool tgt_test_getter_blocked(struct tgt_test_getter *g)
 		if (completion_done(&g->done))
 			return false;
 		if (READ_ONCE(g->started) &&
-		    READ_ONCE(g->task->__state) == TASK_UNINTERRUPTIBLE)
+		    READ_ONCE(g->task->__state) == TASK_KILLABLE)
 			return true;
 		usleep_range(500, 1000);
 	}
