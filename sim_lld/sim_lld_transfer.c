@@ -386,6 +386,39 @@ static u32 sim_reason_result(enum sim_lld_reason r)
 	}
 }
 
+/*
+ * Copy a chunk between its scatterlist and the backing buffer: the
+ * injected command's own, or the host's store for the commands of others
+ * (none: not copied).
+ */
+static enum sim_lld_reason sim_copy_chunk(struct sim_lld_host *sh,
+					  struct scsi_cmnd *cmd,
+					  struct sim_lld_cmd *sc, u32 len)
+{
+	void *b;
+
+	if (sc) {
+		if (!sc->backing)
+			return SIM_LLD_R_OK;
+		b = sc->backing + cmd->offset;
+	} else {
+		u32 store_len = READ_ONCE(sh->store_len);
+
+		b = READ_ONCE(sh->store);
+		if (!b)
+			return SIM_LLD_R_OK;
+		if ((u64)cmd->offset + len > store_len)
+			return SIM_LLD_R_OVERRUN;
+		b += cmd->offset;
+	}
+	if (cmd->sc_data_direction == DMA_TO_DEVICE)
+		sg_copy_to_buffer(scsi_sglist(cmd), scsi_sg_count(cmd), b, len);
+	else if (cmd->sc_data_direction == DMA_FROM_DEVICE)
+		sg_copy_from_buffer(scsi_sglist(cmd), scsi_sg_count(cmd), b,
+				    len);
+	return SIM_LLD_R_OK;
+}
+
 static int sim_transfer_data(struct scsi_cmnd *cmd,
 			     void (*done)(struct scsi_cmnd *cmd))
 {
@@ -433,15 +466,13 @@ static int sim_transfer_data(struct scsi_cmnd *cmd,
 		atomic64_inc(&sh->c_faults);
 		r = SIM_LLD_R_FAULT;
 	}
-	if (!r && sc && sc->backing) {
-		void *b = sc->backing + cmd->offset;
-
-		if (cmd->sc_data_direction == DMA_TO_DEVICE)
-			sg_copy_to_buffer(scsi_sglist(cmd), scsi_sg_count(cmd),
-					  b, len);
-		else if (cmd->sc_data_direction == DMA_FROM_DEVICE)
-			sg_copy_from_buffer(scsi_sglist(cmd),
-					    scsi_sg_count(cmd), b, len);
+	if (!r && !READ_ONCE(sh->copy)) {
+		if (sc)
+			sc->nocopy = true;
+	} else if (!r) {
+		r = sim_copy_chunk(sh, cmd, sc, len);
+		if (r)
+			atomic64_inc(&sh->c_errors);
 	}
 	if (!r) {
 		atomic64_add(len, &sh->c_bytes);
@@ -561,7 +592,7 @@ static void sim_cmd_reap(struct work_struct *work)
 	bool orphan;
 
 	sc->verify = SIM_LLD_VERIFY_SKIPPED;
-	if (!sc->err && sc->req.len && sc->buf) {
+	if (!sc->err && sc->req.len && sc->buf && !sc->nocopy) {
 		const void *dst = NULL;
 
 		if (sc->req.dir == DMA_TO_DEVICE)
