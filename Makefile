@@ -14,6 +14,9 @@ KERNEL_REF ?=
 OUT        ?= out
 BUILD      ?= build
 V          ?= 0
+# make bench: an earlier bench.json to compare with, more tgtsim bench options
+COMPARE    ?=
+BENCH_ARGS ?=
 
 export KERNEL_SRC KERNEL_REF JOBS
 TGTSIM := PYTHONPATH=$(CURDIR)/tools $(PYTHON) -m tgtsim --out $(OUT) --build-dir $(BUILD) \
@@ -23,7 +26,7 @@ CHECKS := $(PYTHON) tools/run_checks.py --out $(OUT) --build-dir $(BUILD) --jobs
 
 .DEFAULT_GOAL := all
 .PHONY: all check coverage help deps deps-check prepare refresh-patches build run report \
-	lint mutants debug planted-bugs test-tools kernel clean distclean
+	lint mutants debug planted-bugs bench test-tools kernel clean distclean
 
 ## all: the main job: deps --install, prepare, build $(PROFILE), KUnit + selftests, reports, coverage gate
 all:
@@ -80,6 +83,10 @@ debug:
 ## planted-bugs: the debug profile catches each bug of kunit/selftest-bugs/ (BUGS="01 03": only those)
 planted-bugs:
 	@$(TGTSIM) planted-bugs $(BUGS)
+
+## bench: figures of the harness and the data path in out/bench/<id>/ (COMPARE=old.json: exit 1 if >20 % worse)
+bench:
+	@$(TGTSIM) bench --profile $(PROFILE) $(if $(COMPARE),--compare $(COMPARE)) $(BENCH_ARGS)
 
 ## test-tools: only pytest and mypy of tools/
 test-tools:

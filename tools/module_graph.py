@@ -46,8 +46,8 @@ STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("coverage", "lcov/gcovr of the run, patch-line coverage and its gate",
      ("lcovinfo", "covgate", "cobertura", "coverage")),
     ("commands", "the run's pipeline and the commands", ("run", "mutants", "planted",
-                                                         "lint", "bisect", "cli",
-                                                         "__main__")),
+                                                         "lint", "bisect", "benchfig",
+                                                         "bench", "cli", "__main__")),
 )
 
 
