@@ -7,10 +7,28 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 # the main job builds the coverage profile: the kunit profile's KUnit and
 # selftest results plus the coverage reports and gate (PROFILE=kunit: without)
 PROFILE    ?= coverage
-# CHECK_DEBUG=1: make check also runs the debug profile and a planted bug (CI)
+# CHECK_DEBUG=1: make check also runs the debug cells and a planted bug (CI)
 CHECK_DEBUG ?= 0
+# CHECK_BISECT=1: make check also runs check-bisect (CI); CHECK_SHARDS=N: the
+# kernel part's cells in N shards (default 2); CHECK_COMPARE=1: compare the
+# 4 shards of gitlab-ci-local with one unsharded run of the coverage cells
+CHECK_BISECT ?= 0
+CHECK_SHARDS ?= 2
+CHECK_COMPARE ?= 0
+# CHECK_SLOW=1: make check also runs the slow tests (their own kernel build);
+# PYTEST_RUNS=N: pytest N times in a row (flaky tests); CI (CHECK_DEBUG=1): both
+CHECK_SLOW ?= $(CHECK_DEBUG)
+PYTEST_RUNS ?= $(if $(filter 1,$(CHECK_DEBUG)),2,1)
+# make coverage DIFF_BASE=REF [DIFF_BASE_TGTSIM=REF] [FAIL_UNDER=PCT]: diff coverage
+DIFF_BASE ?=
+DIFF_BASE_TGTSIM ?=
+FAIL_UNDER ?=
 KERNEL_SRC ?=
 KERNEL_REF ?=
+# make bisect: the commits (of KERNEL_SRC) and the suites of each step
+GOOD       ?=
+BAD        ?=
+FILTER     ?=
 OUT        ?= out
 BUILD      ?= build
 V          ?= 0
@@ -19,26 +37,36 @@ COMPARE    ?=
 BENCH_ARGS ?=
 
 export KERNEL_SRC KERNEL_REF JOBS
-TGTSIM := PYTHONPATH=$(CURDIR)/tools $(PYTHON) -m tgtsim --out $(OUT) --build-dir $(BUILD) \
+# the launcher: it blocks SIGINT/SIGTERM until tgtsim handles them (README, Signals)
+TGTSIM := TGTSIM_PYTHON=$(PYTHON) $(CURDIR)/tools/bin/tgtsim --out $(OUT) --build-dir $(BUILD) \
 	--jobs $(JOBS) $(if $(filter 1,$(V)),-v)
 CHECKS := $(PYTHON) tools/run_checks.py --out $(OUT) --build-dir $(BUILD) --jobs $(JOBS) \
 	$(if $(filter 1,$(V)),-v)
 
 .DEFAULT_GOAL := all
 .PHONY: all check coverage help deps deps-check prepare refresh-patches build run report \
-	lint mutants debug planted-bugs bench test-tools kernel clean distclean
+	lint mutants debug planted-bugs bench test-tools kernel clean distclean bisect \
+	check-bisect check-shards
 
 ## all: the main job: deps --install, prepare, build $(PROFILE), KUnit + selftests, reports, coverage gate
 all:
 	@$(TGTSIM) all --profile $(PROFILE)
 
-## check: pytest and mypy of tools/ + the main job (+ debug profile with CHECK_DEBUG=1); last line `check: N passed, N failed, N skipped`
+## check: pytest, mypy, CI templates, the PROFILE cells as CHECK_SHARDS shards + merge, gitlab-ci-local (+ debug cells: CHECK_DEBUG=1, check-bisect: CHECK_BISECT=1); last line `check: N passed, N failed, N skipped`
 check:
-	@$(CHECKS) --profile $(PROFILE) $(if $(filter 1,$(CHECK_DEBUG)),--debug)
+	@$(CHECKS) --profile $(PROFILE) --shards $(CHECK_SHARDS) $(if $(filter 1,$(CHECK_DEBUG)),--debug) \
+		$(if $(filter 1,$(CHECK_BISECT)),--bisect) $(if $(filter 1,$(CHECK_COMPARE)),--compare-shards) \
+		$(if $(filter 1,$(CHECK_SLOW)),--slow) --pytest-runs $(PYTEST_RUNS)
 
-## coverage: gcov build + run; out/latest/coverage/ (HTML, cobertura.xml, patch.txt); gate coverage/thresholds
+## check-shards: the coverage cells as 4 shards + merge (gitlab-ci-local) against one unsharded run: same cases, same coverage
+check-shards:
+	@$(PYTHON) tools/check_ci.py --build-dir $(BUILD) --compare
+
+## coverage: gcov build + run; out/latest/coverage/ (HTML, cobertura.xml, patch.txt); gate coverage/thresholds; DIFF_BASE=REF: diff coverage
 coverage:
-	@$(TGTSIM) coverage
+	@$(TGTSIM) coverage $(if $(DIFF_BASE),--diff-base '$(DIFF_BASE)') \
+		$(if $(DIFF_BASE_TGTSIM),--diff-base-tgtsim '$(DIFF_BASE_TGTSIM)') \
+		$(if $(FAIL_UNDER),--fail-under '$(FAIL_UNDER)')
 
 ## deps: install the missing Debian packages (root)
 deps:
@@ -79,6 +107,15 @@ mutants:
 ## debug: the main job with the debug profile (KASAN, lockdep, kmemleak, ...); a sanitizer report fails it
 debug:
 	@$(TGTSIM) all --profile debug
+
+## bisect: find the commit of KERNEL_SRC between GOOD and BAD that broke the suites (FILTER=GLOB); out/bisect/<id>/
+bisect:
+	@$(TGTSIM) bisect $(if $(GOOD),--good '$(GOOD)') $(if $(BAD),--bad '$(BAD)') \
+		$(if $(FILTER),--filter '$(FILTER)') --profile $(if $(filter coverage,$(PROFILE)),kunit,$(PROFILE))
+
+## check-bisect: the proof of tgtsim bisect: a synthetic 6.12 history with a planted regression, cold first step, SIGTERM (opt-in; CI runs it)
+check-bisect:
+	@$(TGTSIM) check-bisect
 
 ## planted-bugs: the debug profile catches each bug of kunit/selftest-bugs/ (BUGS="01 03": only those)
 planted-bugs:

@@ -29,10 +29,11 @@ END = "<!-- module-graph:end -->"
 # stage -> (what it does, its modules), in the order the stages flow
 STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("base", "exit codes and statuses, paths, child processes, progress, git, profiles, "
-     "packages", ("__init__", "errors", "paths", "procs", "progress", "gitutil", "profiles",
-                  "deps")),
-    ("prepare", "build/linux: the base, the series, the overlay; the series' lines",
-     ("kernel_source", "series", "overlay", "prepare", "refresh", "patchlines")),
+     "packages, the test matrix", ("__init__", "errors", "paths", "procs", "progress",
+                                   "gitutil", "profiles", "deps", "matrix")),
+    ("prepare", "build/linux: the base, the series, the overlay; the series' lines; "
+     "what a run tested", ("kernel_source", "series", "overlay", "prepare", "refresh",
+                           "patchlines", "provenance")),
     ("build", "the UML kernel of a profile; the selftest programs",
      ("build", "selftest_build")),
     ("boot", "the UML boots: command lines, watchdog, consoles",
@@ -44,10 +45,12 @@ STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      "page with its chunk traces drawn, out/index.html", ("report", "chunktrace", "svg",
                                                           "page", "runindex")),
     ("coverage", "lcov/gcovr of the run, patch-line coverage and its gate",
-     ("lcovinfo", "covgate", "cobertura", "coverage")),
-    ("commands", "the run's pipeline and the commands", ("run", "mutants", "planted",
-                                                         "lint", "bisect", "benchfig",
-                                                         "bench", "cli", "__main__")),
+     ("lcovinfo", "covgate", "diffcov", "cobertura", "coverage")),
+    ("commands", "the run's pipeline and the commands", ("run", "repeat", "mutants", "planted",
+                                                         "lint", "bisect", "bisect_check",
+                                                         "shard", "merge", "benchfig", "bench",
+                                                         "cli",
+                                                         "__main__")),
 )
 
 

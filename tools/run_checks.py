@@ -1,16 +1,24 @@
 #!/usr/bin/env python3
 """tgtsim's checks, as the kernel's tools/testing/kunit/run_checks.py runs
-kunit.py's: pytest of tools/tests and mypy over tools/ and then, unless
---no-kernel, the main job (tgtsim all) and, with --debug, the debug profile
-and one planted bug it must catch. Each part is a command of its own; this
-script runs them, prints one count line per part and, last,
-`check: N passed, N failed, N skipped` (the sum of the parts; a part that
-stopped before counting counts as one failure).
+kunit.py's: pytest of tools/tests, mypy over tools/ and the CI templates
+(tools/check_ci.py) and then, unless --no-kernel, the project's own run the
+way a CI runs it: the matrix cells of the profile (with --debug also the
+debug cells) as --shards shards in sequence (`tgtsim shard`), merged
+(`tgtsim merge`, out/merged/: one summary, JUnit, Cobertura, the gate), the
+GitLab template under gitlab-ci-local, with --debug one planted bug the
+debug profile must catch, with --bisect `tgtsim check-bisect`. Each part is
+a command of its own; this script runs them, prints one count line per part
+and, last, `check: N passed, N failed, N skipped` (the sum of the parts; a
+part that stopped before counting counts as one failure). The tests that
+boot the real kernel run after the kernel part built it (part `uml`);
+--slow adds the ones that build a kernel of their own; --pytest-runs N
+repeats pytest (part `flake`).
 
 example: tools/run_checks.py --no-kernel
-         tools/run_checks.py --profile coverage --debug --timeout 900
-Options it does not know go to `tgtsim all` (run options: --timeout, ...).
-Exit: 2 or 3 if a kernel part ended so, else 1 if anything failed, else 0.
+         tools/run_checks.py --profile coverage --debug --slow --pytest-runs 3
+Options it does not know go to `tgtsim shard` (--timeout, --idle-timeout,
+--selftest-timeout). Exit: 2 or 3 if a kernel part ended so, else 1 if
+anything failed, else 0.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +73,16 @@ def latest(out: Path) -> Optional[Path]:
     return link.resolve() if link.exists() else None
 
 
+def closing_counts(text: str, rc: int) -> Counts:
+    """The counts of a part's own closing line `NAME: N passed, N failed, N
+    skipped` (one failure if it printed none)."""
+    for line in reversed(text.splitlines()):
+        m = re.match(r"^\w[\w-]*: (\d+) passed, (\d+) failed, (\d+) skipped$", line.strip())
+        if m:
+            return int(m.group(1)), int(m.group(2)), int(m.group(3))
+    return 0, 1, 0
+
+
 def run_counts(out: Path, before: Optional[Path], rc: int) -> Counts:
     """The counts of the run a kernel part wrote (one failure if it wrote none)."""
     after = latest(out)
@@ -89,11 +109,12 @@ class Checks:
         self.rcs: list[int] = []
 
     def tgtsim(self, *argv: str) -> int:
-        cmd = [sys.executable, "-m", "tgtsim", "--out", str(self.out), "--build-dir",
+        # the launcher: SIGINT/SIGTERM blocked until tgtsim handles them
+        cmd = [str(TOOLS / "bin" / "tgtsim"), "--out", str(self.out), "--build-dir",
                str(self.build), "--jobs", str(self.args.jobs)]
         if self.args.verbose:
             cmd.append("-v")
-        env = dict(os.environ, PYTHONPATH=str(TOOLS))
+        env = dict(os.environ, PYTHONPATH=str(TOOLS), TGTSIM_PYTHON=sys.executable)
         return subprocess.call([*cmd, *argv], env=env, cwd=ROOT)
 
     def kernel_part(self, name: str, what: str, *argv: str) -> int:
@@ -103,20 +124,56 @@ class Checks:
         self.rcs.append(rc)
         return rc
 
-    def pytest(self) -> None:
-        junit = self.out / "pytest" / "junit.xml"
+    def pytest_env(self) -> dict[str, str]:
         env = dict(os.environ, PYTHONPATH=str(TOOLS), TGTSIM_KUNIT_CACHE=str(self.build))
+        # test_signals.py: 100 runs interrupted at random moments (20 by default)
+        env.setdefault("TGTSIM_STRESS_RUNS", "100")
         kunit_tool = self.build / "linux" / "tools" / "testing" / "kunit"
         if (kunit_tool / "kunit_parser.py").is_file():
             env.setdefault("TGTSIM_KUNIT_DIR", str(kunit_tool))
-        with self.progress.step("pytest tools/tests"):
-            rc = subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                  f"--junitxml={junit}", str(TOOLS / "tests")],
-                                 env=env, cwd=ROOT)
+        return env
+
+    def run_pytest(self, junit: Path, markers: str, env: dict[str, str]) -> Counts:
+        rc = subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                              f"--junitxml={junit}", "-m", markers, str(TOOLS / "tests")],
+                             env=env, cwd=ROOT)
         n_pass, n_fail, n_skip = pytest_counts(junit)
-        if rc not in (0, 1) and n_fail == 0:
-            n_fail = 1   # pytest itself failed (usage, no tests, internal error)
-        self.parts.append(("pytest", n_pass, n_fail, n_skip, "tools/tests"))
+        if rc not in (0, 1, 5) and n_fail == 0:
+            n_fail = 1   # pytest itself failed (usage, internal error)
+        return n_pass, n_fail, n_skip
+
+    def pytest(self, kernel_follows: bool = False) -> None:
+        """pytest of tools/tests; the tests that boot the real kernel wait for
+        the kernel part when one follows (uml_tests()); the slow ones run with
+        --slow only. --pytest-runs N: N-1 more runs of the same suite, each
+        one check of the `flake` part (a run that fails is a flaky test)."""
+        junit = self.out / "pytest" / "junit.xml"
+        markers = "not uml and not slow" if kernel_follows else \
+            ("uml or not uml" if self.args.slow else "not slow")
+        env = self.pytest_env()
+        with self.progress.step("pytest tools/tests"):
+            counts = self.run_pytest(junit, markers, env)
+        self.parts.append(("pytest", *counts, "tools/tests"))
+        runs = self.args.pytest_runs
+        if runs > 1:
+            ok = 0
+            for i in range(2, runs + 1):
+                with self.progress.step(f"pytest tools/tests, run {i} of {runs}"):
+                    again = self.run_pytest(self.out / "pytest" / f"junit-{i}.xml", markers, env)
+                ok += int(again[1] == 0)
+            self.parts.append(("flake", ok, runs - 1 - ok, 0,
+                               f"pytest tools/tests again, runs 2-{runs} of {runs}"))
+
+    def uml_tests(self, kernel: Path) -> None:
+        """After the kernel part: the tests that boot its kernel (and, with
+        --slow, the ones that build one of their own)."""
+        env = self.pytest_env()
+        env["TGTSIM_UML_KERNEL"] = str(kernel)
+        markers = "uml" if self.args.slow else "uml and not slow"
+        what = "tests booting the built kernel" + (", slow ones too" if self.args.slow else "")
+        with self.progress.step("pytest tools/tests -m uml"):
+            counts = self.run_pytest(self.out / "pytest" / "junit-uml.xml", markers, env)
+        self.parts.append(("uml", *counts, what))
 
     def mypy(self) -> None:
         with self.progress.step("mypy tools/"):
@@ -124,6 +181,39 @@ class Checks:
                                   str(TOOLS / "mypy.ini"), "--cache-dir",
                                   str(self.build / "mypy-cache")], cwd=TOOLS)
         self.parts.append(("mypy", int(rc == 0), int(rc != 0), 0, "type check of tools/"))
+
+    def ci(self, static: bool) -> None:
+        """tools/check_ci.py: the CI templates (validated, their commands
+        exist) and, with a kernel, the GitLab template under gitlab-ci-local;
+        its own count line is its part's."""
+        cmd = [sys.executable, str(TOOLS / "check_ci.py"), "--build-dir", str(self.build)]
+        if static:
+            cmd.append("--static")
+        if self.args.compare_shards and not static:
+            cmd.append("--compare")
+        with self.progress.step("ci templates"):
+            cp = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        sys.stdout.write(cp.stdout)
+        self.parts.append(("ci", *closing_counts(cp.stdout, cp.returncode),
+                           "ci/ templates" + ("" if static else ", gitlab-ci-local")))
+        self.rcs.append(0 if cp.returncode in (0, 1) else 3)
+
+    def bisect(self) -> None:
+        """tgtsim check-bisect: its own count line is its part's."""
+        rc = self.tgtsim("check-bisect")
+        text = (self.build / "check-bisect" / "check-bisect.json")
+        try:
+            checks = json.loads(text.read_text())["checks"]
+            counts = (sum(1 for c in checks if c["passed"]),
+                      sum(1 for c in checks if not c["passed"]), 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            counts = (0, 1, 0)
+        if rc != 0 and counts[1] == 0:
+            counts = (counts[0], 1, 0)
+        self.parts.append(("bisect", *counts, "check-bisect: tgtsim bisect finds a planted "
+                           "regression"))
+        self.rcs.append(rc if rc in (2, 3) else 0)
 
     def kernel(self) -> None:
         args = self.args
@@ -135,24 +225,57 @@ class Checks:
             early = self.tgtsim("deps", "--install")
         if early == 0:       # the tests then use the tree's kunit_parser
             early = self.tgtsim("prepare", *source)
-        self.pytest()
+        self.pytest(kernel_follows=early == 0)
         self.mypy()
-        what = f"{args.profile}: KUnit and selftests"
+        cells = f"{args.profile}-*" + (",debug-*" if args.debug else "")
+        what = f"cells {cells}: {args.shards} shards, merged"
         if early != 0:
             self.parts.append(("kernel", 0, 1, 0, what))
             self.rcs.append(early)
             return
-        run = ["--no-deps", *ccache, *source, *self.passthrough]
-        self.kernel_part("kernel", what, "all", "--profile", args.profile, *run)
+        # this project's own run goes the way a CI's does: shards, in
+        # sequence here, then the merge of their runs
+        check_out = self.out / "check"
+        shutil.rmtree(check_out, ignore_errors=True)
+        rcs = []
+        for i in range(1, args.shards + 1):
+            rcs.append(self.tgtsim("--out", str(check_out / f"shard-{i}"), "shard", "--index",
+                                   str(i), "--total", str(args.shards), "--cells", cells,
+                                   "--no-deps", *ccache, *source, *self.passthrough))
+        merged = self.out / "merged"
+        shutil.rmtree(merged, ignore_errors=True)
+        rcs.append(self.tgtsim("merge", *[str(check_out / f"shard-{i}")
+                                          for i in range(1, args.shards + 1)],
+                               "--expect", cells, "--out-dir", str(merged)))
+        n_pass, n_fail, n_skip = 0, 1, 0
+        debug_clean = False
+        try:
+            data = json.loads((merged / "results.json").read_text())
+            c = data["counts"]
+            n_pass, n_fail, n_skip = c["passed"], c["failed"], c["skipped"]
+            debug_clean = all(cell["exit_code"] == 0 for cell in data["cells"]
+                              if cell["profile"] == "debug")
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        rc = max(rcs) if any(r >= 2 for r in rcs) else (1 if any(rcs) else 0)
+        if rc != 0 and n_fail == 0:
+            n_fail = 1
+        self.parts.append(("kernel", n_pass, n_fail, n_skip, what))
+        self.rcs.append(rc)
+        kernel = self.build / "kbuild" / args.profile / "linux"
+        if rc in (0, 1) and kernel.is_file():
+            self.uml_tests(kernel)
+        # the GitLab template runs the coverage cells on the kernels just built
+        self.ci(static=args.profile != "coverage")
+        if args.bisect:
+            self.bisect()
         if not args.debug:
             return
-        rc = self.kernel_part("debug", "debug profile: KUnit, selftests, sanitizers",
-                              "all", "--profile", "debug", *run)
         # the port was just seen clean under the debug profile: the proof
-        # needs only the planted bug's run (KUnit only: the debug job just
+        # needs only the planted bug's run (KUnit only: the debug cells just
         # booted the selftests with sanitizers on)
-        planted = ["planted-bugs", PLANTED_BUG, "--no-selftests", *ccache, *self.passthrough]
-        rc = self.tgtsim(*planted, *(["--port-checked"] if rc == 0 else []))
+        planted = ["planted-bugs", PLANTED_BUG, "--no-selftests", *ccache]
+        rc = self.tgtsim(*planted, *(["--port-checked"] if debug_clean else []))
         self.parts.append(("planted", int(rc == 0), int(rc != 0), 0,
                            f"planted bug {PLANTED_BUG} caught by the debug profile"))
         self.rcs.append(rc)
@@ -182,6 +305,20 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--debug", action="store_true",
                    help="also run the debug profile (sanitizers) and prove it catches a "
                    "planted bug; their counts join the closing line (what CI runs)")
+    p.add_argument("--shards", type=int, default=2, metavar="N",
+                   help="the kernel part runs its matrix cells as N shards in sequence, then "
+                   "merges them (default 2), as a CI with N runners would")
+    p.add_argument("--compare-shards", action="store_true",
+                   help="also run the coverage cells unsharded and compare them with the 4 "
+                   "shards of gitlab-ci-local (tools/check_ci.py --compare)")
+    p.add_argument("--bisect", action="store_true",
+                   help="also run tgtsim check-bisect (a cold kernel build: minutes; CI runs it)")
+    p.add_argument("--slow", action="store_true",
+                   help="also the slow tests (a kernel build of their own: diff coverage of a "
+                   "history, tools/tests/test_diffcov_kernel.py)")
+    p.add_argument("--pytest-runs", type=int, default=1, metavar="N",
+                   help="run pytest N times in a row; runs 2..N are the `flake` part, one "
+                   "check each")
     p.add_argument("--no-deps", action="store_true", help="skip the dependency step")
     p.add_argument("--no-ccache", action="store_true", help="do not use ccache")
     p.add_argument("--kernel-src", default=os.environ.get("KERNEL_SRC") or None,
@@ -195,7 +332,11 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("-v", "--verbose", action="store_true", help="full output of the kernel jobs")
     args, passthrough = p.parse_known_args(list(argv))
     if args.no_kernel and passthrough:
-        p.error(f"{' '.join(passthrough)}: options of `tgtsim all`, not for --no-kernel")
+        p.error(f"{' '.join(passthrough)}: options of `tgtsim shard`, not for --no-kernel")
+    if args.pytest_runs < 1:
+        p.error(f"--pytest-runs must be >= 1 (got {args.pytest_runs})")
+    if args.shards < 1:
+        p.error(f"--shards must be >= 1 (got {args.shards})")
     return args, passthrough
 
 
@@ -211,6 +352,7 @@ def main(argv: Sequence[str]) -> int:
     if args.no_kernel:
         checks.pytest()
         checks.mypy()
+        checks.ci(static=True)
     else:
         checks.kernel()
     return checks.report()

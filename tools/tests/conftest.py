@@ -186,3 +186,10 @@ def patch_for(tmp_path: Path, base_tree_files, edit, subject: str, name: str) ->
     edit(repo)
     git(repo, "commit", "-qam", subject)
     return git(repo, "format-patch", "--stdout", "-1", "HEAD") + "\n"
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "uml: boots a real UML kernel (build/kbuild/*/linux; "
+                            "skipped without one)")
+    config.addinivalue_line("markers", "slow: builds a kernel of its own (minutes; `-m slow`, "
+                            "make check CHECK_SLOW=1, CI)")

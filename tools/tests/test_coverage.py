@@ -330,11 +330,22 @@ def test_specs_limit_instrumentation(tmp_path: Path) -> None:
     assert not instrumented("block/b.o") and not instrumented("lib/onexc.o")
 
 
-def test_check_scope(cov: Paths) -> None:
-    coverage.check_scope(cov)              # drivers/scsi/scsi.c is in the default scope
+def test_check_scope(cov: Paths, tmp_path: Path) -> None:
+    """A C file of the series outside coverage/scope is instrumented all the
+    same: the scope grows by it, and the run says so."""
+    import io
+    from tgtsim.progress import Progress
+    assert coverage.check_scope(cov) == []    # drivers/scsi/scsi.c is in the default scope
     (cov.root / "coverage/scope").write_text("block/\n")
-    with pytest.raises(UsageError, match="outside coverage/scope .*drivers/scsi/scsi.c"):
-        coverage.check_scope(cov)
+    err = io.StringIO()
+    assert coverage.check_scope(cov, Progress(err, live=False)) == ["drivers/scsi/scsi.c"]
+    assert "scope grows by" in err.getvalue() and "drivers/scsi/scsi.c" in err.getvalue()
+    assert coverage.effective_scope(cov) == ["block/", "drivers/scsi/scsi.c"]
+    (opt,) = coverage.make_options(cov)
+    assert "/drivers/scsi/scsi[.]c" in Path(opt.split("-specs=", 1)[1]).read_text()
+    # not prepared: the scope file alone
+    assert coverage.effective_scope(Paths.make(tmp_path / "none")) == list(
+        coverage.DEFAULT_SCOPE)
 
 
 def test_cobertura_cmd_scope(tmp_path: Path) -> None:

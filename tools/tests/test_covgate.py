@@ -153,6 +153,36 @@ def test_exclusions() -> None:
     assert rep.lines_ok() and not rep.branches_ok()   # a.c:3 still half taken
 
 
+def test_exclusion_of_a_branch_body() -> None:
+    """/REGEX/+N takes the matching line and the N lines after it."""
+    t = th(100, 100, "exclude-branches a.c:/if \\(bar\\)/ the WARN never fires\n"
+                     "exclude a.c:/if \\(bar\\)/+1 the WARN never fires\n")
+    e = t.exclusions[1]
+    assert (e.regex, e.after, e.reason) == ("if \\(bar\\)", 1, "the WARN never fires")
+    assert e.describe() == "exclude a.c:/if \\(bar\\)/+1"
+    assert e.lines_of("a.c", PATCH["a.c"]) == {3, 4}
+    assert e.lines_of("b.h", PATCH["b.h"]) == set()
+    rep = covgate.patch_report(PATCH, DATA, t)
+    a = next(f for f in rep.files if f.path == "a.c")
+    assert sorted(a.excluded) == [3, 4] and a.uncovered == [1]
+    assert rep.unused_exclusions == [t.exclusions[0]]   # line 3 went with the line exclusion
+
+
+@pytest.mark.parametrize("target,regex,after,reason", [
+    ("a.c:/x/+12 why", "x", 12, "why"),
+    ("a.c:/x/+ why", None, 0, ""),          # '+' without a count: not the end
+    ("a.c:/x\\/+2/ why", "x/+2", 0, "why"),
+])
+def test_regex_after_syntax(target: str, regex: str | None, after: int, reason: str) -> None:
+    text = f"patch-lines 1\npatch-branches 1\nexclude {target}\n"
+    if regex is None:
+        with pytest.raises(UsageError):
+            covgate.parse_thresholds(text)
+        return
+    e = covgate.parse_thresholds(text).exclusions[0]
+    assert (e.regex, e.after, e.reason) == (regex, after, reason)
+
+
 def test_to_dict() -> None:
     d = covgate.patch_report(PATCH, DATA, th(60, 10)).to_dict()
     assert d["lines"] == {"hit": 3, "total": 6, "percent": 50.0, "threshold": 60.0, "ok": False}

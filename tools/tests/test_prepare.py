@@ -1,3 +1,4 @@
+import time
 import os
 from pathlib import Path
 
@@ -153,3 +154,27 @@ def test_recovers_from_interrupted_overlay(project: Paths, quiet, monkeypatch) -
     assert prepare.prepare(project, quiet).changed
     assert Git(project.linux).is_clean()
     assert (project.linux / "drivers/scsi/sim_lld/sim_lld.c").read_text() == "int v2;\n"
+
+
+def test_another_commit_of_the_same_tree_is_switched_in_place(
+        project: Paths, quiet, tmp_path: Path, fake_git_kernel: Path) -> None:
+    """A bisection step: build/linux is not cloned again, and only the files
+    the new commit changed get a new mtime (make rebuilds only them)."""
+    add_patch(project, tmp_path, "0001-scsi-b.patch", "int b2;", "scsi: change b")
+    prepare.prepare(project, quiet, str(fake_git_kernel), "v6.12")
+    tree = project.linux
+    (tree / ".git" / "marker").write_text("same clone\n")
+    old = {p: (tree / p).stat().st_mtime_ns for p in ("Makefile", "drivers/scsi/scsi.c",
+                                                      "drivers/scsi/sim_lld/sim_lld.c")}
+    time.sleep(0.05)
+    (fake_git_kernel / "drivers/scsi/hosts.c").write_text("int hosts;\n")
+    git(fake_git_kernel, "add", "-A", "-f")
+    git(fake_git_kernel, "commit", "-qm", "scsi: hosts")
+    r = prepare.prepare(project, quiet, str(fake_git_kernel), "HEAD")
+    assert r.changed and r.applied == ["0001-scsi-b.patch"]
+    assert (tree / ".git" / "marker").is_file()
+    assert (tree / "drivers/scsi/hosts.c").read_text() == "int hosts;\n"
+    assert "int b2;" in (tree / "drivers/scsi/scsi.c").read_text()
+    assert {p: (tree / p).stat().st_mtime_ns for p in old} == old
+    assert git(tree, "status", "--porcelain") == ""
+    assert prepare.load_state(tree).base_commit == git(fake_git_kernel, "rev-parse", "HEAD")

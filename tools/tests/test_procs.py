@@ -46,3 +46,37 @@ def test_run_quiet() -> None:
     assert procs.run_quiet(["true"]).returncode == 0
     with pytest.raises(InfraError, match="boom"):
         procs.run_quiet(["sh", "-c", "echo boom >&2; exit 1"])
+
+
+def test_signal_deferred_while_a_child_starts() -> None:
+    """A signal between starting a child and registering it is raised once
+    the child is registered; a second signal is ignored (the cleanup of the
+    first must not be cut short); SIGTERM is Terminated (exit 143)."""
+    import os
+    import signal
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        # whatever this process inherited (a background job ignores SIGINT)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        procs.install_signal_handlers()
+        with pytest.raises(KeyboardInterrupt):
+            with procs.deferred_signals():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)          # the handler ran: only noted
+                noted = True
+        assert noted
+        os.kill(os.getpid(), signal.SIGTERM)    # after the first: ignored
+        time.sleep(0.05)
+        procs.install_signal_handlers()         # a new command
+        with pytest.raises(procs.Terminated):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+        assert procs.interrupted(procs.Terminated()) == 143
+        assert procs.stopping()
+        with pytest.raises(procs.Stopping):     # no child starts any more
+            procs.run_watched(["true"])
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)
+        procs._STOPPING.clear()
+        procs._FIRED[0] = False

@@ -83,8 +83,8 @@ def test_json(kunit_dir: Path) -> None:
     data = json.loads(report.results_json(results(kunit_dir, "skip.log"), info))
     assert data["counts"] == {"passed": 1, "failed": 0, "skipped": 1}
     assert data["profile"] == "kunit" and data["exit_code"] == 0
-    assert list(data)[:7] == ["run_id", "profile", "started", "duration", "kernel_args",
-                              "returncode", "expect_kmemleak"]
+    assert list(data)[:8] == ["schema_version", "run_id", "profile", "started", "duration",
+                              "kernel_args", "returncode", "expect_kmemleak"]
     assert "selftests" not in data and "coverage" not in data and "failed_step" not in data
     assert data["suites"][0]["cases"][1]["status"] == "skipped"
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA, TOOLS, eventually, latest_run
+from test_signals import defaults
 
 PASS_LOG = DATA / "pass.log"
 
@@ -78,9 +79,12 @@ def tgtsim(root: Path, kunit_dir: Path, *args: str) -> subprocess.Popen:
     env = dict(os.environ, TGTSIM_ROOT=str(root), TGTSIM_KUNIT_DIR=str(kunit_dir),
                PYTHONPATH=str(TOOLS), CI="true")
     env.pop("TGTSIM_DEBUG", None)
+    # SIGINT and SIGTERM at their defaults, whatever this process inherited:
+    # started as a background job, pytest has SIGINT ignored, and so would
+    # tgtsim (which then keeps ignoring it: test_signals.py)
     return subprocess.Popen([sys.executable, "-m", "tgtsim", "--build-dir", str(root / "build"),
                              *args], cwd=root, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=defaults())
 
 
 # a kernel that prints the start of its KTAP, starts a helper process (as

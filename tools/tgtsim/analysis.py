@@ -11,6 +11,7 @@ from typing import Optional
 
 from tgtsim import kunit_results, sanitizers, selftests
 from tgtsim.boots import CONSOLE, SELFTEST_CONSOLE, SelftestInfo
+from tgtsim.console import split_times
 from tgtsim.errors import InfraError
 from tgtsim.ktap import Ktap, parse
 from tgtsim.results import Results
@@ -24,11 +25,13 @@ def analyse(kunit: BootResult, selftest: Optional[SelftestInfo], kunit_dir: Path
     """The results of a run from its KUnit boot and its selftest side;
     with `ktap_dir`, the KTAP part of each console is written there
     (ktap.log, selftests.ktap)."""
-    parsed = parse(kunit_dir, kunit.lines)
+    lines, times = split_times(kunit.lines)      # printk.time=1: each line's time
+    parsed = parse(kunit_dir, lines)
     if ktap_dir is not None:
-        _write(ktap_dir / KTAP_LOG, parsed, kunit.lines)
-    res = kunit_results.analyse(kunit.lines, parsed, hang=kunit.hang,
-                                returncode=kunit.returncode, expect_kmemleak=expect_kmemleak)
+        _write(ktap_dir / KTAP_LOG, parsed, lines)
+    res = kunit_results.analyse(lines, parsed, hang=kunit.hang,
+                                returncode=kunit.returncode, expect_kmemleak=expect_kmemleak,
+                                times=times)
     if selftest is None:
         return res
     if selftest.build_error is not None:

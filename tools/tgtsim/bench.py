@@ -51,7 +51,7 @@ PARTS = ("kernel", "incremental", "make", "bisect")
 SUITE_GLOB = "tgt_bench*"
 BENCH_SUBDIR = "bench"         # out/bench/<id>, build/bench/
 PORT_FILE = "drivers/scsi/scsi_tgt_lib.c"
-BISECT_ARGS = ("--profile", "kunit", "--filter", "tgt_cmd*")
+BISECT_ARGS = ("--profile", "kunit", "--filter", "tgt_cmd*", "--no-selftests")
 STEP_TIMEOUT = 3600.0
 # variables of an outer make that must not reach the make we time
 MAKE_ENV_DROP = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKE_TERMOUT",
@@ -319,10 +319,9 @@ def bisect_part(b: Bench) -> None:
             shutil.rmtree(bdir)
         took = []
         for step, commit in (("cold", a), ("second", bb)):
-            _git(src, "update-ref", "--no-deref", "HEAD", commit)
             cmd = [str(launcher), "--build-dir", str(bdir), "--out", str(b.out / "bisect-out"),
                    "--jobs", str(b.opts.jobs), "bisect-step", "--kernel-src", str(src),
-                   *BISECT_ARGS]
+                   "--commit", commit, *BISECT_ARGS]
             log = b.out / f"bisect-{rep}-{step}.log"
             with b.progress.step(f"bench: bisect-step {step} {rep + 1}/{b.opts.reps}"):
                 t, rc = timed(cmd, log, env=clean_env())

@@ -29,7 +29,7 @@ import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from tgtsim.errors import UsageError
 
@@ -133,7 +133,7 @@ class Figures:
     def group(self, group: str) -> list[Figure]:
         return [f for f in self.by_key.values() if f.group == group]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Figure]:
         return iter(self.by_key.values())
 
     def __len__(self) -> int:

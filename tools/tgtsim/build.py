@@ -28,6 +28,20 @@ from tgtsim.progress import Progress
 ERROR_RE = re.compile(r"^\S+:\d+(?::\d+)?: (?:fatal )?error: |undefined reference to|"
                       r"^ld: |multiple definition of|^\S+: error: |^Error: |"
                       r"^\S*Kconfig:\d+: |No rule to make target")
+# a build that failed for the host's sake, not the tree's: the tool's
+# failure (exit 3, TOOL_FAILURE), never the commit's (a bisection aborts)
+HOST_FAILURES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), why) for p, why in (
+        (r"No space left on device|Disk quota exceeded", "the disk is full"),
+        (r"Read-only file system", "the build directory is read-only"),
+        (r"Cannot allocate memory|virtual memory exhausted|out of memory allocating"
+         r"|Killed signal terminated program|fatal error: Killed", "out of memory"),
+        (r"^(?:/bin/)?(?:ba|da)?sh: (?:\d+: )?(\S+): (?:command )?not found",
+         "a program is missing: {0}"),
+        (r"^make(?:\[\d+\])?: (\S+): (?:No such file or directory|Command not found)",
+         "a program is missing: {0}"),
+        (r"^ccache: error: ", "ccache failed"),
+    ))
 CONTEXT_AFTER = 4
 MAX_ERRORS = 8
 
@@ -62,6 +76,23 @@ def compile_errors(lines: list[str]) -> list[str]:
     if not out:  # nothing recognisable: the last lines of make
         out = [ln for ln in lines if ln.strip()][-15:]
     return out
+
+
+def host_failure(lines: list[str]) -> str:
+    """Why a failed build is the host's failure ('' if it is the tree's)."""
+    for line in lines:
+        for pat, why in HOST_FAILURES:
+            m = pat.search(line)
+            if m:
+                return why.format(*m.groups())
+    return ""
+
+
+def _failed(what: str, lines: list[str], detail: list[str]) -> InfraError:
+    """The build failed for the host's sake (host_failure), not the tree's."""
+    why = host_failure(lines)
+    return InfraError(f"{what}: {why} (the host's failure, not the tree's)",
+                      detail="\n".join(detail))
 
 
 def config_errors(lines: list[str]) -> list[str]:
@@ -144,15 +175,19 @@ def build(paths: Paths, profile: str, progress: Progress, jobs: int,
         with progress.step(f"configure {profile}"):
             res = run_watched(cmd, cwd=tree, env=build_env(paths), on_line=on_line, timeout=900)
         if res.returncode != 0:
-            raise BuildError(f"kernel configuration for profile '{profile}' failed "
-                             f"(log: {log_path})", detail="\n".join(config_errors(res.lines)))
+            what = f"kernel configuration for profile '{profile}' failed (log: {log_path})"
+            if host_failure(res.lines):
+                raise _failed(what, res.lines, config_errors(res.lines))
+            raise BuildError(what, detail="\n".join(config_errors(res.lines)))
         cmd = ["make", "ARCH=um", f"O={kb}", f"--jobs={jobs}", *opts, "all"]
         log.write("$ " + " ".join(cmd) + "\n")
         with progress.step(f"build {profile}"):
             res = run_watched(cmd, cwd=tree, env=build_env(paths), on_line=on_line)
         if res.returncode != 0:
-            raise BuildError(f"build of profile '{profile}' failed (full log: {log_path})",
-                             detail="\n".join(compile_errors(res.lines)))
+            what = f"build of profile '{profile}' failed (full log: {log_path})"
+            if host_failure(res.lines):
+                raise _failed(what, res.lines, compile_errors(res.lines))
+            raise BuildError(what, detail="\n".join(compile_errors(res.lines)))
     binary = kb / "linux"
     if not binary.is_file():
         raise BuildError(f"build of profile '{profile}' produced no {binary}")

@@ -7,20 +7,23 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import signal
+import random
+import shlex
 import sys
-import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NoReturn, Optional, Sequence
 
-from tgtsim import (__version__, bench, bisect, build, chunktrace, coverage, covgate, deps,
-                    lint, mutants, planted, prepare, refresh, report, run, runindex)
-from tgtsim.errors import EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE, TgtsimError, UsageError
+from tgtsim import (__version__, bench, bisect, bisect_check, build, chunktrace, coverage, covgate,
+                    deps, lint, matrix, merge, mutants, planted, prepare, refresh, report, run,
+                    runindex, shard)
+from tgtsim.errors import EXIT_INFRA, EXIT_USAGE, TgtsimError, UsageError
+from tgtsim.gitutil import Git
 from tgtsim.paths import Paths, find_repo_root
-from tgtsim.procs import kill_all_children
+from tgtsim.procs import install_signal_handlers, interrupted
 from tgtsim.progress import Progress, Timings
-from tgtsim.uml import BootOptions
+from tgtsim.uml import SEED_MAX, BootOptions
 
 EPILOG_EXIT = ("exit codes: 0 all passed, 1 test failure, 2 usage/config error, "
                "3 build or infrastructure error (compile error, patch does not apply, "
@@ -50,6 +53,36 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text}") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1: {text}")
+    return v
+
+
+def _seed(text: str) -> int | str:
+    if text == "random":
+        return text
+    try:
+        v = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number nor `random`: {text!r}") from None
+    if not 0 <= v <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be in 0..{SEED_MAX}: {text}")
+    return v
+
+
+def pick_seed(args: argparse.Namespace, progress: Progress) -> None:
+    """`--seed random`: the seed of this run, printed before anything else."""
+    if getattr(args, "seed", None) == "random":
+        args.seed = random.SystemRandom().randint(1, SEED_MAX)
+        progress.info(f"seed {args.seed} (--seed random; `--seed {args.seed}` repeats "
+                      "this run's random sequences)")
+
+
+def _percent(text: str) -> float:
+    try:
+        v = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
+    if not 0 <= v <= 100:
+        raise argparse.ArgumentTypeError(f"must be in 0..100: {text}")
     return v
 
 
@@ -83,8 +116,11 @@ def _run_opts(sp: Parser, idle_default: float = 120.0) -> None:
                     f"(default {idle_default:g})")
     sp.add_argument("--filter", dest="filter_glob", default="", metavar="GLOB",
                     help="run only matching tests (kunit.filter_glob, e.g. 'scsi*')")
-    sp.add_argument("--seed", type=int, default=None,
-                    help="seed passed to the tgt_kunit suites (tgt_kunit.seed=N)")
+    sp.add_argument("--seed", type=_seed, default=None, metavar="N|random",
+                    help="seed of every seeded test: tgt_kunit.seed=N and "
+                    "sim_lld_kunit.seed=N (KUnit), tgtsim_seed=N (selftests); `random` "
+                    f"picks one in 1..{SEED_MAX}, prints it first and records it in "
+                    "results.json (`seed`)")
     sp.add_argument("--kernel-arg", dest="kernel_args", action="append", default=[],
                     metavar="ARG", help="extra kernel command line argument (repeatable)")
     sp.add_argument("--no-selftests", dest="selftests", action="store_false",
@@ -105,12 +141,30 @@ def _keep_opt(sp: Parser) -> None:
                     f"(default {runindex.DEFAULT_KEEP}; never the one out/latest points to)")
 
 
+def _repeat(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= v <= 1000:
+        raise argparse.ArgumentTypeError(f"must be in 1..1000: {text}")
+    return v
+
+
+def _repeat_opt(sp: Parser) -> None:
+    sp.add_argument("--repeat", type=_repeat, default=1, metavar="N",
+                    help="boot the same kernel N times and report every case (and, for the "
+                    "coverage profile, every patch line) that did not give the same result "
+                    "each time (out/repeat/<id>/stability.txt); exit 1 if one did not")
+
+
 def _job_opts(sp: Parser) -> None:
     sp.add_argument("--no-deps", action="store_true", help="skip the dependency step")
     _ccache_opt(sp)
     _source_opts(sp)
     _run_opts(sp)
     _keep_opt(sp)
+    _repeat_opt(sp)
 
 
 def boot_options(args: argparse.Namespace) -> BootOptions:
@@ -130,10 +184,14 @@ def job_options(args: argparse.Namespace) -> run.JobOptions:
         coverage=coverage.Options(gate=not given.get("no_gate", False),
                                   html=not given.get("no_html", False),
                                   cobertura=not given.get("no_cobertura", False),
-                                  jobs=args.jobs),
+                                  jobs=args.jobs, diff_base=given.get("diff_base"),
+                                  diff_base_tgtsim=given.get("diff_base_tgtsim"),
+                                  fail_under=given.get("fail_under"),
+                                  kernel_src=args.kernel_src),
         deps=not args.no_deps, use_ccache=not args.no_ccache,
         kernel_src=args.kernel_src, kernel_ref=args.kernel_ref,
-        keep=getattr(args, "keep", runindex.DEFAULT_KEEP))
+        keep=getattr(args, "keep", runindex.DEFAULT_KEEP),
+        repeat=given.get("repeat", 1))
 
 
 # -- the commands ------------------------------------------------------------
@@ -171,15 +229,116 @@ def cmd_build(paths: Paths, args: argparse.Namespace, progress: Progress) -> int
     return 0
 
 
+def _matrix_file_opt(sp: Parser) -> None:
+    sp.add_argument("--matrix", metavar="FILE", default=None,
+                    help="the matrix file (default: matrix.toml of the checkout)")
+
+
+def matrix_file(paths: Paths, args: argparse.Namespace) -> Path:
+    return Path(args.matrix) if args.matrix else matrix.default_path(paths.root)
+
+
 def _run_cmd_opts(sp: Parser) -> None:
-    sp.add_argument("profile", metavar="PROFILE", nargs="?", default="kunit")
+    sp.add_argument("profile", metavar="PROFILE", nargs="?", default=None,
+                    help="the profile whose built kernel to boot (default kunit)")
+    sp.add_argument("--cell", metavar="ID", help="run a cell of the matrix (its profile, "
+                    "suites, selftest programs, seed and kernel arguments; see "
+                    "`tgtsim matrix list`)")
+    _matrix_file_opt(sp)
     _run_opts(sp)
     _keep_opt(sp)
+    _repeat_opt(sp)
 
 
 def cmd_run(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    return run.run_profile(paths, args.profile, boot_options(args), progress,
-                           keep=args.keep).exit_code()
+    if args.cell:
+        path = matrix_file(paths, args)
+        cell = matrix.find(matrix.load(path, paths.profiles), args.cell, path)
+        if args.profile not in (None, cell.profile):
+            raise UsageError(f"cell {cell.id} is of profile {cell.profile}, not {args.profile}")
+        return shard.run_cell(paths, cell, boot_options(args), progress,
+                              args.jobs).exit_code()
+    opts = boot_options(args)
+    profile = args.profile or "kunit"
+    if args.repeat > 1:
+        return run.repeat_profile(paths, profile, opts, progress, args.repeat).exit_code()
+    return run.run_profile(paths, profile, opts, progress, keep=args.keep).exit_code()
+
+
+def _matrix_opts(sp: Parser) -> None:
+    sp.add_argument("action", choices=("list",), help="list: the cells with their ids")
+    sp.add_argument("--cells", default="", metavar="GLOBS",
+                    help="only the cells whose id matches (comma-separated globs)")
+    sp.add_argument("--total", type=int, default=0, metavar="T",
+                    help="also show which of T shards runs each cell")
+    _matrix_file_opt(sp)
+
+
+def cmd_matrix(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    path = matrix_file(paths, args)
+    cells = matrix.select(matrix.load(path, paths.profiles), args.cells)
+    where: dict[str, int] = {}
+    if args.total:
+        if args.total < 1:
+            raise UsageError(f"--total must be >= 1 (got {args.total})")
+        for k, part in enumerate(matrix.shares(cells, args.total), 1):
+            where.update({c.id: k for c in part})
+    for c in cells:
+        shard_col = f"  shard {where[c.id]}/{args.total}" if where else ""
+        sys.stdout.write(f"{c.id:<22} {c.profile:<9} ~{c.estimate:>4.0f} s  "
+                         f"{c.describe()}{shard_col}\n")
+    return 0
+
+
+def _shard_opts(sp: Parser) -> None:
+    sp.add_argument("--index", type=int, required=True, metavar="I",
+                    help="this shard, 1..T (GitLab: $CI_NODE_INDEX)")
+    sp.add_argument("--total", type=int, required=True, metavar="T",
+                    help="the number of shards (GitLab: $CI_NODE_TOTAL)")
+    sp.add_argument("--cells", default="", metavar="GLOBS",
+                    help="shard only the cells whose id matches (comma-separated globs)")
+    sp.add_argument("--dry-run", action="store_true", help="only print the shard's cells")
+    _matrix_file_opt(sp)
+    sp.add_argument("--no-deps", action="store_true", help="skip the dependency step")
+    _ccache_opt(sp)
+    _source_opts(sp)
+    sp.add_argument("--timeout", type=_positive_float, default=600.0, metavar="S",
+                    help="kill a cell's kernel after S seconds (default 600)")
+    sp.add_argument("--idle-timeout", type=_positive_float, default=120.0, metavar="S",
+                    help="kill a kernel after S seconds without output (default 120)")
+    sp.add_argument("--selftest-timeout", type=_positive_float, default=300.0, metavar="S",
+                    help="kill a cell's selftest boot after S seconds (default 300)")
+
+
+def cmd_shard(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    boot = BootOptions(timeout=args.timeout, idle_timeout=args.idle_timeout,
+                       selftest_timeout=args.selftest_timeout, jobs=args.jobs)
+    return shard.run_shard(paths, shard.ShardOptions(
+        index=args.index, total=args.total, matrix_file=matrix_file(paths, args),
+        cells=args.cells, boot=boot, deps=not args.no_deps, use_ccache=not args.no_ccache,
+        kernel_src=args.kernel_src, kernel_ref=args.kernel_ref, dry_run=args.dry_run), progress)
+
+
+def _merge_opts(sp: Parser) -> None:
+    sp.add_argument("dirs", nargs="+", metavar="DIR",
+                    help="directories holding the cells' run directories (out/runs of each "
+                    "shard, or downloaded artifacts)")
+    sp.add_argument("--out-dir", metavar="DIR", help="where to write (default: OUT/merged)")
+    sp.add_argument("--no-gate", action="store_true",
+                    help="report only: the merged coverage below coverage/thresholds does "
+                    "not fail")
+    sp.add_argument("--expect", default=None, metavar="GLOBS",
+                    help="the cells that must be there (comma-separated globs of the matrix; "
+                    "'*': all): a missing one is a failure")
+    _matrix_file_opt(sp)
+
+
+def cmd_merge(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    expect = merge.default_expect(paths, matrix_file(paths, args), args.expect) \
+        if args.expect is not None else None
+    out = Path(args.out_dir) if args.out_dir else paths.out / "merged"
+    return merge.merge(paths, [Path(d) for d in args.dirs], out.resolve(), progress,
+                       gate=not args.no_gate, expect=expect)
 
 
 def _report_opts(sp: Parser) -> None:
@@ -200,7 +359,7 @@ def _all_opts(sp: Parser) -> None:
 
 
 def cmd_all(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    return run.main_job(paths, job_options(args), progress).exit_code()
+    return run.job(paths, job_options(args), progress).exit_code()
 
 
 def _coverage_opts(sp: Parser) -> None:
@@ -214,14 +373,27 @@ def _coverage_opts(sp: Parser) -> None:
     sp.add_argument("--tracefile", metavar="FILE",
                     help="no build or boot: print the patch-line report and apply the gate "
                     "to this lcov tracefile (needs a prepared build/linux)")
+    sp.add_argument("--diff-base", metavar="REF",
+                    help="diff coverage of the kernel tree: the lines added or changed "
+                    "between REF (as KERNEL_SRC names it) and the tested HEAD (your commits "
+                    "plus the series); coverage/diff.txt, .md, .json, -cobertura.xml")
+    sp.add_argument("--diff-base-tgtsim", metavar="REF",
+                    help="the same for this checkout's sim_lld/ and kunit/ against REF "
+                    "(coverage/diff-tgtsim.*)")
+    sp.add_argument("--fail-under", type=_percent, metavar="PCT",
+                    help="fail (exit 1) when the changed lines or their branches are "
+                    "covered below PCT percent (needs --diff-base or --diff-base-tgtsim)")
     _job_opts(sp)
 
 
 def cmd_coverage(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    if args.tracefile:
-        return coverage.check_tracefile(paths, Path(args.tracefile), not args.no_gate)
+    if args.fail_under is not None and not (args.diff_base or args.diff_base_tgtsim):
+        raise UsageError("--fail-under needs --diff-base REF or --diff-base-tgtsim REF")
     args.profile = coverage.PROFILE
-    rc = run.main_job(paths, job_options(args), progress).exit_code()
+    if args.tracefile:
+        return coverage.check_tracefile(paths, Path(args.tracefile), not args.no_gate,
+                                        job_options(args).coverage)
+    rc = run.job(paths, job_options(args), progress).exit_code()
     if args.raise_thresholds:
         if rc != 0:
             progress.info("coverage: run not passing, thresholds left as they are")
@@ -263,30 +435,148 @@ def cmd_mutants(paths: Paths, args: argparse.Namespace, progress: Progress) -> i
                        make_options_for=lambda p: coverage.build_options(paths, p))
 
 
-def _bisect_opts(sp: Parser) -> None:
+def _bisect_step_opts(sp: Parser) -> None:
     sp.add_argument("--profile", default=os.environ.get("PROFILE") or "kunit")
     sp.add_argument("--kernel-src", default=os.environ.get("KERNEL_SRC") or None,
                     metavar="PATH", help="the tree being bisected (default: $KERNEL_SRC, "
                     "else the git tree of the current directory)")
+    sp.add_argument("--commit", metavar="REF", help="the commit to test (default: "
+                    "BISECT_HEAD of a `git bisect start --no-checkout`, else HEAD)")
+    sp.add_argument("--record", metavar="FILE", help="append the step's record (commit, "
+                    "verdict, seconds, failing cases, run directory) to FILE as a JSON line")
+    sp.add_argument("--phase", default="bisect", choices=("bisect", "check"),
+                    help=argparse.SUPPRESS)
     _ccache_opt(sp)
     _run_opts(sp)
     _keep_opt(sp)
 
 
 def cmd_bisect_step(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
-    head = "?"
+    """Never an exit code git would take for a verdict it is not: every
+    error ends in 125 (the commit cannot be tested) or 128 (abort)."""
+    started = time.monotonic()
+    commit, reason, failing = "", "", []
+    src: Optional[str] = None
+    before = report.latest(paths.out)
     try:
-        args.kernel_src, args.kernel_ref = bisect.tree(args.kernel_src)
-        head = args.kernel_ref[:12]
+        src, commit = bisect.tree(args.kernel_src, args.commit)
+        args.kernel_src, args.kernel_ref = src, commit
         args.no_deps = True
-        progress.info(f"bisect-step: {args.kernel_src} at {head}")
-        status = run.main_job(paths, job_options(args), progress).status
+        progress.info(f"bisect-step: {src} at {commit[:12]}")
+        opts = job_options(args)
+        opts.coverage.gate = False            # the gate is no verdict on the kernel
+        res = run.main_job(paths, opts, progress)
+        code = bisect.verdict(res)
+        failing = bisect.kernel_failures(res)
+        if code not in (bisect.GOOD, bisect.BAD) and res.crash is not None:
+            reason = res.crash.reason
     except TgtsimError as e:
         print_error(e)
-        status = e.status
-    code = bisect.code(status)
-    progress.info(f"bisect-step: {head} is {bisect.WORDS[code]}")
+        code, reason = bisect.error_code(e), e.message
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:    # tgtsim's own bug: no verdict on the commit
+        if os.environ.get("TGTSIM_DEBUG"):
+            raise
+        reason = f"internal error: {type(e).__name__}: {e}"
+        sys.stderr.write(f"tgtsim: {reason}\n")
+        code = bisect.ABORT
+    after = report.latest(paths.out)
+    if args.record and commit:
+        subject = ""
+        if src:
+            cp = Git(Path(src)).run("log", "-1", "--format=%s", commit, check=False)
+            subject = cp.stdout.strip()
+        bisect.record_step(Path(args.record), bisect.Step(
+            commit=commit, verdict=bisect.VERDICTS[code], code=code,
+            seconds=round(time.monotonic() - started, 1), subject=subject,
+            failing=failing, reason=reason, phase=args.phase,
+            run=str(after) if after is not None and after != before else None))
+    progress.info(f"bisect-step: {commit[:12] or '?'} is {bisect.WORDS[code]}"
+                  + (f": {reason}" if reason and code != bisect.BAD else ""))
     return code
+
+
+def _bisect_opts(sp: Parser) -> None:
+    sp.add_argument("--good", required=True, metavar="REF", help="a commit that passes")
+    sp.add_argument("--bad", required=True, metavar="REF", help="a later commit that fails")
+    sp.add_argument("--kernel", default=os.environ.get("KERNEL_SRC") or None, metavar="PATH",
+                    help="the Linux 6.12 git tree to bisect (default: $KERNEL_SRC)")
+    sp.add_argument("--profile", default=os.environ.get("PROFILE") or "kunit")
+    _ccache_opt(sp)
+    _run_opts(sp)
+
+
+def bisect_step_command(paths: Paths, args: argparse.Namespace, tree: Path,
+                        out: Path) -> list[str]:
+    """`tgtsim bisect-step` as the driver runs it: its runs in `out`, its tree
+    and build directories in build/bisect/ (reused by every step)."""
+    cmd = [sys.executable, "-m", "tgtsim", "--out", str(out),
+           "--build-dir", str(paths.build / "bisect"), "--jobs", str(args.jobs)]
+    if args.verbose:
+        cmd.append("-v")
+    cmd += ["bisect-step", "--kernel-src", str(tree), "--profile", args.profile,
+            "--timeout", f"{args.timeout:g}", "--idle-timeout", f"{args.idle_timeout:g}",
+            "--selftest-timeout", f"{args.selftest_timeout:g}"]
+    if args.filter_glob:
+        cmd += ["--filter", args.filter_glob]
+    if args.seed is not None:
+        cmd += ["--seed", str(args.seed)]
+    for a in args.kernel_args:
+        cmd += ["--kernel-arg", a]
+    if not args.selftests:
+        cmd.append("--no-selftests")
+    if args.selftest_filter:
+        cmd += ["--selftest-filter", args.selftest_filter]
+    if args.no_ccache:
+        cmd.append("--no-ccache")
+    return cmd
+
+
+def cmd_bisect(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    if not args.kernel:
+        raise UsageError("bisect: name the kernel tree: --kernel PATH or KERNEL_SRC=PATH")
+    tree = Path(args.kernel).expanduser().resolve()
+    if not tree.is_dir():
+        raise UsageError(f"bisect: {args.kernel}: no such directory")
+    out = paths.out / "bisect" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    n = 1
+    while out.exists():
+        n += 1
+        out = out.with_name(out.name.split("-")[0] + f"-{n}")
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(paths.root / "tools")] + [p for p in os.environ.get("PYTHONPATH", "").split(
+            os.pathsep) if p])
+    step = os.environ.get("TGTSIM_BISECT_STEP")      # the tests' fake step
+    opts = bisect.Options(tree=tree, good=args.good, bad=args.bad, out=out,
+                          step_cmd=shlex.split(step) if step else
+                          bisect_step_command(paths, args, tree, out))
+    return bisect.run(opts, progress.info).exit_code
+
+
+def _check_bisect_opts(sp: Parser) -> None:
+    sp.add_argument("--profile", default="kunit")
+    sp.add_argument("--filter", dest="filter_glob", default=bisect_check.FILTER,
+                    metavar="GLOB", help=f"the suites of each step (default {bisect_check.FILTER})")
+    sp.add_argument("--no-sigterm", action="store_true",
+                    help="leave out the second bisection, interrupted by SIGTERM")
+    sp.add_argument("--shared-ccache", action="store_true",
+                    help="use your ccache, not an empty one: a quick functional run whose "
+                    "first step is not cold (the ratio is reported, not checked)")
+    sp.add_argument("--reuse-history", action="store_true",
+                    help="the history of an earlier check-bisect (the builds are still cold)")
+    sp.add_argument("--sigterm-only", action="store_true",
+                    help="only the bisection interrupted by SIGTERM, on the history and "
+                    "ccache of an earlier check-bisect")
+
+
+def cmd_check_bisect(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    if args.sigterm_only:
+        return bisect_check.run_sigterm_only(paths, progress, args.jobs, args.profile,
+                                             args.filter_glob)
+    return bisect_check.run(paths, progress, args.jobs, args.profile, args.filter_glob,
+                            sigterm=not args.no_sigterm, reuse_history=args.reuse_history,
+                            shared_ccache=args.shared_ccache)
 
 
 def _planted_opts(sp: Parser) -> None:
@@ -364,6 +654,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("run", "boot the built kernel for the KUnit suites and, beside it, the selftests, "
             "and write the reports",
             "tgtsim run kunit --filter 'scsi_lib*' --timeout 300", _run_cmd_opts, cmd_run),
+    Command("matrix", "the test matrix (matrix.toml): `list` prints its cells with their "
+            "ids, profiles, suites, programs, seeds and costs", "tgtsim matrix list --total 4",
+            _matrix_opts, cmd_matrix),
+    Command("shard", "run share I of T of the matrix (deterministic, balanced by cost): "
+            "deps, prepare, build the profiles it needs, run each of its cells",
+            "tgtsim shard --index 1 --total 4 --cells 'coverage-*'", _shard_opts, cmd_shard),
+    Command("merge", "merge the runs of matrix cells (of shards, of runners): summary, "
+            "results.json, junit.xml with a testsuite per cell, one coverage report from the "
+            "cells' lcov tracefiles and its gate", "tgtsim merge shard-*/out/runs --expect "
+            "'coverage-*'", _merge_opts, cmd_merge),
     Command("report", "re-parse a run's console log, rewrite and print its reports and "
             "its page (index.html)",
             "tgtsim report --run out/runs/20250101T120000Z-kunit", _report_opts, cmd_report),
@@ -372,12 +672,23 @@ COMMANDS: tuple[Command, ...] = (
     Command("mutants", "build and run the port with each deliberate break of kunit/mutants/; "
             "which case or sanitizer report catches which break",
             "tgtsim mutants 04 05 --filter 'tgt_cmd*'", _mutants_opts, cmd_mutants),
+    Command("bisect", "find the commit of a Linux 6.12 git tree that broke the suites: checks "
+            "that GOOD passes and BAD fails, then drives `git bisect` (without checking "
+            "anything out in the tree) with bisect-step; writes out/bisect/<id>/",
+            "tgtsim bisect --kernel ~/linux --good v6.12 --bad HEAD --filter 'tgt_cmd*'",
+            _bisect_opts, cmd_bisect),
     Command("bisect-step", "one step of `git bisect run` in a Linux 6.12 git tree: prepare "
-            "build/linux from its HEAD plus the series, build, run; exit 0 good, 1 bad "
-            "(a test failed, the kernel crashed or hung), 125 skip (the series does not "
-            "apply or the kernel does not build), 128 abort (usage or infrastructure error)",
+            "a tree from the commit (BISECT_HEAD or HEAD) plus the series, build, run; exit 0 "
+            "good, 1 bad (a case failed, a sanitizer reported, the kernel crashed or hung), "
+            "125 skip (not a 6.12 tree, the series does not apply, the kernel does not "
+            "build), 128 abort (usage error, the tool's own failure)",
             "cd ~/linux && git bisect run ~/tgtsim/tools/bin/tgtsim bisect-step "
-            "--filter 'tgt_cmd*'", _bisect_opts, cmd_bisect_step),
+            "--filter 'tgt_cmd*'", _bisect_step_opts, cmd_bisect_step),
+    Command("check-bisect", "the proof of `tgtsim bisect`: a synthetic history of "
+            f"{bisect_check.HISTORY} commits on the tarball's tree (harmless ones, one that "
+            "does not build, a planted block-layer regression) bisected with a cold first "
+            "step, then once more interrupted by SIGTERM", "tgtsim check-bisect",
+            _check_bisect_opts, cmd_check_bisect),
     Command("planted-bugs", "build and run the debug profile with each planted bug of "
             "kunit/selftest-bugs/; each must be caught by the right sanitizer",
             "tgtsim planted-bugs 01", _planted_opts, cmd_planted),
@@ -442,6 +753,7 @@ def dispatch(args: argparse.Namespace) -> int:
     root = find_repo_root()
     paths = Paths.make(root, args.build_dir, args.out)
     progress = Progress(sys.stderr, Timings(paths.timings), verbose=args.verbose)
+    pick_seed(args, progress)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1 (got {args.jobs})")
     return BY_NAME[args.command].run(paths, args, progress)
@@ -456,28 +768,34 @@ def print_error(e: TgtsimError) -> None:
     sys.stderr.flush()
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a cancelled CI job): cleaned up like Ctrl-C."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated()
+def is_bisect_step(argv: Sequence[str]) -> bool:
+    return "bisect-step" in argv
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    """The command's exit code; for bisect-step, an exit code of
+    `git bisect run` (a usage error or the tool's failure aborts: 128)."""
+    argv = list(argv) if argv is not None else sys.argv[1:]
+    rc = _main(argv)
+    if is_bisect_step(argv) and rc not in (bisect.GOOD, bisect.BAD, bisect.SKIP) \
+            and rc < bisect.ABORT:
+        return bisect.ABORT
+    return rc
+
+
+def _main(argv: list[str]) -> int:
+    install_signal_handlers()
     try:
-        args = parse(list(argv) if argv is not None else sys.argv[1:])
+        try:
+            args = parse(argv)
+        except SystemExit as e:       # --help, --version, a usage error
+            return e.code if isinstance(e.code, int) else EXIT_USAGE
         return dispatch(args)
     except TgtsimError as e:
         print_error(e)
         return e.exit_code
     except KeyboardInterrupt as e:
-        kill_all_children()
-        what = "terminated" if isinstance(e, Terminated) else "interrupted"
-        sys.stderr.write(f"\ntgtsim: {what}\n")
-        return 128 + signal.SIGTERM if isinstance(e, Terminated) else EXIT_INTERRUPTED
+        return interrupted(e)
     except BrokenPipeError:
         return EXIT_INFRA
     except Exception as e:  # never a traceback; TGTSIM_DEBUG=1 shows it
@@ -486,3 +804,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stderr.write(f"tgtsim: internal error: {type(e).__name__}: {e}\n"
                          "(set TGTSIM_DEBUG=1 for the traceback)\n")
         return EXIT_INFRA
+

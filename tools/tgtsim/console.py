@@ -45,6 +45,26 @@ CRASH_PATTERNS = [
 ]
 
 
+# printk's time prefix ("[    5.123456] "), printk.time=1 on the KUnit boot
+_PRINTK_TIME = re.compile(r"^\[\s*(\d+\.\d+)\] ?")
+
+
+def split_times(lines: list[str]) -> tuple[list[str], list[Optional[float]]]:
+    """The console lines without printk's time prefix, and each line's time
+    (None for a line without one: UML's own start-up lines, pr_cont)."""
+    out: list[str] = []
+    times: list[Optional[float]] = []
+    for line in lines:
+        m = _PRINTK_TIME.match(line)
+        if m:
+            times.append(float(m.group(1)))
+            out.append(line[m.end():])
+        else:
+            times.append(None)
+            out.append(line)
+    return out, times
+
+
 def report_kind(line: str) -> Optional[str]:
     """The kind of sanitizer report that `line` starts, or None."""
     text = line.strip()

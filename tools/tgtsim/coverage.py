@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from tgtsim import cobertura as cobertura_check
-from tgtsim import covgate, lcovinfo, patchlines
+from tgtsim import covgate, diffcov, lcovinfo, patchlines
 from tgtsim.errors import InfraError, TgtsimError, UsageError
 from tgtsim.paths import Paths
 from tgtsim.procs import Background, run_watched
@@ -149,14 +149,32 @@ def outside_scope(scope: list[str], plines: patchlines.PatchLines) -> list[str]:
     return [p for p in sorted(plines) if p.endswith((".c", ".h")) and not in_scope(p, scope)]
 
 
-def check_scope(paths: Paths) -> None:
-    """Every C file the series changes must be instrumented, or its lines
-    would silently count as not executable."""
-    missing = outside_scope(read_scope(paths), patchlines.for_tree(paths.linux))
-    if missing:
-        raise UsageError("files changed by the patch series are outside coverage/scope "
-                         "(not instrumented, their lines would not be measured): "
-                         + ", ".join(missing) + "; add them to coverage/scope")
+def series_outside_scope(paths: Paths) -> list[str]:
+    """C files the series changes that coverage/scope does not list ([] when
+    build/linux is not prepared yet)."""
+    try:
+        plines = patchlines.for_tree(paths.linux)
+    except TgtsimError:
+        return []
+    return outside_scope(read_scope(paths), plines)
+
+
+def effective_scope(paths: Paths) -> list[str]:
+    """coverage/scope plus every C file of the series it does not list: the
+    series' lines are always measured (the scope grows for them; the run says
+    which files it added)."""
+    return read_scope(paths) + series_outside_scope(paths)
+
+
+def check_scope(paths: Paths, progress: Optional[Progress] = None) -> list[str]:
+    """The C files of the series that coverage/scope lacks: instrumented all
+    the same (effective_scope), named here so that the run says so."""
+    missing = series_outside_scope(paths)
+    if missing and progress is not None:
+        progress.info("coverage: the scope grows by the files the patch series changes "
+                      "outside coverage/scope (instrumented for this run): "
+                      + ", ".join(missing))
+    return missing
 
 
 def specs_text(scope: list[str]) -> str:
@@ -176,7 +194,7 @@ def make_options(paths: Paths) -> list[str]:
     ('unsupported compiler option'), while it hashes a specs file's content.
     The file name carries a hash of the content, so a new scope changes the
     command line and kbuild recompiles."""
-    scope = read_scope(paths)
+    scope = effective_scope(paths)
     if EVERYTHING in scope:
         return []
     text = specs_text(scope)
@@ -336,6 +354,8 @@ def summary_notes(cov: dict[str, Any]) -> list[str]:
                f"({t['functions_hit']}/{t['functions']})")
     out.append(f"    reports: {SUBDIR}/html/index.html, {SUBDIR}/cobertura.xml, "
                f"{SUBDIR}/patch.txt, {SUBDIR}/sim_lld.txt")
+    for entry in cov.get("diff", []):
+        out += diffcov.summary_lines(entry)
     return out
 
 
@@ -359,6 +379,38 @@ class Options:
     html: bool = True
     cobertura: bool = True
     jobs: int = 2
+    diff_base: Optional[str] = None          # --diff-base: the kernel tree's REF
+    diff_base_tgtsim: Optional[str] = None   # --diff-base-tgtsim: this checkout's REF
+    fail_under: Optional[float] = None       # gate of the changed lines
+    kernel_src: Optional[str] = None         # where --diff-base is resolved
+
+
+def diff_changes(paths: Paths, opts: Options) -> list[diffcov.Changes]:
+    """The changes --diff-base and --diff-base-tgtsim name (a bad REF: exit 2)."""
+    out = []
+    if opts.diff_base is not None:
+        out.append(diffcov.kernel_changes(paths.linux, opts.diff_base, opts.kernel_src))
+    if opts.diff_base_tgtsim is not None:
+        out.append(diffcov.tgtsim_changes(paths.root, opts.diff_base_tgtsim))
+    return out
+
+
+def diff_reports(paths: Paths, changes: list[diffcov.Changes], info: Path,
+                 th: covgate.Thresholds, scope: list[str], fail_under: Optional[float],
+                 out_dir: Optional[Path], xml: Optional[Path]
+                 ) -> tuple[list[diffcov.DiffReport], list[dict[str, Any]]]:
+    """The diff reports of `changes` against the tracefile `info`, written to
+    `out_dir` (if given); their results.json entries."""
+    if not changes:
+        return [], []
+    data = lcovinfo.relative_to_tree(lcovinfo.load(info), paths.linux)
+    reports, entries = [], []
+    for ch in changes:
+        dr = diffcov.analyze(ch, data, th, scope, fail_under)
+        files = diffcov.write(dr, out_dir, xml) if out_dir is not None else {}
+        reports.append(dr)
+        entries.append(dr.to_dict(files))
+    return reports, entries
 
 
 def analyze(paths: Paths, info: Path, th: covgate.Thresholds, gate: bool = True
@@ -374,20 +426,35 @@ def analyze(paths: Paths, info: Path, th: covgate.Thresholds, gate: bool = True
     return rep, sim, summarize(rep, sim, gate)
 
 
-def check_tracefile(paths: Paths, info: Path, gate: bool = True) -> int:
-    """`tgtsim coverage --tracefile FILE`: the patch report of FILE, gate applied."""
+def check_tracefile(paths: Paths, info: Path, gate: bool = True,
+                    opts: Optional[Options] = None) -> int:
+    """`tgtsim coverage --tracefile FILE`: the patch report of FILE, gate
+    applied; with --diff-base, the diff reports too (written beside FILE
+    when its Cobertura file is there)."""
     th = covgate.load_thresholds(thresholds_path(paths))
     if not info.is_file():
         raise UsageError(f"no such tracefile: {info}")
+    opts = opts or Options()
+    changes = diff_changes(paths, opts)
     rep, sim, _cov = analyze(paths, info, th, gate)
     sys.stdout.write(covgate.report_text(rep))
     sys.stdout.write("\n" + sim_lld_text(sim))
+    xml = info.parent / "cobertura.xml"
+    try:
+        diffs, _entries = diff_reports(paths, changes, info, th, effective_scope(paths),
+                                       opts.fail_under, info.parent,
+                                       xml if xml.is_file() else None)
+    except OSError as e:
+        raise InfraError(f"cannot write to {info.parent}: {e.strerror or e}") from None
+    failed = []
     if gate and not rep.passed:
-        for name, ok, msg in covgate.gate_messages(rep):
-            if not ok:
-                sys.stdout.write(f"FAIL {SUITE} {name}: {msg}\n")
-        return 1
-    return 0
+        failed += [(name, msg) for name, ok, msg in covgate.gate_messages(rep) if not ok]
+    for dr in diffs:
+        sys.stdout.write("\n" + diffcov.text(dr))
+        failed += [(g["name"], g["message"]) for g in dr.gate() if not g["passed"]]
+    for name, msg in failed:
+        sys.stdout.write(f"FAIL {SUITE} {name}: {msg}\n")
+    return 1 if failed else 0
 
 
 def measures(profile: str) -> bool:
@@ -418,9 +485,18 @@ class Coverage:
         self.scope = read_scope(paths)
         self.paths, self.progress, self.opts = paths, progress, opts
         self.kbuild = paths.kbuild(PROFILE)
+        self.changes: list[diffcov.Changes] = []
 
     def check_scope(self) -> None:
-        check_scope(self.paths)
+        """After prepare: the series' C files outside coverage/scope join the scope."""
+        extra = check_scope(self.paths, self.progress)
+        self.scope = self.scope + [p for p in extra if p not in self.scope]
+        # --diff-base REF: a bad REF stops the run before building (exit 2)
+        self.changes = diff_changes(self.paths, self.opts)
+        for ch in self.changes:
+            self.progress.info(f"coverage: diff of the {ch.title}: "
+                               f"{patchlines.count(ch.lines)} changed lines in "
+                               f"{len(ch.lines)} files")
 
     def make_options(self) -> list[str]:
         return make_options(self.paths)
@@ -469,7 +545,15 @@ class Coverage:
             raise
         if job is not None:
             finish_cobertura(job, xml, gcovr_log, log, progress)
+        diffs, entries = diff_reports(paths, self.changes, info, self.thresholds, self.scope,
+                                      opts.fail_under, out_dir,
+                                      xml if opts.cobertura else None)
+        if entries:
+            cov["diff"] = entries
+            if opts.gate:
+                cov["gate"] += [g for dr in diffs for g in dr.gate()]
         cov["scope"] = self.scope
+        cov["tree"] = str(paths.linux)    # the paths of coverage.info (tgtsim merge)
         cov["gcda_files"] = n
         cov["duration"] = round(time.monotonic() - started, 1)
         progress.info(f"coverage: patch lines {rep.line_pct:.1f}% ({rep.lines_hit}/"

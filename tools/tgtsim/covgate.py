@@ -11,7 +11,8 @@ coverage/thresholds, one statement per line, '#' starts a comment:
     patch-branches  PERCENT
     exclude PATH-GLOB:FROM[-TO]    REASON...
     exclude PATH-GLOB:/REGEX/      REASON...
-    exclude-branches PATH-GLOB:FROM[-TO]|/REGEX/  REASON...
+    exclude PATH-GLOB:/REGEX/+N    REASON...
+    exclude-branches PATH-GLOB:FROM[-TO]|/REGEX/[+N]  REASON...
 
 `exclude` takes a line and its branches out of the counts, `exclude-branches`
 only its branches (e.g. the branches gcc generates inside WARN_ON_ONCE()).
@@ -19,7 +20,8 @@ only its branches (e.g. the branches gcc generates inside WARN_ON_ONCE()).
 The second form matches the source text of each patch line (Python regex,
 searched; it ends at the first '/' followed by a blank or the end of the
 line; write '\\/' for a slash inside it), so it does not need markers in the
-kernel source and survives lines moving. PATH-GLOB is an fnmatch pattern on
+kernel source and survives lines moving. `/REGEX/+N` also takes the N
+lines that follow each matching line (the body of an error branch). PATH-GLOB is an fnmatch pattern on
 the path in the kernel tree.
 """
 
@@ -46,6 +48,7 @@ class Exclusion:
     first: int = 0          # line range (0: not a range exclusion)
     last: int = 0
     regex: str = ""
+    after: int = 0          # /REGEX/+N: the N lines after a matching line too
     where: str = ""         # file:line of the statement
     branches_only: bool = False
 
@@ -56,8 +59,17 @@ class Exclusion:
             return re.search(self.regex, text) is not None
         return self.first <= line <= self.last
 
+    def lines_of(self, path: str, texts: dict[int, str]) -> set[int]:
+        """The lines of `path` (patch line -> text) this exclusion takes."""
+        if not fnmatch.fnmatchcase(path, self.glob):
+            return set()
+        if not self.regex:
+            return {ln for ln in texts if self.first <= ln <= self.last}
+        hits = [ln for ln, text in texts.items() if re.search(self.regex, text)]
+        return {ln + k for ln in hits for k in range(self.after + 1)}
+
     def describe(self) -> str:
-        what = f"/{self.regex}/" if self.regex else (
+        what = (f"/{self.regex}/" + (f"+{self.after}" if self.after else "")) if self.regex else (
             str(self.first) if self.first == self.last else f"{self.first}-{self.last}")
         return f"{'exclude-branches' if self.branches_only else 'exclude'} {self.glob}:{what}"
 
@@ -73,16 +85,21 @@ _PCT = re.compile(r"^\d+(?:\.\d+)?$")
 _TARGET = re.compile(r"^(?P<glob>[^:\s]+):(?:(?P<first>\d+)(?:-(?P<last>\d+))?|/(?P<rest>.*))$")
 
 
-def _split_regex(rest: str, where: str) -> tuple[str, str]:
-    """'REGEX/ reason...' -> (REGEX, 'reason...'); '\\/' is a literal slash."""
+_AFTER = re.compile(r"(?:\+(\d+))?(?=[ \t]|$)")
+
+
+def _split_regex(rest: str, where: str) -> tuple[str, int, str]:
+    """'REGEX/[+N] reason...' -> (REGEX, N, 'reason...'); '\\/' is a literal slash."""
     i = 0
     while i < len(rest):
         c = rest[i]
         if c == "\\":
             i += 2
             continue
-        if c == "/" and (i + 1 == len(rest) or rest[i + 1] in " \t"):
-            return rest[:i].replace("\\/", "/"), rest[i + 1:].strip()
+        m = _AFTER.match(rest, i + 1) if c == "/" else None
+        if m is not None:
+            return (rest[:i].replace("\\/", "/"), int(m.group(1) or 0),
+                    rest[m.end():].strip())
         i += 1
     raise UsageError(f"{where}: regex not closed with '/' (followed by a blank)")
 
@@ -116,15 +133,15 @@ def parse_thresholds(text: str, name: str = "coverage/thresholds") -> Thresholds
                 raise UsageError(f"{where}: expected `{key} PATH:FROM[-TO] REASON` or "
                                  f"`{key} PATH:/REGEX/ REASON`, got {line!r}")
             if m.group("rest") is not None:
-                regex, reason = _split_regex(rest[len(m.group("glob")) + 2:], where)
+                regex, after, reason = _split_regex(rest[len(m.group("glob")) + 2:], where)
                 if not regex:
                     raise UsageError(f"{where}: empty regex")
                 try:
                     re.compile(regex)
                 except re.error as e:
                     raise UsageError(f"{where}: bad regex /{regex}/: {e}") from None
-                ex = Exclusion(glob=m.group("glob"), reason=reason, regex=regex, where=where,
-                               branches_only=key == "exclude-branches")
+                ex = Exclusion(glob=m.group("glob"), reason=reason, regex=regex, after=after,
+                               where=where, branches_only=key == "exclude-branches")
             else:
                 first = int(m.group("first"))
                 last = int(m.group("last") or first)
@@ -256,6 +273,7 @@ def patch_report(patch: PatchLines, data: Tracefile, th: Thresholds) -> PatchRep
         cov = data.get(path)
         fr = FileReport(path=path, patch_lines=len(plines))
         if cov is not None:
+            taken_by = {e: e.lines_of(path, plines) for e in th.exclusions}
             by_line: dict[int, list[Optional[int]]] = {}
             for (ln, _b, _r), taken in cov.branches.items():
                 by_line.setdefault(ln, []).append(taken)
@@ -263,7 +281,7 @@ def patch_report(patch: PatchLines, data: Tracefile, th: Thresholds) -> PatchRep
                 if ln not in cov.lines:
                     continue     # not executable: no code generated for it
                 ex = next((e for e in th.exclusions
-                           if not e.branches_only and e.matches(path, ln, plines[ln])), None)
+                           if not e.branches_only and ln in taken_by[e]), None)
                 if ex is not None:
                     used.add(ex)
                     fr.excluded[ln] = ex.reason
@@ -275,7 +293,7 @@ def patch_report(patch: PatchLines, data: Tracefile, th: Thresholds) -> PatchRep
                     fr.uncovered.append(ln)
                 takens = by_line.get(ln, [])
                 bex = next((e for e in th.exclusions
-                            if e.branches_only and e.matches(path, ln, plines[ln])), None)
+                            if e.branches_only and ln in taken_by[e]), None)
                 if bex is not None and takens:
                     used.add(bex)
                     fr.excluded_branches[ln] = bex.reason

@@ -32,10 +32,13 @@ PACKAGES: dict[str, str] = {
     "python3-unidiff": "patch-line diffs",
     "gnuplot-nox": "the plot of make bench (bench.svg)",
     "chromium": "screenshots of the HTML pages (make check: headless, no network)",
+    "python3-jsonschema": "results.json schema (tests)",
+    "python3-yaml": "CI template checks (tools/check_ci.py)",
+    "diff-cover": "diff coverage reports (coverage --diff-base)",
 }
 # Python modules tgtsim imports -> their Debian package
 MODULES: dict[str, str] = {"junitparser": "python3-junitparser", "lxml": "python3-lxml",
-                           "unidiff": "python3-unidiff"}
+                           "unidiff": "python3-unidiff", "diff_cover": "diff-cover"}
 
 
 @dataclass

@@ -17,6 +17,11 @@ DEBIAN_GITIGNORE_MARK = "# Debian packaging"
 WANT_VERSION = (6, 12)
 
 
+class NotThisKernel(UsageError):
+    """KERNEL_SRC at KERNEL_REF is not a Linux 6.12 tree: a usage error for
+    `tgtsim prepare`, a commit to skip for `bisect-step` (exit 125)."""
+
+
 @dataclass(frozen=True)
 class BaseSpec:
     """What the base is built from; `ident` is recorded and compared."""
@@ -46,6 +51,20 @@ def kernel_version(makefile_text: str) -> Optional[tuple[int, int]]:
     return int(v.group(1)), int(p.group(1))
 
 
+def full_version(makefile_text: str) -> Optional[str]:
+    """"6.12.57" (VERSION.PATCHLEVEL.SUBLEVEL and EXTRAVERSION) of a kernel Makefile."""
+    parts = {}
+    for key in ("VERSION", "PATCHLEVEL", "SUBLEVEL", "EXTRAVERSION"):
+        m = re.search(rf"^{key}\s*=[ \t]*(\S*)", makefile_text, re.M)
+        parts[key] = m.group(1) if m else ""
+    if not parts["VERSION"] or not parts["PATCHLEVEL"]:
+        return None
+    v = f"{parts['VERSION']}.{parts['PATCHLEVEL']}"
+    if parts["SUBLEVEL"]:
+        v += f".{parts['SUBLEVEL']}"
+    return v + parts["EXTRAVERSION"]
+
+
 def resolve(kernel_src: Optional[str], kernel_ref: Optional[str], tarball: Path) -> BaseSpec:
     """Validate the requested base. Bad KERNEL_SRC -> UsageError (exit 2)."""
     if not kernel_src:
@@ -68,7 +87,7 @@ def resolve(kernel_src: Optional[str], kernel_ref: Optional[str], tarball: Path)
     version = kernel_version(cp.stdout) if cp.returncode == 0 else None
     if version != WANT_VERSION:
         got = "no kernel Makefile" if version is None else "Linux %d.%d" % version
-        raise UsageError(f"KERNEL_SRC={kernel_src} at {ref} is not a Linux 6.12 tree ({got})")
+        raise NotThisKernel(f"KERNEL_SRC={kernel_src} at {ref} is not a Linux 6.12 tree ({got})")
     return BaseSpec(kind="git", location=src.resolve(), ref=ref, commit=commit)
 
 

@@ -13,23 +13,35 @@ notes the line of each result it parses; the parsing is all kunit_parser's.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import importlib
 import io
 import os
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from tgtsim.errors import InfraError
-from tgtsim.procs import run_quiet
+from tgtsim.procs import deferred_signals, run_quiet
 
 AFTER = "after the tests"
 NO_RESULT = " (no result)"
 _SKIP = re.compile(r"\bok \d+ (?:- )?(\S+) # SKIP ?(.*)$")
+_STRUCTURE = re.compile(r"^\s*(?:KTAP version \d+|TAP version \d+|# Subtest: |1\.\.\d+"
+                        r"|(?:not )?ok \d+\b)")
+
+
+def _time_at(times: Sequence[Optional[float]], i: int) -> Optional[float]:
+    """The time of line i, else of the nearest earlier line that has one."""
+    while i >= 0:
+        if i < len(times) and times[i] is not None:
+            return times[i]
+        i -= 1
+    return None
 
 _loaded: Optional[Path] = None
 
@@ -70,7 +82,10 @@ def load_parser(kunit_dir: Path) -> ModuleType:
         sys.path.insert(0, str(kunit_dir))
     _loaded = kunit_dir
     try:
-        return importlib.import_module("kunit_parser")
+        # a signal inside the import could come out as another exception
+        # (a class body's __set_name__ wraps it): raised after it instead
+        with deferred_signals():
+            return importlib.import_module("kunit_parser")
     except Exception as e:  # a broken tree must not give a traceback
         raise InfraError(f"cannot import kunit_parser from {kunit_dir}: {e}") from None
 
@@ -89,6 +104,30 @@ class Ktap:
     printed: str           # what kunit_parser printed while parsing
     start: int             # index of the first KTAP line (len(lines): none)
     during: list[str]      # per console line: the test it was printed in
+    result_line: dict[int, int] = field(default_factory=dict)   # id(test) -> its result line
+
+    def durations(self, lines: list[str], times: Sequence[Optional[float]]
+                  ) -> dict[int, float]:
+        """id(test) -> seconds from the KTAP line before its result line (the
+        previous result, or the header of its suite or parameterized case)
+        to its result line, by the console lines' printk times (none without
+        them)."""
+        if not any(t is not None for t in times):
+            return {}
+        marks: list[int] = []      # 0-based indices of the KTAP structure lines
+        for i in range(self.start, len(lines)):
+            if _STRUCTURE.match(lines[i]):
+                marks.append(i)
+        out: dict[int, float] = {}
+        for tid, no in self.result_line.items():
+            end = no - 1
+            k = bisect.bisect_left(marks, end) - 1
+            if k < 0:
+                continue
+            t0, t1 = _time_at(times, marks[k]), _time_at(times, end)
+            if t0 is not None and t1 is not None and t1 >= t0:
+                out[tid] = round(t1 - t0, 6)
+        return out
 
     def text(self, lines: list[str]) -> str:
         """The KTAP part of the console (from its start to the end)."""
@@ -99,7 +138,8 @@ def parse(kunit_dir: Path, lines: list[str]) -> Ktap:
     """Parse console `lines` with the tree's kunit_parser.parse_run_tests
     (its printing to stdout is captured)."""
     parser = load_parser(kunit_dir)
-    printer = importlib.import_module("kunit_printer")
+    with deferred_signals():
+        printer = importlib.import_module("kunit_printer")
     own_extract, own_result = parser.extract_tap_lines, parser.parse_test_result
     starts = (parser.KTAP_START, parser.TAP_START)
     start = [len(lines)]
@@ -138,7 +178,8 @@ def parse(kunit_dir: Path, lines: list[str]) -> Ktap:
         setattr(parser, "parse_test_result", own_result)
         printer.stdout._output = old
     return Ktap(test=test, printed=buf.getvalue(), start=start[0],
-                during=_during(test, results, len(lines), start[0]))
+                during=_during(test, results, len(lines), start[0]),
+                result_line={id(t): no for no, t in results})
 
 
 def _during(main: Any, results: list[tuple[int, Any]], n: int, start: int) -> list[str]:

@@ -31,15 +31,16 @@ def _message(case: Case, skips: dict[str, str]) -> str:
     return ""
 
 
-def _leaves(test: Any, suite: str, prefix: str, out: list[Case]) -> None:
+def _leaves(test: Any, suite: str, prefix: str, out: list[Case],
+            durations: dict[int, float]) -> None:
     for i, sub in enumerate(test.subtests, 1):
         name = sub.name or f"<missing test {i}>"
         full = f"{prefix}/{name}" if prefix else name
         if sub.subtests:
-            _leaves(sub, suite, full, out)
+            _leaves(sub, suite, full, out, durations)
         else:
             out.append(Case(suite=suite, name=full, status=status_of(sub),
-                            log=[str(ln) for ln in sub.log]))
+                            log=[str(ln) for ln in sub.log], time=durations.get(id(sub))))
 
 
 def _adopt_first_param_lines(parsed: Ktap, cases: list[Case]) -> None:
@@ -99,24 +100,28 @@ def _incomplete(parsed: Ktap, res: Results) -> str:
 
 
 def analyse(lines: list[str], parsed: Ktap, hang: str = "",
-            returncode: Optional[int] = 0, expect_kmemleak: bool = False) -> Results:
+            returncode: Optional[int] = 0, expect_kmemleak: bool = False,
+            times: Optional[list[Optional[float]]] = None) -> Results:
     """Results of the KUnit boot from its console `lines` and their parse.
 
-    `hang` is a reason given by the watchdog (timeout, no output); a non-zero
+    `times` are the lines' printk times (console.split_times): each case's
+    duration. `hang` is a reason given by the watchdog (timeout, no output); a non-zero
     `returncode` of the kernel process is a crash too. Every sanitizer
     report is a failure; with `expect_kmemleak` (a kernel with kmemleak and
     no --filter) a missing end-of-run leak scan is one as well.
     """
     res = Results(parser_output=parsed.printed)
+    durations = parsed.durations(lines, times) if times else {}
     for top in parsed.test.subtests:
         suite = top.name or "<unnamed>"
         if suite not in res.suites:
             res.suites.append(suite)
         if top.subtests:
-            _leaves(top, suite, "", res.cases)
+            _leaves(top, suite, "", res.cases, durations)
         else:
             res.cases.append(Case(suite=suite, name=suite, status=status_of(top),
-                                  log=[str(ln) for ln in top.log]))
+                                  log=[str(ln) for ln in top.log],
+                                  time=durations.get(id(top))))
     _adopt_first_param_lines(parsed, res.cases)
     skips = skip_reasons(lines)
     for c in res.cases:

@@ -8,6 +8,7 @@ reset to the last commit that is still valid and rebuilt from there.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -19,6 +20,9 @@ from tgtsim.paths import Paths
 from tgtsim.progress import Progress
 
 STATE_FILE = "tgtsim-state.json"
+# git am failing for the host's sake: the tool's failure, not the series'
+HOST_FAILURES = ("No space left on device", "Disk quota exceeded", "Read-only file system",
+                 "Cannot allocate memory", "Out of memory")
 OVERLAY_SUBJECT = "tgtsim: overlay"
 
 
@@ -71,6 +75,9 @@ def _am(git: Git, patch: series.Patch) -> str:
         reason = (cp.stderr or cp.stdout).strip()
         git.run("am", "--abort", check=False)
         lines = [ln for ln in reason.splitlines() if ln.strip() and not ln.startswith("hint:")]
+        if any(m in reason for m in HOST_FAILURES):     # not the patch's fault
+            raise InfraError(f"git am of {patch.name} failed: " + (lines[-1] if lines else ""),
+                             detail="\n".join(lines[:20]))
         raise BuildError(f"patch {patch.name} does not apply: "
                          + (lines[0] if lines else "git am failed"),
                          detail="\n".join(lines[:20]))
@@ -100,10 +107,20 @@ def prepare(paths: Paths, progress: Progress, kernel_src: Optional[str] = None,
     state = State.load(git) if git.is_repo() else None
 
     # 1. the base
+    snapshot: Optional[dict[str, tuple[str, int]]] = None
     if state is None or state.base != spec.ident or not git.resolve(state.base_commit or "x"):
-        with progress.step("prepare: base"):
-            progress.info(f"prepare: creating {tree} from {spec.describe()}")
-            base_commit = kernel_source.create(spec, tree)
+        snapshot = _switchable(git, spec, state)
+        if snapshot is not None:
+            # another commit of the same git tree (a bisection step): check
+            # it out in place, so that only the files that differ change
+            with progress.step("prepare: base"):
+                progress.info(f"prepare: switching {tree} to {spec.describe()}")
+                git.run("checkout", "-q", "-f", "-B", "tgtsim", spec.commit)
+            base_commit = spec.commit
+        else:
+            with progress.step("prepare: base"):
+                progress.info(f"prepare: creating {tree} from {spec.describe()}")
+                base_commit = kernel_source.create(spec, tree)
         state = State(base=spec.ident, base_commit=base_commit, head=base_commit)
         state.save(git)
         keep = 0
@@ -150,10 +167,62 @@ def prepare(paths: Paths, progress: Progress, kernel_src: Optional[str] = None,
     head = _overlay_commit(git, tree, ov)
     state.overlay, state.head = ov.digest(), head
     state.save(git)
+    if snapshot is not None:
+        _keep_mtimes(git, tree, snapshot)
     progress.info(f"prepare: {tree} at {head[:12]} ({len(patches)} patches"
                   f"{', applied ' + ', '.join(applied) if applied else ''}, "
                   f"{len(ov.files)} overlay files)")
     return PrepareResult(True, head, applied)
+
+
+def _files(git: Git) -> dict[str, str]:
+    """path -> blob of the tree's index."""
+    out = {}
+    for entry in git.out("ls-files", "-s", "-z").split("\0"):
+        if "\t" in entry:
+            meta, path = entry.split("\t", 1)
+            out[path] = meta.split()[1]
+    return out
+
+
+def _switchable(git: Git, spec: kernel_source.BaseSpec, state: Optional[State]
+                ) -> Optional[dict[str, tuple[str, int]]]:
+    """When build/linux is a clean clone of the same git tree as the new
+    base, the blob and mtime of each of its files (else None: recreate).
+    The new commit's objects are there already: the clone shares the
+    tree's object store (--shared)."""
+    if spec.kind != "git" or state is None or not state.base.startswith("git:"):
+        return None
+    if not git.is_repo() or git.head() != state.head or not git.is_clean():
+        return None
+    origin = git.run("config", "remote.origin.url", check=False).stdout.strip()
+    if not origin or Path(origin).resolve() != spec.location or git.resolve(spec.commit) is None:
+        return None
+    snap = {}
+    for path, blob in _files(git).items():
+        try:
+            snap[path] = (blob, os.lstat(git.repo / path).st_mtime_ns)
+        except OSError:
+            continue
+    return snap
+
+
+def _keep_mtimes(git: Git, tree: Path, snapshot: dict[str, tuple[str, int]]) -> None:
+    """Give each file whose content is what it was before the switch its old
+    mtime back: git rewrote it (checkout, then git am), make must not
+    rebuild what depends on it. Only the files that really changed keep
+    their new mtime."""
+    for path, blob in _files(git).items():
+        old = snapshot.get(path)
+        if old is None or old[0] != blob:
+            continue
+        try:
+            st = os.lstat(tree / path)
+            if st.st_mtime_ns != old[1] and not os.path.islink(tree / path):
+                os.utime(tree / path, ns=(st.st_atime_ns, old[1]))
+        except OSError:
+            continue
+    git.run("update-index", "-q", "--refresh", check=False)
 
 
 def _recover_interrupted(git: Git, state: State) -> None:

@@ -1,8 +1,17 @@
-"""Child processes in their own process group, with a watchdog.
+"""Child processes in their own process group, with a watchdog; signals.
 
 Every child is started in a new session, so that on a timeout, a hang or
 Ctrl-C the whole group (for UML: the kernel and its helper processes) is
 killed and no orphan is left behind.
+
+Signals (install_signal_handlers(), called by the CLI): SIGTERM always ends
+tgtsim like Ctrl-C (exit 143 instead of 130). SIGINT does so only if tgtsim
+did not inherit it ignored: a background job (`cmd &`, nohup, some CI
+runners) starts with SIGINT ignored, and by the Unix convention it keeps
+ignoring it (a Ctrl-C meant for the foreground job must not stop it).
+Between starting a child and registering it for the cleanup, the handler
+only notes a signal (deferred_signals()), so an interrupt never leaves an
+unregistered child behind; once the cleanup began, no child starts.
 """
 
 from __future__ import annotations
@@ -11,16 +20,21 @@ import os
 import queue
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
-from tgtsim.errors import InfraError
+from tgtsim.errors import EXIT_INTERRUPTED, InfraError
 
 _LIVE: set[subprocess.Popen] = set()
 _LIVE_LOCK = threading.Lock()
+# set by kill_all_children(): the command is being interrupted, so no new
+# child may start (a thread beside the main one could otherwise start one
+# just after the groups were killed, and keep tgtsim alive for minutes)
+_STOPPING = threading.Event()
 # the child exited but something it started still holds its output open:
 # wait this long for the rest of the output, then kill the group
 EXIT_GRACE = 5.0
@@ -46,12 +60,123 @@ def kill_group(proc: subprocess.Popen, grace: float = 3.0) -> None:
         return
 
 
+class Stopping(KeyboardInterrupt):
+    """A child was to start after the command was interrupted."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job): cleaned up like Ctrl-C."""
+
+
+_DEFER = [0]                 # depth of deferred_signals() in the main thread
+_PENDING: list[int] = []     # signals noted while deferred
+_FIRED = [False]             # one signal was raised: later ones are ignored
+
+
+def _raise_for(signum: int) -> None:
+    if signum == signal.SIGTERM:
+        raise Terminated()
+    raise KeyboardInterrupt()
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """Raise KeyboardInterrupt (SIGINT) or Terminated (SIGTERM), once per
+    command: a second signal must not cut the cleanup of the first short
+    (it takes about a second), nor turn into a traceback."""
+    if _FIRED[0]:
+        return
+    if _DEFER[0] > 0:
+        _PENDING.append(signum)
+        return
+    _FIRED[0] = True
+    _raise_for(signum)
+
+
+class deferred_signals:
+    """In the main thread: SIGINT/SIGTERM that arrive inside the block are
+    raised when it ends (Python runs signal handlers in the main thread only,
+    so the other threads need nothing)."""
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            _DEFER[0] += 1
+
+    def __exit__(self, *exc: object) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        _DEFER[0] -= 1
+        if _DEFER[0] == 0 and _PENDING:
+            signum = _PENDING[0]
+            _PENDING.clear()
+            if exc[0] is None and not _FIRED[0]:
+                _FIRED[0] = True
+                _raise_for(signum)
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM always; SIGINT unless it was inherited ignored (see above).
+    A new command: nothing is stopping (a signal noted but not yet raised
+    stays noted)."""
+    _STOPPING.clear()
+    _FIRED[0] = False
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGTERM, _on_signal)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _on_signal)
+    # tools/bin/tgtsim blocks them while the interpreter starts (a signal
+    # then would end in Python's start-up, with a traceback): from now on
+    # they are handled; one that came meanwhile is raised right here
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def kill_all_children() -> None:
-    """Called on KeyboardInterrupt: kill every group we started."""
+    """Called on KeyboardInterrupt (and SIGTERM): from now on no child starts;
+    kill every group we started. SIGTERM, then after half a second SIGKILL,
+    go to all groups at once: the whole cleanup takes about a second."""
     with _LIVE_LOCK:
+        _STOPPING.set()
         procs = list(_LIVE)
-    for proc in procs:
-        kill_group(proc, grace=1.0)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.monotonic() + (0.5 if sig == signal.SIGTERM else 2.0)
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        if sig == signal.SIGTERM and all(p.poll() is not None for p in procs):
+            # the leaders are gone; make sure nothing else of their groups survives
+            for proc in procs:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            return
+
+
+def interrupted(e: KeyboardInterrupt) -> int:
+    """Ctrl-C or SIGTERM: no child starts any more, every process group we
+    started is killed (about a second at most), one line; exit 130 or 143.
+    A second signal during this cleanup is ignored (_on_signal)."""
+    _FIRED[0] = True
+    kill_all_children()
+    term = isinstance(e, Terminated)
+    try:
+        sys.stderr.write(f"\ntgtsim: {'terminated' if term else 'interrupted'}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    return 128 + signal.SIGTERM if term else EXIT_INTERRUPTED
+
+
+def stopping() -> bool:
+    """The command is being interrupted (kill_all_children() ran)."""
+    return _STOPPING.is_set()
 
 
 class Background(threading.Thread):
@@ -76,9 +201,13 @@ class Background(threading.Thread):
 
     def abandon(self) -> None:
         """The caller is failing: kill every child process group (those the
-        function started among them) and wait for the thread to end."""
+        function started among them) and wait for the thread to end; it can
+        start no new child meanwhile. Unless the command is being interrupted
+        (then nothing starts any more), children may start again after."""
         kill_all_children()
         self.join()
+        if not _FIRED[0]:
+            _STOPPING.clear()
 
 
 @dataclass
@@ -106,17 +235,25 @@ def run_watched(cmd: Sequence[str], *, cwd: Optional[Path] = None,
     The child is killed (whole process group) when `timeout` seconds have
     passed or no line came for `idle_timeout` seconds.
     """
-    try:
-        proc = subprocess.Popen(
-            list(cmd), cwd=cwd, env=dict(env) if env is not None else None,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
-            start_new_session=True, text=True, errors="backslashreplace",
-            bufsize=1)
-    except OSError as e:
-        raise InfraError(f"cannot run {cmd[0]}: {e.strerror or e}") from None
-    with _LIVE_LOCK:
-        _LIVE.add(proc)
+    with deferred_signals():
+        if _STOPPING.is_set():
+            raise Stopping()
+        try:
+            proc = subprocess.Popen(
+                list(cmd), cwd=cwd, env=dict(env) if env is not None else None,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+                start_new_session=True, text=True, errors="backslashreplace",
+                bufsize=1)
+        except OSError as e:
+            raise InfraError(f"cannot run {cmd[0]}: {e.strerror or e}") from None
+        with _LIVE_LOCK:
+            late = _STOPPING.is_set()
+            if not late:
+                _LIVE.add(proc)
+        if late:    # another thread began the cleanup meanwhile
+            kill_group(proc, grace=0.5)
+            raise Stopping()
     lines_q: "queue.Queue[Optional[str]]" = queue.Queue()
 
     def reader() -> None:
@@ -175,7 +312,7 @@ def run_watched(cmd: Sequence[str], *, cwd: Optional[Path] = None,
                 pass
         result.returncode = proc.returncode
     except BaseException:
-        kill_group(proc, grace=1.0)
+        kill_group(proc, grace=0.5)
         raise
     finally:
         with _LIVE_LOCK:

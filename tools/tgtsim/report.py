@@ -25,6 +25,9 @@ from tgtsim.results import CRASHED, FAILED, SKIPPED, Results, suite_status
 from tgtsim.sanitizers import Report
 
 LINKS = ("summary.txt", "junit.xml", "results.json")
+# results.json's shape (tools/tgtsim/results.schema.json); raised when a
+# field changes meaning or goes away, not when one is added
+SCHEMA_VERSION = 1
 SANITIZER_CLASS = "tgtsim.sanitizer"   # testsuite and classname of sanitizer reports
 _XML_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\x1b\[[0-9;]*[A-Za-z]")
 
@@ -49,6 +52,8 @@ class RunInfo:
     failed_step: Optional[str] = None         # a run that stopped before booting
     mutant: Optional[str] = None              # a run of `tgtsim mutants`
     steps: Optional[list[dict[str, Any]]] = None   # timed steps: name, start, seconds, ok
+    provenance: Optional[dict[str, Any]] = None   # what was tested (provenance.py)
+    seed: Optional[int] = None                # --seed (also in kernel_args)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {}
@@ -147,7 +152,10 @@ def _sanitizer_rows(res: Results) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
-def junit_xml(res: Results, name: str = "tgtsim") -> bytes:
+def junit_xml(res: Results, name: str = "tgtsim",
+              properties: Optional[dict[str, Any]] = None) -> bytes:
+    """The run's JUnit XML; `properties` (the provenance) go into each
+    <testsuite> as <properties> (null values as empty strings)."""
     xml = JUnitXml(name)
 
     def add_suite(sname: str, cases: list[tuple[str, str, str, str, str]]) -> None:
@@ -178,15 +186,44 @@ def junit_xml(res: Results, name: str = "tgtsim") -> bytes:
                               + "\n".join(res.crash.tail))])
     xml.update_statistics()
     root = etree.fromstring(xml.tostring())
-    for el in root.iter():
-        if "time" in el.attrib:
-            el.set("time", "0")     # no durations per case: the boots run them all
+    set_times(root, {(c.suite, c.name): c.time for c in res.cases})
+    if properties:
+        for ts in root.iter("testsuite"):
+            add_properties(ts, properties)
     etree.indent(root)
     return etree.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
+def add_properties(testsuite: Any, properties: dict[str, Any]) -> None:
+    """<properties> as the first child of a <testsuite> element."""
+    props = etree.Element("properties")
+    for key, value in properties.items():
+        etree.SubElement(props, "property", name=key,
+                         value="" if value is None else str(value))
+    testsuite.insert(0, props)
+
+
+def set_times(root: Any, times: dict[tuple[str, str], Optional[float]]) -> None:
+    """Each testcase's `time` is its duration from the KTAP or kselftest
+    output (0 where the output does not give one); a testsuite's is the sum
+    of its cases', the document's the sum of its suites'."""
+    total = 0.0
+    for ts in root.iter("testsuite"):
+        suite_time = 0.0
+        for tc in ts.iter("testcase"):
+            t = times.get((tc.get("classname", ""), tc.get("name", ""))) or 0.0
+            tc.set("time", f"{t:.3f}")
+            suite_time += t
+        ts.set("time", f"{suite_time:.3f}")
+        total += suite_time
+    if root.tag == "testsuites":
+        root.set("time", f"{total:.3f}")
+
+
 def results_json(res: Results, info: RunInfo) -> str:
-    data = info.to_dict()
+    data: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
+    data.update(info.to_dict())
+    data.setdefault("provenance", None)
     data.update(res.to_dict())
     data["exit_code"] = res.exit_code()
     return json.dumps(data, indent=1) + "\n"
@@ -198,7 +235,7 @@ def write(run_dir: Path, res: Results, info: RunInfo, notes: Sequence[str] = ())
     try:
         (run_dir / "summary.txt").write_text(summary_text(res, notes=notes))
         (run_dir / "results.json").write_text(results_json(res, info))
-        (run_dir / "junit.xml").write_bytes(junit_xml(res))
+        (run_dir / "junit.xml").write_bytes(junit_xml(res, properties=info.provenance))
     except OSError as e:
         raise InfraError(f"cannot write reports to {run_dir}: {e.strerror or e}") from None
 

@@ -29,6 +29,7 @@ class Case:
     status: str
     message: str = ""
     log: list[str] = field(default_factory=list)
+    time: Optional[float] = None    # seconds, from the KTAP/kselftest output (None: not given)
 
 
 @dataclass

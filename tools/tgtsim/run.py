@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from tgtsim import analysis, build, coverage, deps, ktap, page, prepare, profiles, report
-from tgtsim import runindex, selftest_build
+from tgtsim import analysis, build, coverage, deps, ktap, page, prepare, profiles, provenance
+from tgtsim import repeat, report, runindex, selftest_build
 from tgtsim.boots import CONSOLE, SELFTEST_CONSOLE, boot_all
 from tgtsim.errors import BuildError, InfraError
 from tgtsim.paths import Paths
 from tgtsim.progress import Progress
+from tgtsim.repeat import Stability
 from tgtsim.report import RunInfo
 from tgtsim.results import Crash, Results
 from tgtsim.uml import BootOptions, BootResult, Uml
@@ -48,6 +49,8 @@ class JobOptions:
     kernel_src: Optional[str] = None
     kernel_ref: Optional[str] = None
     keep: int = runindex.DEFAULT_KEEP      # runs out/index.html keeps
+    cell: Optional[str] = None          # the matrix cell this run is (provenance)
+    repeat: int = 1                     # boots of the same kernel (repeat.py)
 
 
 def kunit_dir(paths: Paths) -> Path:
@@ -57,6 +60,26 @@ def kunit_dir(paths: Paths) -> Path:
 def main_job(paths: Paths, opts: JobOptions, progress: Progress) -> Results:
     """deps --install, prepare, build, run; a prepare or build failure is
     recorded as a run (its reports in out/latest) and raised."""
+    cov = prepare_and_build(paths, opts, progress)
+    if cov is not None:
+        cov.reset()
+    return run_profile(paths, opts.profile, opts.boot, progress, cov, keep=opts.keep,
+                       cell=opts.cell)
+
+
+def job(paths: Paths, opts: JobOptions, progress: Progress) -> Results | Stability:
+    """`tgtsim all` and `tgtsim coverage`: the main job, or with --repeat N
+    its N runs after one build."""
+    if opts.repeat <= 1:
+        return main_job(paths, opts, progress)
+    cov = prepare_and_build(paths, opts, progress)
+    return repeat_profile(paths, opts.profile, opts.boot, progress, opts.repeat, cov,
+                          keep=opts.keep, cell=opts.cell)
+
+
+def prepare_and_build(paths: Paths, opts: JobOptions, progress: Progress
+                      ) -> Optional[coverage.Coverage]:
+    """deps, prepare, build; the coverage stage of a measured profile."""
     profile = opts.profile
     profiles.fragments(paths.profiles, profile)   # fail fast on a bad profile
     cov = coverage.for_profile(paths, profile, progress, opts.coverage)   # bad thresholds: early
@@ -66,7 +89,7 @@ def main_job(paths: Paths, opts: JobOptions, progress: Progress) -> Results:
         prepare.prepare(paths, progress, opts.kernel_src, opts.kernel_ref)
     except BuildError as e:
         record_failure(paths, profile, "prepare", e.message, e.detail, progress,
-                       keep=opts.keep)
+                       keep=opts.keep, cell=opts.cell, seed=opts.boot.seed)
         raise
     if cov is not None:
         cov.check_scope()
@@ -76,12 +99,22 @@ def main_job(paths: Paths, opts: JobOptions, progress: Progress) -> Results:
     except BuildError as e:
         d = record_failure(paths, profile, "build", e.message, e.detail, progress,
                            {"build.log": paths.kbuild(profile) / "build.log"},
-                           keep=opts.keep)
+                           keep=opts.keep, cell=opts.cell, seed=opts.boot.seed)
         e.message += f"\n  reports: {d}"
         raise
-    if cov is not None:
-        cov.reset()
-    return run_profile(paths, profile, opts.boot, progress, cov, keep=opts.keep)
+    return cov
+
+
+def repeat_profile(paths: Paths, profile: str, opts: BootOptions, progress: Progress,
+                   n: int, cov: Optional[coverage.Coverage] = None,
+                   keep: int = runindex.DEFAULT_KEEP, cell: Optional[str] = None) -> Stability:
+    """`--repeat N`: N runs of the built kernel (with the coverage stage,
+    counters zeroed before each), compared case by case (repeat.py)."""
+    def one() -> Results:
+        if cov is not None:
+            cov.reset()
+        return run_profile(paths, profile, opts, progress, cov, keep=keep, cell=cell)
+    return repeat.repeat(paths.out, profile, n, one, progress)
 
 
 def expect_kmemleak(kernel: Uml, opts: BootOptions) -> bool:
@@ -91,7 +124,7 @@ def expect_kmemleak(kernel: Uml, opts: BootOptions) -> bool:
 
 def run_profile(paths: Paths, profile: str, opts: BootOptions, progress: Progress,
                 cov: Optional[coverage.Coverage] = None,
-                keep: int = runindex.DEFAULT_KEEP) -> Results:
+                keep: int = runindex.DEFAULT_KEEP, cell: Optional[str] = None) -> Results:
     """Boot the built kernel of `profile`, analyse, collect coverage (after
     all boots of the run), write the reports."""
     profiles.fragments(paths.profiles, profile)  # unknown profile -> exit 2
@@ -115,7 +148,8 @@ def run_profile(paths: Paths, profile: str, opts: BootOptions, progress: Progres
     info = RunInfo(run_id=run_dir.name, profile=profile, started=started,
                    duration=round(boots.kunit.duration, 1), kernel_args=boots.kunit.args,
                    returncode=boots.kunit.returncode, expect_kmemleak=expect,
-                   selftests=boots.selftests)
+                   selftests=boots.selftests, seed=opts.seed,
+                   provenance=provenance.collect(paths, profile, cell, opts.seed))
     notes: list[str] = []
     if cov is not None:
         collected = cov.collect(run_dir)
@@ -190,7 +224,8 @@ def _copy(src: Path, dest: Path) -> None:
 
 def record_failure(paths: Paths, profile: str, where: str, message: str, detail: str,
                    progress: Progress, logs: Optional[dict[str, Path]] = None,
-                   keep: int = runindex.DEFAULT_KEEP) -> Path:
+                   keep: int = runindex.DEFAULT_KEEP,
+                   cell: Optional[str] = None, seed: Optional[int] = None) -> Path:
     """A run directory for a run that failed before booting (prepare, build)."""
     run_dir = report.new_run_dir(paths.out, profile)
     for name, src in (logs or {}).items():
@@ -199,7 +234,8 @@ def record_failure(paths: Paths, profile: str, where: str, message: str, detail:
     res = Results(crash=Crash(reason=f"{where} failed: {message}",
                               tail=detail.splitlines()[-60:], where=where))
     info = RunInfo(run_id=run_dir.name, profile=profile, started=time.time(),
-                   failed_step=where, steps=list(progress.timings.session) or None)
+                   failed_step=where, steps=list(progress.timings.session) or None,
+                   provenance=provenance.collect(paths, profile, cell, seed))
     report.write(run_dir, res, info)
     page.write(run_dir)
     report.switch_latest(paths.out, run_dir)

@@ -18,9 +18,11 @@ from typing import Optional
 
 from tgtsim.errors import InfraError
 from tgtsim.paths import Paths
+from tgtsim.procs import run_watched
 from tgtsim.progress import Progress
 
 BUILD_LOG = "selftests-build.log"
+MAKE_TIMEOUT = 900.0
 
 
 class SelftestBuildError(InfraError):
@@ -55,21 +57,19 @@ def make(paths: Paths, log: Path, jobs: int, progress: Progress) -> Path:
     cmd = ["make", "-C", str(paths.root / "selftests"), f"-j{max(1, jobs)}",
            f"KSRC={paths.linux}", f"O={out_dir}"]
     progress.info("selftests: " + " ".join(cmd))
+    # in a process group of its own, like every longer child: an interrupt
+    # kills make and the compilers it started
     try:
-        cp = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, text=True, errors="backslashreplace")
-    except OSError as e:
-        raise SelftestBuildError(f"selftests build failed: cannot run make: "
-                                 f"{e.strerror or e}") from None
-    try:
-        log.write_text(cp.stdout)
-    except OSError:
-        pass
-    if cp.returncode != 0:
-        lines = cp.stdout.splitlines()
+        res = run_watched(cmd, log=log, timeout=MAKE_TIMEOUT)
+    except InfraError as e:
+        if isinstance(e, SelftestBuildError):
+            raise
+        raise SelftestBuildError(f"selftests build failed: {e.message}") from None
+    if res.returncode != 0 or res.timed_out:
+        lines = res.lines
         errors = [ln for ln in lines if re.search(r"error|Error|No such file|not found", ln)]
-        raise SelftestBuildError(f"selftests build failed (make -C selftests, "
-                                 f"exit {cp.returncode})",
+        why = "timed out" if res.timed_out else f"exit {res.returncode}"
+        raise SelftestBuildError(f"selftests build failed (make -C selftests, {why})",
                                  detail="\n".join((errors or lines)[-40:]))
     return out_dir
 

@@ -27,6 +27,11 @@ DONE_MARKER = "# tgtsim selftests: done"
 
 # "# /path/file.c:123:test_name:text" (kselftest_harness TH_LOG / ASSERT)
 _TH_LOG = re.compile(r"^\s*#\s+(?:\S*/)?([^/\s:]+:\d+):[^:\s]*:(.*)$")
+# init.sh's note of the guest's clock before a test's RUN and result lines
+TIME_LINE = re.compile(r"^\s*# tgtsim-time: (\d+(?:\.\d+)?)\s*$")
+_SUBTEST = re.compile(r"^    # Subtest: (\S+)\s*$")
+_RUN = re.compile(r"^    #\s+RUN\s+(\S+) \.\.\.")
+_RESULT = re.compile(r"^    (?:not )?ok \d+ (?:- )?(\S+)")
 _TERMINATED = re.compile(r"^\s*#\s+\S+: (Test (?:terminated|failed|exited|ended).*)$")
 
 
@@ -49,6 +54,35 @@ def failure_message(log: list[str]) -> str:
         if m:
             return m.group(1)
     return "failed"
+
+
+def test_times(lines: list[str]) -> dict[tuple[str, str], float]:
+    """(program, test) -> seconds from its RUN line to its result line, by the
+    guest clock init.sh prints before each (kselftest_harness flushes its
+    output before each test's fork, so a line reaches init.sh when it is
+    printed)."""
+    out: dict[tuple[str, str], float] = {}
+    prog, now = "", None
+    started: dict[str, float] = {}
+    for line in lines:
+        m = _SUBTEST.match(line)
+        if m:
+            prog, now, started = m.group(1), None, {}
+            continue
+        m = TIME_LINE.match(line)
+        if m:
+            now = float(m.group(1))
+            continue
+        if not prog or now is None:
+            continue
+        m = _RUN.match(line)
+        if m:
+            started[m.group(1)] = now
+            continue
+        m = _RESULT.match(line)
+        if m and m.group(1) in started:
+            out[(prog, m.group(1))] = round(max(0.0, now - started.pop(m.group(1))), 6)
+    return out
 
 
 def _started(log: list[str], name: str) -> bool:
@@ -104,6 +138,7 @@ def analyse(lines: list[str], parsed: Ktap, programs: list[Program], hang: str =
     console_tail = tail(lines)
     crash_line = detect_crash(lines)
     skips = skip_reasons(lines)
+    times = test_times(lines)
     cases: list[Case] = []
     suites: list[str] = []
     reported = list(test.subtests)
@@ -129,9 +164,11 @@ def analyse(lines: list[str], parsed: Ktap, programs: list[Program], hang: str =
             st = sub_by_name.get(name)
             if st is None and j < len(subs) and not subs[j].name:
                 st = subs[j]
-            log = [str(ln) for ln in st.log] if st is not None else []
+            log = [str(ln) for ln in st.log if not TIME_LINE.match(str(ln))] \
+                if st is not None else []
             status = status_of(st) if st is not None and st.name else CRASHED
-            case = Case(suite=suite, name=name, status=status, log=log)
+            case = Case(suite=suite, name=name, status=status, log=log,
+                        time=times.get((prog.name, name)))
             if status == CRASHED and prog_skip:
                 case.status, case.message = SKIPPED, prog_skip
             elif status == FAILED:

@@ -12,15 +12,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from tgtsim.errors import InfraError
 from tgtsim.procs import Result, run_watched
 from tgtsim.progress import Progress
 
 # what kunit_kernel.LinuxSourceTreeOperationsUml.start passes, plus kunit.enable
-KUNIT_ARGS = ["mem=1G", "console=tty", "kunit_shutdown=halt", "kunit.enable=1"]
-# selftests/init.sh as PID 1 on the host's / (hostfs); stdin is /dev/null,
-# the console fd 0/1
-SELFTEST_ARGS = ["mem=256M", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw",
+# and printk's time on each line (the cases' durations; analysis strips it)
+KUNIT_ARGS = ["mem=1G", "console=tty", "kunit_shutdown=halt", "kunit.enable=1",
+              "printk.time=1"]
+# selftests/init.sh as PID 1 on the host's / (hostfs), read-only: a program
+# (or the kernel under test, through the VFS) cannot change a host file; the
+# programs write to a tmpfs inside UML and to the run directory's
+# selftests-out/ (tgtsim_out=, mounted read-write by init.sh); stdin is
+# /dev/null, the console fd 0/1
+SELFTEST_ARGS = ["mem=256M", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
                  "con=null", "con0=fd:0,fd:1", "kunit.enable=0"]
+SELFTEST_OUT = "selftests-out"      # in the run directory
+# the module parameters of the seeded KUnit suites (kunit/tgt_test_host.c,
+# sim_lld/sim_lld_data_kunit.c); the selftests get tgtsim_seed=N
+SEED_PARAMS = ("tgt_kunit.seed", "sim_lld_kunit.seed")
+SEED_MAX = 2**32 - 1        # sim_lld_kunit.seed is an unsigned int
 PROGRAM_TIMEOUT = 120       # seconds, at most, for one selftest program
 KERNEL, SELFTEST_BOOT = "kernel", "selftest boot"    # what a hang reason names
 
@@ -74,12 +85,16 @@ class Uml:
         if opts.filter_glob:
             a.append(f"kunit.filter_glob={opts.filter_glob}")
         if opts.seed is not None:
-            a.append(f"tgt_kunit.seed={opts.seed}")
+            # every seeded KUnit suite: tgt_kunit's and sim_lld's
+            a += [f"{param}={opts.seed}" for param in SEED_PARAMS]
         return a + list(opts.kernel_args)
 
-    def selftest_args(self, opts: BootOptions, init: Path, programs_dir: Path) -> list[str]:
+    def selftest_args(self, opts: BootOptions, init: Path, programs_dir: Path,
+                      out_dir: Optional[Path] = None) -> list[str]:
         a = list(SELFTEST_ARGS) + [f"init={init}", f"tgtsim_selftests={programs_dir}",
                                    f"tgtsim_timeout={opts.program_timeout}"]
+        if out_dir is not None:
+            a.append(f"tgtsim_out={out_dir}")
         if opts.selftest_filter:
             a.append(f"tgtsim_filter={opts.selftest_filter}")
         if opts.seed is not None:
@@ -110,8 +125,14 @@ class Uml:
     def boot_selftests(self, opts: BootOptions, init: Path, programs_dir: Path,
                        console: Path) -> BootResult:
         """The selftest boot: `init` (selftests/init.sh) runs the programs
-        of `programs_dir` as PID 1 of the same kernel."""
-        return self.boot(self.selftest_args(opts, init, programs_dir), console,
+        of `programs_dir` as PID 1 of the same kernel; what they write to
+        $TGTSIM_OUT lands in selftests-out/ beside `console`."""
+        out_dir = console.parent / SELFTEST_OUT
+        try:
+            out_dir.mkdir(exist_ok=True)
+        except OSError as e:
+            raise InfraError(f"cannot write {out_dir}: {e.strerror or e}") from None
+        return self.boot(self.selftest_args(opts, init, programs_dir, out_dir), console,
                          SELFTEST_BOOT, opts.selftest_timeout, opts.idle_timeout)
 
     def has_kmemleak(self) -> bool:
