@@ -187,9 +187,13 @@ static void tgt_bench_gp_stubbed(struct kunit *test, struct tgt_bench_gp *gp)
 	u64 n, ns;
 
 	for (free = 0; free <= 1; free++) {
-		kunit_activate_static_stub(test, scsi_host_cmd_alloc,
-					   free ? tgt_bench_alloc_fails :
-						  tgt_bench_alloc_real);
+		/* one name each: the macro takes the address of its argument */
+		if (free)
+			kunit_activate_static_stub(test, scsi_host_cmd_alloc,
+						   tgt_bench_alloc_fails);
+		else
+			kunit_activate_static_stub(test, scsi_host_cmd_alloc,
+						   tgt_bench_alloc_real);
 		ret = tgt_bench_gp_task(gp, &n, &ns);
 		KUNIT_EXPECT_EQ(test, ret, 0);
 		if (!ret)

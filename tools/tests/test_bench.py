@@ -300,3 +300,70 @@ def test_make_targets_and_deps_know_bench() -> None:
     assert "gnuplot-nox" in deps.PACKAGES
     assert (ROOT / "kunit/profiles/bench.config").read_text().count("CONFIG_SCSI_TGT_BENCH=y") == 1
     assert "SCSI_TGT_BENCH" not in (ROOT / "kunit/profiles/base.config").read_text()
+
+
+# -- a recorded console of the real suite (bench profile, `tgtsim bench`) ----------
+
+def test_recorded_console_gives_every_figure() -> None:
+    """Every figure the issue asks for is read from a real boot's console."""
+    figs = benchfig.Figures()
+    data = benchfig.kernel_figures(benchfig.parse(recorded("bench_console.log")), figs)
+    reps = int(data.settings["reps"])
+    assert reps >= 3 and set(data.lims) == set(benchfig.LIMS)
+    for s in benchfig.SIZES:
+        f = figs.get(f"kernel.memcpy.{s}")
+        assert f is not None and len(f.samples) == reps
+    skipped = {(k["dir"], k["lim"], k["copy"], int(k["size"])) for k in data.skipped}
+    for mode in benchfig.MODES:
+        for lim in benchfig.LIMS:
+            for d in benchfig.DIRS:
+                for copy in (0, 1):
+                    for s in benchfig.SIZES:
+                        key = benchfig.dp_key(d, lim, mode, copy, s)
+                        f = figs.get(key + ".MBps")
+                        if mode == "hrtimer" and (d, lim, str(copy), s) in skipped:
+                            assert f is None, key         # not timed: too many ticks
+                            continue
+                        assert f is not None and len(f.samples) == reps, key
+                        assert all(v > 0 for v in f.samples), key
+    # chunks per command as the limits make them (1 MiB: 2 of 512 KiB, 256
+    # pages, 16 segments of 64 KiB)
+    for lim, n in (("default", 2), ("page", 256), ("seg", 16)):
+        assert data.chunks[benchfig.dp_key("to", lim, "inline", 1, 1 << 20)] == n
+    # hrtimer mode skips only commands of more than tick_chunks chunks
+    tick = int(data.settings["tick_chunks"])
+    assert data.skipped and all(int(k["chunks"]) > tick for k in data.skipped)
+    for name in ("task.plain", "hardirq.plain", "task.stub_alloc", "task.stub_freelist",
+                 "hardirq.stub_alloc", "hardirq.stub_freelist"):
+        f = figs.get(f"kernel.getput.{name}")
+        assert f is not None and len(f.samples) == reps and f.min > 0, name
+    for stage in benchfig.STAGES:
+        assert figs.get(f"kernel.stage.{stage}") is not None, stage
+    by = {c.key: c for c in benchfig.checks(figs)}
+    for key in ("kernel.core.vs_memcpy.to.1048576", "kernel.core.ns_per_cmd.from.4096",
+                "kernel.e2e.vs_memcpy.to.1048576"):
+        assert by[key].value is not None and by[key].ok is not None, key
+    assert by["harness.make_warm.ratio"].ok is None            # not in a kernel console
+
+
+def test_recorded_console_passes_as_kunit(kunit_dir: Path) -> None:
+    """The suite itself passes in the recorded boot (its cases fail only when
+    a command does not complete), and the run's parser reads it."""
+    from conftest import analyse
+    res = analyse(recorded("bench_console.log"), kunit_dir)
+    assert res.crash is None and not res.failed and res.passed >= 5
+    assert set(res.suites) == {"tgt_bench"}
+
+
+def test_recorded_console_markdown_and_plot(tmp_path: Path) -> None:
+    figs = benchfig.Figures()
+    data = benchfig.kernel_figures(benchfig.parse(recorded("bench_console.log")), figs)
+    md = benchfig.markdown(figs, data, benchfig.checks(figs), {"id": "rec", "reps": 3})
+    for mode in benchfig.MODES:
+        assert f"### {mode} completion" in md
+    assert "| 16 MiB | page | 4,096 |" in md
+    if shutil.which("gnuplot") is None:
+        pytest.skip("gnuplot not installed")
+    assert bench.plot(tmp_path, figs) is None
+    svg = (tmp_path / "bench.svg").read_text()
+    assert "scsi_tgt_queue_command()" in svg and "each completion waits for a timer tick" in svg
