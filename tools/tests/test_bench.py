@@ -367,3 +367,18 @@ def test_recorded_console_markdown_and_plot(tmp_path: Path) -> None:
     assert bench.plot(tmp_path, figs) is None
     svg = (tmp_path / "bench.svg").read_text()
     assert "scsi_tgt_queue_command()" in svg and "each completion waits for a timer tick" in svg
+
+
+def test_step_breakdown_counts_overlapping_steps_once() -> None:
+    steps = [{"name": "build coverage", "start": 100.0, "seconds": 2.0},
+             {"name": "boot selftests", "start": 103.0, "seconds": 10.0},
+             {"name": "boot coverage", "start": 103.5, "seconds": 11.0},   # beside it
+             {"name": "coverage: lcov", "start": 115.0, "seconds": 3.0}]
+    out = dict(bench.step_breakdown(steps, 25.0))
+    assert out["boot coverage"] == 11.0 and out["build coverage"] == 2.0
+    # covered: 2 + (103..114.5) 11.5 + 3 = 16.5 of 25
+    assert out["outside the steps (start-up, deps, prepare, reports)"] == pytest.approx(8.5)
+    assert bench.step_breakdown([], 3.0) == [
+        ("outside the steps (start-up, deps, prepare, reports)", 3.0)]
+    assert bench._slug("outside the steps (start-up, deps)") == "outside_the_steps"
+    assert bench._slug("coverage: lcov") == "coverage_lcov"

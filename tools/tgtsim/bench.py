@@ -28,6 +28,7 @@ compares two recorded files without measuring anything.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -51,7 +52,7 @@ PARTS = ("kernel", "incremental", "make", "bisect")
 SUITE_GLOB = "tgt_bench*"
 BENCH_SUBDIR = "bench"         # out/bench/<id>, build/bench/
 PORT_FILE = "drivers/scsi/scsi_tgt_lib.c"
-BISECT_ARGS = ("--profile", "kunit", "--filter", "tgt_cmd*", "--no-selftests")
+BISECT_ARGS = ("--profile", "kunit", "--filter", "tgt_cmd_offsets", "--no-selftests")
 STEP_TIMEOUT = 3600.0
 # variables of an outer make that must not reach the make we time
 MAKE_ENV_DROP = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKE_TERMOUT",
@@ -183,15 +184,38 @@ def bare_boots(paths: Paths, profile: str, out: Path, rep: int) -> float:
     return time.monotonic() - t0
 
 
+def step_breakdown(steps: Sequence[dict[str, Any]], total: float) -> list[tuple[str, float]]:
+    """Where the time of a `make` went, from the steps its run recorded
+    (name, start, seconds; steps that ran side by side overlap): each step,
+    then the time inside no step (start-up, deps, prepare, reports)."""
+    spans = sorted((float(s["start"]), float(s["start"]) + float(s["seconds"]))
+                   for s in steps if "start" in s and "seconds" in s)
+    covered, end = 0.0, -math.inf
+    for a, z in spans:
+        if z > end:
+            covered += z - max(a, end)
+            end = z
+    out = [(str(s["name"]), float(s["seconds"])) for s in steps]
+    out.append(("outside the steps (start-up, deps, prepare, reports)", max(0.0, total - covered)))
+    return out
+
+
 def make_part(b: Bench) -> None:
     """Warm no-change `make` against the bare boots it wraps."""
     p, prof = b.paths, b.opts.profile
     for rep in range(b.opts.reps):
+        before = report.latest(p.out)
         with b.progress.step(f"bench: warm make {rep + 1}/{b.opts.reps}"):
             t_make, rc = timed(make_cmd(p, prof, b.opts.jobs), b.out / f"make-warm-{rep}.log",
                                env=clean_env())
-        if rc != 0:
+        if rc not in (0, 1):
             raise InfraError(f"make failed (exit {rc}, log {b.out / f'make-warm-{rep}.log'})")
+        latest = report.latest(p.out)
+        if latest is not None and latest != before:
+            _res, info = report.load(latest)
+            for name, secs in step_breakdown(info.steps or [], t_make):
+                b.figs.add(f"harness.make_warm.step.{_slug(name)}", f"warm `make`: {name}",
+                           "s", "lower", "make_steps", secs)
         with b.progress.step(f"bench: bare boots {rep + 1}/{b.opts.reps}"):
             t_bare = bare_boots(p, prof, b.out, rep)
         b.figs.add("harness.make_warm.s", f"warm no-change `make` ({prof})", "s", "lower",
@@ -200,6 +224,10 @@ def make_part(b: Bench) -> None:
                    "s", "lower", "harness", t_bare)
         b.figs.add("harness.make_warm.ratio", "warm `make` / bare boots", "x", "lower",
                    "harness", t_make / t_bare)
+
+
+def _slug(name: str) -> str:
+    return "_".join("".join(c if c.isalnum() else " " for c in name.split(" (")[0]).split())
 
 
 def port_patch(paths: Paths) -> Path:
@@ -433,6 +461,7 @@ def run_bench(paths: Paths, opts: Options, progress: Progress) -> int:
             meta[f"{name}_s"] = round(time.monotonic() - t0, 1)
     finally:
         meta["duration_s"] = round(time.time() - started, 1)
+        meta["load_end"] = load_avg()
         rc = write(b, meta)
     sys.stdout.write((out / "bench.md").read_text().split("\n## What")[0].rstrip() + "\n")
     sys.stdout.write(f"bench: {out}/bench.md, bench.json, bench.svg\n")

@@ -215,16 +215,18 @@ def kernel_figures(records: list[Record], figs: Figures) -> KernelData:
 
 def _fit(inline: dict[tuple[str, int, str], list[tuple[float, float, int]]],
          figs: Figures) -> None:
-    """ns per command = a + b * chunks + c * pages, by least squares over
-    the inline no-copy commands of all limit sets and sizes of one
-    repetition: the core's (and sim_lld's bookkeeping's) cost per command,
+    """ns per command = a + b * chunks + c * pages, by least squares of the
+    relative error over the inline no-copy commands of all limit sets and
+    sizes of one repetition: the core's (and sim_lld's bookkeeping's) cost per command,
     per chunk and per page."""
     reps: dict[tuple[str, int], list[tuple[float, float, int]]] = {}
     for (d, rep, _lim), pts in inline.items():
         reps.setdefault((d, rep), []).extend(pts)
     for (d, _rep), pts in sorted(reps.items()):
-        coef = least_squares([(1.0, ch, size / 4096) for _ns, ch, size in pts],
-                             [ns for ns, _ch, _size in pts])
+        # relative errors: each row divided by its time, so that the 4 KiB
+        # commands weigh as much as the 16 MiB ones in the per-command term
+        coef = least_squares([(1.0 / ns, ch / ns, size / 4096 / ns) for ns, ch, size in pts
+                              if ns > 0], [1.0 for ns, _ch, _size in pts if ns > 0])
         if coef is None:
             continue
         for name, v in zip(("cmd", "chunk", "page"), coef):
@@ -435,7 +437,8 @@ def markdown(figs: Figures, data: Optional[KernelData], chk: list[Check],
              f"{fmt(meta.get('duration_s'))} s. Absolute times depend on the machine and "
              f"its load: compare ratios.")
     if meta.get("load"):
-        L.append(f"Load average when it started: {meta['load']}.")
+        L.append(f"Load average when it started: {meta['load']}"
+                 + (f"; when it ended: {meta['load_end']}." if meta.get("load_end") else "."))
     if meta.get("errors"):
         L += ["", "**Errors:**", ""] + [f"- {e}" for e in meta["errors"]]
     L += ["", "## Acceptance limits (issue 21)", "", "| | limit | median | |",
@@ -448,6 +451,13 @@ def markdown(figs: Figures, data: Optional[KernelData], chk: list[Check],
         L += ["", "## What tgtsim costs", "", "| | median [min-max] | unit |",
               "| --- | --- | --- |"]
         L += [f"| {f.label} | {cell(f)} | {f.unit} |" for f in harness]
+    steps = figs.group("make_steps")
+    if steps:
+        L += ["", "## Where the time of a warm no-change `make` goes", "",
+              "The steps its run recorded (the two boots run side by side, so they "
+              "overlap), and the time outside them.", "",
+              "| step | s, median [min-max] |", "| --- | --- |"]
+        L += [f"| {f.label.split(': ', 1)[-1]} | {cell(f)} |" for f in steps]
     if data is not None and figs.group("datapath"):
         L += _datapath_md(figs, data)
     core = figs.group("core") + figs.group("fit")
