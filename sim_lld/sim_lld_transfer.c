@@ -9,6 +9,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fault-inject.h>
+#include <linux/highmem.h>
 #include <linux/hrtimer.h>
 #include <linux/jiffies.h>
 #include <linux/kernel.h>
@@ -387,6 +388,41 @@ static u32 sim_reason_result(enum sim_lld_reason r)
 }
 
 /*
+ * Copy @len bytes between a chunk's scatterlist and @buf, a segment at a
+ * time, as a DMA engine moves a segment: one memcpy() per segment where
+ * every page is in the direct map and a CPU write needs no cache flush;
+ * elsewhere page by page through sg_copy_*() (kmap, flush_dcache_page()).
+ * A page at a time costs about a tenth more than one memcpy() for a
+ * 1 MiB command (tgtsim bench).
+ */
+static void sim_copy_sg(struct scatterlist *sgl, unsigned int nents,
+			void *buf, u32 len, bool to_buf)
+{
+#if defined(CONFIG_HIGHMEM) || defined(ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE)
+	if (to_buf)
+		sg_copy_to_buffer(sgl, nents, buf, len);
+	else
+		sg_copy_from_buffer(sgl, nents, buf, len);
+#else
+	struct scatterlist *sg;
+	unsigned int i;
+	u32 n;
+
+	for_each_sg(sgl, sg, nents, i) {
+		if (!len)
+			break;
+		n = min(sg->length, len);
+		if (to_buf)
+			memcpy(buf, sg_virt(sg), n);
+		else
+			memcpy(sg_virt(sg), buf, n);
+		buf += n;
+		len -= n;
+	}
+#endif
+}
+
+/*
  * Copy a chunk between its scatterlist and the backing buffer: the
  * injected command's own, or the host's store for the commands of others
  * (none: not copied).
@@ -411,11 +447,10 @@ static enum sim_lld_reason sim_copy_chunk(struct sim_lld_host *sh,
 			return SIM_LLD_R_OVERRUN;
 		b += cmd->offset;
 	}
-	if (cmd->sc_data_direction == DMA_TO_DEVICE)
-		sg_copy_to_buffer(scsi_sglist(cmd), scsi_sg_count(cmd), b, len);
-	else if (cmd->sc_data_direction == DMA_FROM_DEVICE)
-		sg_copy_from_buffer(scsi_sglist(cmd), scsi_sg_count(cmd), b,
-				    len);
+	if (cmd->sc_data_direction == DMA_TO_DEVICE ||
+	    cmd->sc_data_direction == DMA_FROM_DEVICE)
+		sim_copy_sg(scsi_sglist(cmd), scsi_sg_count(cmd), b, len,
+			    cmd->sc_data_direction == DMA_TO_DEVICE);
 	return SIM_LLD_R_OK;
 }
 

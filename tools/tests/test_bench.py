@@ -382,3 +382,14 @@ def test_step_breakdown_counts_overlapping_steps_once() -> None:
         ("outside the steps (start-up, deps, prepare, reports)", 3.0)]
     assert bench._slug("outside the steps (start-up, deps)") == "outside_the_steps"
     assert bench._slug("coverage: lcov") == "coverage_lcov"
+
+
+def test_end_to_end_is_split_into_core_and_copy() -> None:
+    figs = benchfig.Figures()
+    benchfig.kernel_figures(benchfig.parse(synthetic()), figs)
+    core = figs.get("kernel.core.vs_memcpy.to.1048576")
+    copy = figs.get("kernel.copy.vs_memcpy.to.1048576")
+    e2e = figs.get("kernel.e2e.vs_memcpy.to.1048576")
+    assert core is not None and copy is not None and e2e is not None
+    assert copy.median == pytest.approx(1.0)          # the synthetic copy is a memcpy
+    assert core.median + copy.median == pytest.approx(e2e.median)

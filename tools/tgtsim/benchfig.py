@@ -161,6 +161,7 @@ def kernel_figures(records: list[Record], figs: Figures) -> KernelData:
     data = KernelData()
     memcpy_ns: dict[tuple[int, int], float] = {}       # (rep, size) -> ns per copy
     inline: dict[tuple[str, int, str], list[tuple[float, float, int]]] = {}
+    per_cmd: dict[tuple[str, int, int], dict[int, float]] = {}   # (dir, rep, size) -> copy -> ns
     for r in records:
         f = r.fields
         if r.kind == "begin":
@@ -188,6 +189,7 @@ def kernel_figures(records: list[Record], figs: Figures) -> KernelData:
                 inline.setdefault((d, r.int("rep"), lim), []).append(
                     (ns / n, chunks / n, size))
             if mode == "inline" and lim == "default":
+                per_cmd.setdefault((d, r.int("rep"), size), {})[copy] = ns / n
                 base = memcpy_ns.get((r.int("rep"), size))
                 which = "e2e" if copy else "core"
                 if not copy:
@@ -210,6 +212,13 @@ def kernel_figures(records: list[Record], figs: Figures) -> KernelData:
             figs.add(f"kernel.getput.{ctx}.{name}", f"get/put from {ctx}, {what}",
                      "pairs/s", "higher", "getput", r.int("n") / r.int("ns") * 1e9)
     _fit(inline, figs)
+    # the end-to-end time split: sim_lld's copy = copy on - copy off
+    for (d, rep, size), by in per_cmd.items():
+        base = memcpy_ns.get((rep, size))
+        if base and 0 in by and 1 in by:
+            figs.add(f"kernel.copy.vs_memcpy.{d}.{size}",
+                     f"sim_lld's copy (end to end - no copy) / memcpy, {d} {size_name(size)}",
+                     "x", "lower", "core", (by[1] - by[0]) / base)
     return data
 
 
