@@ -224,7 +224,7 @@ def test_markdown_and_plot_of_recorded_figures(tmp_path: Path) -> None:
 def test_the_port_patch_edit_changes_one_comment_line() -> None:
     paths = Paths.make(ROOT)
     patch = bench.port_patch(paths)
-    text = patch.read_text()
+    text = bench.edit_patch(patch.read_text(), "")    # as committed, also during a bench
     one = bench.edit_patch(text, "1")
     two = bench.edit_patch(one, "2")
     back = bench.edit_patch(two, "")
@@ -393,3 +393,16 @@ def test_end_to_end_is_split_into_core_and_copy() -> None:
     assert core is not None and copy is not None and e2e is not None
     assert copy.median == pytest.approx(1.0)          # the synthetic copy is a memcpy
     assert core.median + copy.median == pytest.approx(e2e.median)
+
+
+def test_make_exit_2_is_read_from_its_error_line(tmp_path: Path) -> None:
+    log = tmp_path / "make.log"
+    log.write_text("374 passed, 1 failed, 0 skipped\nmake: *** [Makefile:53: all] Error 1\n")
+    assert bench.tgtsim_code(2, log) == 1
+    bench.make_ok(2, log, "make")                      # a failed gate: timed all the same
+    log.write_text("tgtsim: error: build failed\nmake: *** [Makefile:53: all] Error 3\n")
+    with pytest.raises(InfraError):
+        bench.make_ok(2, log, "make")
+    assert bench.tgtsim_code(0, log) == 0
+    log.write_text("make: *** No rule to make target 'x'.  Stop.\n")
+    assert bench.tgtsim_code(2, log) == 2

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,7 +49,7 @@ from tgtsim.progress import Progress
 from tgtsim.uml import KERNEL, BootOptions, Uml
 
 PROFILE = "bench"              # kunit/profiles/bench.config
-PARTS = ("kernel", "incremental", "make", "bisect")
+PARTS = ("kernel", "make", "incremental", "bisect")
 SUITE_GLOB = "tgt_bench*"
 BENCH_SUBDIR = "bench"         # out/bench/<id>, build/bench/
 PORT_FILE = "drivers/scsi/scsi_tgt_lib.c"
@@ -148,6 +149,30 @@ def kernel_part(b: Bench) -> None:
 
 # -- the harness parts -------------------------------------------------------------
 
+def tgtsim_code(rc: int, log: Path) -> int:
+    """The exit code of the tgtsim command a `make` ran: make itself exits 2
+    when its recipe failed; its "Error N" line names the recipe's code."""
+    if rc != 2:
+        return rc
+    try:
+        tail = log.read_text(errors="replace").splitlines()[-5:]
+    except OSError:
+        return rc
+    for line in reversed(tail):
+        m = re.search(r"^make(?:\[\d+\])?: \*\*\* \[.*\] Error (\d+)$", line)
+        if m:
+            return int(m.group(1))
+    return rc
+
+
+def make_ok(rc: int, log: Path, what: str) -> None:
+    """A `make` that ran its job: passed (0) or a test or the coverage gate
+    failed (1: timed all the same); anything else is an error."""
+    code = tgtsim_code(rc, log)
+    if code not in (0, 1):
+        raise InfraError(f"{what} failed (exit {code}, log {log})")
+
+
 def make_cmd(paths: Paths, profile: str, jobs: int) -> list[str]:
     return ["make", "-C", str(paths.root), "--no-print-directory", f"PROFILE={profile}",
             f"OUT={paths.out}", f"BUILD={paths.build}", f"JOBS={jobs}"]
@@ -208,8 +233,7 @@ def make_part(b: Bench) -> None:
         with b.progress.step(f"bench: warm make {rep + 1}/{b.opts.reps}"):
             t_make, rc = timed(make_cmd(p, prof, b.opts.jobs), b.out / f"make-warm-{rep}.log",
                                env=clean_env())
-        if rc not in (0, 1):
-            raise InfraError(f"make failed (exit {rc}, log {b.out / f'make-warm-{rep}.log'})")
+        make_ok(rc, b.out / f"make-warm-{rep}.log", "make")
         latest = report.latest(p.out)
         if latest is not None and latest != before:
             _res, info = report.load(latest)
@@ -273,9 +297,7 @@ def incremental_part(b: Bench) -> None:
             with b.progress.step(f"bench: incremental make {rep + 1}/{b.opts.reps}"):
                 t_make, rc = timed(make_cmd(p, prof, b.opts.jobs),
                                    b.out / f"make-incremental-{rep}.log", env=clean_env())
-            if rc not in (0, 1):
-                raise InfraError(f"make failed (exit {rc}, log "
-                                 f"{b.out / f'make-incremental-{rep}.log'})")
+            make_ok(rc, b.out / f"make-incremental-{rep}.log", "make")
             os.utime(p.linux / PORT_FILE)
             with b.progress.step(f"bench: kernel make {rep + 1}/{b.opts.reps}"):
                 t_kernel, rc = timed(kmake, b.out / f"kernel-make-{rep}.log", cwd=p.linux,
@@ -444,7 +466,7 @@ def run_bench(paths: Paths, opts: Options, progress: Progress) -> int:
                             "jobs": opts.jobs}
     progress.info(f"bench: {out} ({', '.join(opts.parts)}; load {meta['load']})")
     steps: list[tuple[str, Callable[[Bench], None]]] = [
-        ("kernel", kernel_part), ("incremental", incremental_part), ("make", make_part),
+        ("kernel", kernel_part), ("make", make_part), ("incremental", incremental_part),
         ("bisect", bisect_part)]
     try:
         prepare.prepare(paths, progress)
