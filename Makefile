@@ -32,6 +32,9 @@ FILTER     ?=
 OUT        ?= out
 BUILD      ?= build
 V          ?= 0
+# make bench: an earlier bench.json to compare with, more tgtsim bench options
+COMPARE    ?=
+BENCH_ARGS ?=
 
 export KERNEL_SRC KERNEL_REF JOBS
 # the launcher: it blocks SIGINT/SIGTERM until tgtsim handles them (README, Signals)
@@ -42,8 +45,8 @@ CHECKS := $(PYTHON) tools/run_checks.py --out $(OUT) --build-dir $(BUILD) --jobs
 
 .DEFAULT_GOAL := all
 .PHONY: all check coverage help deps deps-check prepare refresh-patches build run report \
-	lint mutants debug planted-bugs test-tools kernel clean distclean bisect check-bisect \
-	check-shards
+	lint mutants debug planted-bugs bench test-tools kernel clean distclean bisect \
+	check-bisect check-shards
 
 ## all: the main job: deps --install, prepare, build $(PROFILE), KUnit + selftests, reports, coverage gate
 all:
@@ -117,6 +120,10 @@ check-bisect:
 ## planted-bugs: the debug profile catches each bug of kunit/selftest-bugs/ (BUGS="01 03": only those)
 planted-bugs:
 	@$(TGTSIM) planted-bugs $(BUGS)
+
+## bench: figures of the harness and the data path in out/bench/<id>/ (COMPARE=old.json: exit 1 if >20 % worse)
+bench:
+	@$(TGTSIM) bench --profile $(PROFILE) $(if $(COMPARE),--compare $(COMPARE)) $(BENCH_ARGS)
 
 ## test-tools: only pytest and mypy of tools/
 test-tools:

@@ -135,6 +135,7 @@ struct sim_lld_cmd {
 	u32 calls;
 	u32 next_off;
 	u32 done_ctx;			/* SIM_LLD_CTX_* of the done() calls */
+	bool nocopy;			/* a chunk's data was not copied */
 	/* results */
 	enum sim_lld_cmd_state state;
 	int err;			/* from the target core */
@@ -189,6 +190,8 @@ void sim_lld_host_remove(struct sim_lld_host *sh);
 struct Scsi_Host *sim_lld_host_shost(struct sim_lld_host *sh);
 int sim_lld_host_set_completion(struct sim_lld_host *sh,
 				enum sim_lld_completion mode, u32 delay_ns);
+void sim_lld_host_set_copy(struct sim_lld_host *sh, bool copy);
+void sim_lld_host_set_store(struct sim_lld_host *sh, void *buf, u32 len);
 unsigned int sim_lld_live_shosts(void);
 unsigned int sim_lld_root_refs(void);
 int sim_lld_limits_by_index(unsigned int index, struct sim_lld_limits *lim);

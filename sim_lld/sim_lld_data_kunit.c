@@ -573,6 +573,138 @@ static void sim_data_transfers_complete_in_mode_context(struct kunit *test)
 	sim_k_remove(test, sh);
 }
 
+/* ---------------------------------------------------------------- */
+
+struct sim_k_foreign {
+	struct completion done;
+	int err;
+};
+
+static void sim_k_foreign_done(struct scsi_cmnd *cmd, int err, void *priv)
+{
+	struct sim_k_foreign *f = priv;
+
+	f->err = err;
+	complete(&f->done);
+}
+
+/*
+ * A command sim_lld did not inject (as a benchmark or another in-kernel
+ * user queues one): get, scsi_tgt_queue_command(), wait, put. Returns
+ * the error done() got.
+ */
+static int sim_k_run_foreign(struct kunit *test, struct sim_lld_host *sh,
+			     enum dma_data_direction dir, void *buf, u32 len)
+{
+	struct Scsi_Host *shost = sim_lld_host_shost(sh);
+	struct sim_k_foreign f = { };
+	struct scsi_cmnd *cmd;
+
+	KUNIT_ASSERT_NOT_NULL(test, shost);
+	cmd = scsi_host_get_command(shost, dir, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cmd);
+	init_completion(&f.done);
+	KUNIT_EXPECT_EQ(test, scsi_tgt_queue_command(cmd, buf, len,
+						     sim_k_foreign_done, &f),
+			0);
+	wait_for_completion(&f.done);
+	scsi_host_put_command(shost, cmd);
+	return f.err;
+}
+
+/*
+ * copy off (the module parameter copy=N, the host's debugfs file copy,
+ * sim_lld_host_set_copy()): every chunk is still checked, counted and
+ * completed, but its data is not copied, and an injected command is not
+ * verified then. The store of a host receives the data of commands
+ * sim_lld did not inject while copy is on, nothing while it is off, and a
+ * chunk beyond its end fails with "overrun".
+ */
+static void sim_data_copy_off_completes_without_copying(struct kunit *test)
+{
+	struct sim_lld_limits lim = sim_k_limits(128, 8, 65536, 0xffffffff, 4);
+	const u32 len = 3 * 4096 + 5;
+	struct sim_lld_req req = { .len = len, .seed = 9 };
+	struct sim_lld_counters before, c;
+	struct sim_lld_host *sh;
+	struct sim_lld_cmd *sc;
+	u8 *buf, *store;
+	int d;
+
+	buf = kunit_kmalloc(test, len, GFP_KERNEL);
+	store = kunit_kzalloc(test, len, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_ASSERT_NOT_NULL(test, store);
+	sh = sim_k_add(test, &lim);
+
+	/* injected commands: chunks completed, data not copied nor verified */
+	sim_lld_host_set_copy(sh, false);
+	for (d = 0; d < 2; d++) {
+		req.dir = d ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
+		KUNIT_ASSERT_EQ(test, sim_k_run(test, sh, &req, &sc), 0);
+		KUNIT_EXPECT_EQ(test, sc->err, 0);
+		KUNIT_EXPECT_EQ(test, sc->result, 0);
+		KUNIT_EXPECT_EQ(test, sc->log.nr_chunks, 4);
+		KUNIT_EXPECT_TRUE(test, sc->log.resp_seen);
+		KUNIT_EXPECT_TRUE(test, sc->nocopy);
+		KUNIT_EXPECT_EQ(test, sc->verify, SIM_LLD_VERIFY_SKIPPED);
+	}
+	sim_lld_host_counters(sh, &c);
+	KUNIT_EXPECT_EQ(test, c.chunks, 8);
+	KUNIT_EXPECT_EQ(test, c.bytes, 2 * len);
+	KUNIT_EXPECT_EQ(test, c.cmds_ok, 2);
+	KUNIT_EXPECT_EQ(test, c.verify_errors, 0);
+
+	/* copy on again: the same command is copied and verified */
+	sim_lld_host_set_copy(sh, true);
+	KUNIT_ASSERT_EQ(test, sim_k_run(test, sh, &req, &sc), 0);
+	KUNIT_EXPECT_FALSE(test, sc->nocopy);
+	KUNIT_EXPECT_EQ(test, sc->verify, SIM_LLD_VERIFY_OK);
+
+	/* a command of another user without a store: checked, not copied */
+	sim_lld_fill_pattern(buf, len, 5, false);
+	KUNIT_EXPECT_EQ(test, sim_k_run_foreign(test, sh, DMA_TO_DEVICE, buf,
+						len), 0);
+	KUNIT_EXPECT_NULL(test, memchr_inv(store, 0, len));
+
+	/* with the store: copied to it while copy is on */
+	sim_lld_host_set_store(sh, store, len);
+	KUNIT_EXPECT_EQ(test, sim_k_run_foreign(test, sh, DMA_TO_DEVICE, buf,
+						len), 0);
+	KUNIT_EXPECT_EQ(test, sim_lld_check_pattern(store, len, 5), -1);
+	sim_lld_fill_pattern(store, len, 6, false);
+	memset(buf, 0, len);
+	KUNIT_EXPECT_EQ(test, sim_k_run_foreign(test, sh, DMA_FROM_DEVICE, buf,
+						len), 0);
+	KUNIT_EXPECT_EQ(test, sim_lld_check_pattern(buf, len, 6), -1);
+
+	/* and not at all while it is off */
+	sim_lld_host_set_copy(sh, false);
+	memset(buf, 0, len);
+	KUNIT_EXPECT_EQ(test, sim_k_run_foreign(test, sh, DMA_FROM_DEVICE, buf,
+						len), 0);
+	KUNIT_EXPECT_NULL(test, memchr_inv(buf, 0, len));
+	memset(store, 0, len);
+	sim_lld_fill_pattern(buf, len, 7, false);
+	KUNIT_EXPECT_EQ(test, sim_k_run_foreign(test, sh, DMA_TO_DEVICE, buf,
+						len), 0);
+	KUNIT_EXPECT_NULL(test, memchr_inv(store, 0, len));
+
+	/* a chunk beyond the store fails the command (copy on) */
+	sim_lld_host_set_copy(sh, true);
+	sim_lld_host_set_store(sh, store, 2 * 4096);
+	sim_lld_host_counters(sh, &before);
+	KUNIT_EXPECT_EQ(test, sim_k_run_foreign(test, sh, DMA_TO_DEVICE, buf,
+						len), -EIO);
+	sim_lld_host_counters(sh, &c);
+	KUNIT_EXPECT_EQ(test, c.errors, before.errors + 1);
+	KUNIT_EXPECT_EQ(test, c.chunks, before.chunks + 3);
+
+	sim_lld_host_set_store(sh, NULL, 0);
+	sim_k_expect_idle(test, sh);
+	sim_k_remove(test, sh);
+}
+
 static struct kunit_case sim_lld_data_cases[] = {
 	KUNIT_CASE(sim_data_pattern_check_finds_first_bad_byte),
 	KUNIT_CASE(sim_data_bad_request_refused_nothing_sent),
@@ -582,6 +714,7 @@ static struct kunit_case sim_lld_data_cases[] = {
 			 sim_k_matrix_gen),
 	KUNIT_CASE_PARAM(sim_data_transfers_complete_in_mode_context,
 			 sim_k_mode_gen_params),
+	KUNIT_CASE(sim_data_copy_off_completes_without_copying),
 	{}
 };
 

@@ -839,6 +839,7 @@ void sim_lld_debugfs_add_host(struct sim_lld_host *sh)
 	debugfs_create_file(SIM_LLD_F_COMPLETION, 0600, d, sh,
 			    &sim_completion_fops);
 	debugfs_create_u32(SIM_LLD_F_COMPLETION_DELAY, 0600, d, &sh->delay_ns);
+	debugfs_create_bool(SIM_LLD_F_COPY, 0600, d, &sh->copy);
 	debugfs_create_file(SIM_LLD_F_FAULT, 0600, d, sh, &sim_fault_fops);
 	debugfs_create_file(SIM_LLD_F_SENSE, 0600, d, sh, &sim_sense_fops);
 	debugfs_create_file(SIM_LLD_F_CMD, 0600, d, sh, &sim_cmd_fops);

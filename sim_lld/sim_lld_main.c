@@ -73,6 +73,7 @@ static u64 sim_def[SIM_LLD_NR_KNOBS] = {
 static unsigned int sim_num_hosts = 1;
 static int sim_def_completion = SIM_LLD_COMPL_INLINE;
 static unsigned int sim_def_delay_ns = 10000;
+static bool sim_def_copy = true;
 unsigned int sim_lld_max_cmd_len = 16U << 20;
 unsigned int sim_lld_cmd_timeout_ms = 10000;
 
@@ -260,6 +261,9 @@ MODULE_PARM_DESC(num_hosts, "number of hosts created at load (def=1)");
 module_param_named(completion_delay_ns, sim_def_delay_ns, uint, 0644);
 MODULE_PARM_DESC(completion_delay_ns,
 		 "default hrtimer completion delay in ns (def=10000)");
+module_param_named(copy, sim_def_copy, bool, 0644);
+MODULE_PARM_DESC(copy,
+		 "default data handling: copy each chunk (Y) or complete it without copying (N, benchmarks) (def=Y)");
 module_param_named(max_cmd_len, sim_lld_max_cmd_len, uint, 0644);
 MODULE_PARM_DESC(max_cmd_len,
 		 "largest injected command in bytes (def=16 MiB, cap 64 MiB)");
@@ -445,6 +449,7 @@ struct sim_lld_host *sim_lld_host_add(const struct sim_lld_limits *lim)
 		sim_lld_default_limits(&sh->lim);
 	sh->completion = READ_ONCE(sim_def_completion);
 	sh->delay_ns = READ_ONCE(sim_def_delay_ns);
+	sh->copy = READ_ONCE(sim_def_copy);
 
 	ret = sim_check_limits(&sh->lim);
 	if (ret) {
@@ -770,6 +775,42 @@ int sim_lld_host_set_completion(struct sim_lld_host *sh,
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(sim_lld_host_set_completion);
+
+/**
+ * sim_lld_host_set_copy - copy the data of chunks, or only complete them
+ * @sh: host
+ * @copy: true: copy each chunk between its scatterlist and the backing
+ *	buffer (the default); false: check and complete chunks without
+ *	touching their data, so that a benchmark sees the target core's own
+ *	cost apart from the LLD's copy
+ *
+ * An injected command that had a chunk completed without copying is not
+ * verified (SIM_LLD_VERIFY_SKIPPED).
+ */
+void sim_lld_host_set_copy(struct sim_lld_host *sh, bool copy)
+{
+	WRITE_ONCE(sh->copy, copy);
+}
+EXPORT_SYMBOL_IF_KUNIT(sim_lld_host_set_copy);
+
+/**
+ * sim_lld_host_set_store - backing buffer of commands sim_lld did not inject
+ * @sh: host, idle (no transfer of such a command in flight)
+ * @buf: buffer, NULL for none (the default: their data is not copied)
+ * @len: its length
+ *
+ * The chunks of commands that others (an in-kernel user of the target
+ * core, such as a benchmark) queue on the host's Scsi_Host are copied to
+ * (DMA_TO_DEVICE) or from (DMA_FROM_DEVICE) @buf at cmd->offset while copy
+ * is on; a chunk beyond @len fails with the reason "overrun".
+ */
+void sim_lld_host_set_store(struct sim_lld_host *sh, void *buf, u32 len)
+{
+	WRITE_ONCE(sh->store_len, 0);
+	WRITE_ONCE(sh->store, buf);
+	WRITE_ONCE(sh->store_len, buf ? len : 0);
+}
+EXPORT_SYMBOL_IF_KUNIT(sim_lld_host_set_store);
 
 /**
  * sim_lld_live_shosts - Scsi_Hosts created and not yet removed

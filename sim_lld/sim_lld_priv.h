@@ -39,6 +39,9 @@ struct sim_lld_host {
 	bool removing;
 	int completion;			/* enum sim_lld_completion */
 	u32 delay_ns;
+	bool copy;			/* copy chunk data (else only check) */
+	void *store;			/* data of commands without a log */
+	u32 store_len;
 
 	spinlock_t lock;		/* fault, sense, cmds, dropped, next_id */
 	struct sim_lld_fault fault;

@@ -59,6 +59,7 @@
 #define SIM_LLD_F_LIMITS		"limits"	/* rw: all five, key=value */
 #define SIM_LLD_F_COMPLETION		"completion"
 #define SIM_LLD_F_COMPLETION_DELAY	"completion_delay_ns"
+#define SIM_LLD_F_COPY			"copy"		/* rw: Y copy data, N do not */
 #define SIM_LLD_F_FAULT			"fault"
 #define SIM_LLD_F_SENSE			"sense"
 #define SIM_LLD_F_CMD			"cmd"
@@ -129,7 +130,7 @@ enum sim_lld_reason {
 /* "verify=" in the command result */
 #define SIM_LLD_VERIFY_OK	0	/* data arrived intact */
 #define SIM_LLD_VERIFY_MISMATCH	1	/* first bad byte at "mismatch=" */
-#define SIM_LLD_VERIFY_SKIPPED	2	/* err != 0, no data, or dir none */
+#define SIM_LLD_VERIFY_SKIPPED	2	/* err != 0, no data, dir none, or copy off */
 
 /* "state=" in the command result */
 #define SIM_LLD_STATE_NAMES	{ "pending", "done" }

@@ -48,7 +48,8 @@ STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      ("lcovinfo", "covgate", "diffcov", "cobertura", "coverage")),
     ("commands", "the run's pipeline and the commands", ("run", "repeat", "mutants", "planted",
                                                          "lint", "bisect", "bisect_check",
-                                                         "shard", "merge", "cli",
+                                                         "shard", "merge", "benchfig", "bench",
+                                                         "cli",
                                                          "__main__")),
 )
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NoReturn, Optional, Sequence
 
-from tgtsim import (__version__, bisect, bisect_check, build, chunktrace, coverage, covgate,
+from tgtsim import (__version__, bench, bisect, bisect_check, build, chunktrace, coverage, covgate,
                     deps, lint, matrix, merge, mutants, planted, prepare, refresh, report, run,
                     runindex, shard)
 from tgtsim.errors import EXIT_INFRA, EXIT_USAGE, TgtsimError, UsageError
@@ -604,6 +604,35 @@ def cmd_lint(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
     return lint.lint(paths, progress, args.jobs, do_build=not args.no_build)
 
 
+def _bench_opts(sp: Parser) -> None:
+    sp.add_argument("--profile", default=os.environ.get("PROFILE") or coverage.PROFILE,
+                    help="the profile `make` builds, for the harness parts (default: $PROFILE "
+                    f"or {coverage.PROFILE}, as make)")
+    sp.add_argument("--reps", type=_positive_int, default=3, metavar="N",
+                    help="repetitions of every figure (default 3)")
+    sp.add_argument("--min-ms", type=_positive_int, default=30, metavar="MS",
+                    help="least time of one repetition of a kernel figure (default 30)")
+    sp.add_argument("--parts", default=",".join(bench.PARTS), metavar="LIST",
+                    help="what to measure, comma-separated (default: all: "
+                    f"{','.join(bench.PARTS)})")
+    sp.add_argument("--compare", type=Path, metavar="OLD.json",
+                    help="compare the medians with an earlier bench.json: exit 1 if a "
+                    "figure is more than 20 %% worse")
+    sp.add_argument("--against", type=Path, metavar="NEW.json",
+                    help="with --compare: compare this bench.json instead of measuring")
+    sp.add_argument("--timeout", type=_positive_float, default=900.0, metavar="S",
+                    help="kill the benchmark boot after S seconds (default 900)")
+    _ccache_opt(sp)
+
+
+def cmd_bench(paths: Paths, args: argparse.Namespace, progress: Progress) -> int:
+    parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
+    opts = bench.Options(profile=args.profile, reps=args.reps, min_ms=args.min_ms,
+                         parts=parts, compare=args.compare, against=args.against,
+                         jobs=args.jobs, use_ccache=not args.no_ccache, timeout=args.timeout)
+    return bench.run_bench(paths, opts, progress)
+
+
 @dataclass(frozen=True)
 class Command:
     name: str
@@ -666,6 +695,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("lint", "checkpatch --strict of every patch; W=1 and sparse of every step of the "
             "series against the base, with and without CONFIG_SCSI_TGT",
             "tgtsim lint --no-build", _lint_opts, cmd_lint),
+    Command("bench", "what tgtsim costs and how fast the target data path is: figures over "
+            "repetitions in out/bench/<id>/ (bench.json, bench.md, bench.svg); --compare "
+            "flags figures more than 20 percent worse than an earlier bench.json (exit 1)",
+            "tgtsim bench && tgtsim bench --compare out/bench/20261130T120000Z/bench.json\n"
+            "         tgtsim bench --parts kernel --reps 5",
+            _bench_opts, cmd_bench),
     Command("coverage", "gcov build and run of the coverage profile: lcov HTML, Cobertura XML, "
             "patch-line coverage and its gate (coverage/thresholds)",
             "tgtsim coverage && xdg-open out/latest/coverage/html/index.html\n"

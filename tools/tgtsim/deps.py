@@ -30,6 +30,7 @@ PACKAGES: dict[str, str] = {
     "python3-junitparser": "JUnit writing and reading",
     "python3-lxml": "JUnit XSD and Cobertura DTD validation",
     "python3-unidiff": "patch-line diffs",
+    "gnuplot-nox": "the plot of make bench (bench.svg)",
     "chromium": "screenshots of the HTML pages (make check: headless, no network)",
     "python3-jsonschema": "results.json schema (tests)",
     "python3-yaml": "CI template checks (tools/check_ci.py)",

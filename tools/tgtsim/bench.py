@@ -1,0 +1,495 @@
+"""`tgtsim bench` (`make bench`): what tgtsim costs and how fast the target
+data path is, as ratios measured in one run, each figure over `reps`
+repetitions (min/median/max), written to out/bench/<id>/: bench.json,
+bench.md, bench.svg (gnuplot), the consoles and logs of what it ran.
+
+Parts (all by default, `--parts` picks):
+
+- kernel: builds the `bench` profile (kunit + CONFIG_SCSI_TGT_BENCH) and
+  boots it with kunit.filter_glob=tgt_bench*: the data path, the stages of
+  a 4 KiB command and get/put (kunit/tgt_bench_*.c; benchfig.py reads
+  their records);
+- make: a warm no-change `make` against the two boots it wraps, run bare
+  (the same UML binary with the arguments results.json recorded, side by
+  side, no tgtsim), alternately;
+- incremental: `make` after a one-line change of the port's
+  drivers/scsi/scsi_tgt_lib.c (in its patch; the last repetition puts
+  the patch back as it was) against the kernel's own incremental make of
+  that tree after touching the file;
+- bisect: `tgtsim bisect-step` in a fresh build directory (a cold step)
+  against the next step, one commit later, in the same directory, on a
+  scratch clone of build/linux's base (build/bench/).
+
+`--compare OLD.json` compares the medians with an earlier bench.json and
+exits 1 when a figure is more than 20 % worse; `--against NEW.json`
+compares two recorded files without measuring anything.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from tgtsim import analysis, benchfig, build, coverage, prepare, profiles, report, run
+from tgtsim.errors import (EXIT_INFRA, EXIT_OK, EXIT_TEST_FAILURE, InfraError, TgtsimError,
+                           UsageError)
+from tgtsim.gitutil import git_env
+from tgtsim.paths import Paths
+from tgtsim.procs import Background, run_watched
+from tgtsim.progress import Progress
+from tgtsim.uml import KERNEL, BootOptions, Uml
+
+PROFILE = "bench"              # kunit/profiles/bench.config
+PARTS = ("kernel", "make", "incremental", "bisect")
+SUITE_GLOB = "tgt_bench*"
+BENCH_SUBDIR = "bench"         # out/bench/<id>, build/bench/
+PORT_FILE = "drivers/scsi/scsi_tgt_lib.c"
+BISECT_ARGS = ("--profile", "kunit", "--filter", "tgt_cmd_offsets", "--no-selftests")
+STEP_TIMEOUT = 3600.0
+# variables of an outer make that must not reach the make we time
+MAKE_ENV_DROP = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKE_TERMOUT",
+                 "MAKE_TERMERR")
+
+
+@dataclass
+class Options:
+    profile: str                      # the profile `make` builds (harness parts)
+    reps: int = 3
+    min_ms: int = 30
+    parts: tuple[str, ...] = PARTS
+    compare: Optional[Path] = None
+    against: Optional[Path] = None
+    jobs: int = 2
+    use_ccache: bool = True
+    timeout: float = 900.0
+
+
+@dataclass
+class Bench:
+    """One bench run: its directory, figures and what went wrong."""
+    paths: Paths
+    opts: Options
+    progress: Progress
+    out: Path
+    figs: benchfig.Figures = field(default_factory=benchfig.Figures)
+    kernel: Optional[benchfig.KernelData] = None
+    errors: list[str] = field(default_factory=list)
+    failed: bool = False              # the kernel suite failed or a part could not run
+
+
+def new_dir(out: Path) -> Path:
+    base = out / BENCH_SUBDIR
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for i in range(100):
+        d = base / (stamp if i == 0 else f"{stamp}-{i}")
+        try:
+            d.mkdir(parents=True)
+            return d
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise InfraError(f"cannot create {d}: {e.strerror or e}") from None
+    raise InfraError(f"cannot create a new directory in {base}")
+
+
+def clean_env(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in MAKE_ENV_DROP}
+    env.update(extra or {})
+    return env
+
+
+def timed(cmd: Sequence[str], log: Path, *, cwd: Optional[Path] = None,
+          env: Optional[dict[str, str]] = None, timeout: float = STEP_TIMEOUT,
+          stdin_pipe: bool = False) -> tuple[float, int]:
+    """Run `cmd` with its output to `log`: wall seconds and exit code."""
+    t0 = time.monotonic()
+    res = run_watched(cmd, cwd=cwd, env=env, log=log, timeout=timeout, keep_lines=False,
+                      stdin_pipe=stdin_pipe)
+    took = time.monotonic() - t0
+    if res.hung:
+        raise InfraError(f"{' '.join(cmd[:3])} did not finish in {int(timeout)} s (log: {log})")
+    return took, res.returncode if res.returncode is not None else -1
+
+
+# -- the kernel part ---------------------------------------------------------------
+
+def kernel_args(reps: int, min_ms: int) -> BootOptions:
+    return BootOptions(filter_glob=SUITE_GLOB, kernel_args=[f"tgt_bench.reps={reps}",
+                                                            f"tgt_bench.min_ms={min_ms}"])
+
+
+def kernel_part(b: Bench) -> None:
+    p = b.paths
+    with b.progress.step("bench: build bench"):
+        binary = build.build(p, PROFILE, b.progress, b.opts.jobs, b.opts.use_ccache)
+    opts = kernel_args(b.opts.reps, b.opts.min_ms)
+    uml = Uml(binary, b.progress)
+    with b.progress.step("bench: boot bench"):
+        boot = uml.boot(uml.kunit_args(opts), b.out / "kernel-console.log", KERNEL,
+                        b.opts.timeout, 300.0, stdin_pipe=True)
+    res = analysis.analyse(boot, None, run.kunit_dir(p), False, ktap_dir=b.out)
+    (b.out / "kernel-summary.txt").write_text(report.summary_text(res))
+    if res.crash or res.failed or not res.passed:
+        why = res.crash.reason if res.crash else \
+            f"tgt_bench: {res.closing_line()}" if res.cases else "tgt_bench did not run"
+        b.errors.append(f"kernel: {why} (see {b.out / 'kernel-console.log'})")
+        b.failed = True
+    records = benchfig.parse(boot.lines)
+    b.kernel = benchfig.kernel_figures(records, b.figs)
+
+
+# -- the harness parts -------------------------------------------------------------
+
+def tgtsim_code(rc: int, log: Path) -> int:
+    """The exit code of the tgtsim command a `make` ran: make itself exits 2
+    when its recipe failed; its "Error N" line names the recipe's code."""
+    if rc != 2:
+        return rc
+    try:
+        tail = log.read_text(errors="replace").splitlines()[-5:]
+    except OSError:
+        return rc
+    for line in reversed(tail):
+        m = re.search(r"^make(?:\[\d+\])?: \*\*\* \[.*\] Error (\d+)$", line)
+        if m:
+            return int(m.group(1))
+    return rc
+
+
+def make_ok(rc: int, log: Path, what: str) -> None:
+    """A `make` that ran its job: passed (0) or a test or the coverage gate
+    failed (1: timed all the same); anything else is an error."""
+    code = tgtsim_code(rc, log)
+    if code not in (0, 1):
+        raise InfraError(f"{what} failed (exit {code}, log {log})")
+
+
+def make_cmd(paths: Paths, profile: str, jobs: int) -> list[str]:
+    return ["make", "-C", str(paths.root), "--no-print-directory", f"PROFILE={profile}",
+            f"OUT={paths.out}", f"BUILD={paths.build}", f"JOBS={jobs}"]
+
+
+def bare_boots(paths: Paths, profile: str, out: Path, rep: int) -> float:
+    """The two boots of the latest run, bare: the UML binary with the
+    arguments results.json recorded, side by side, consoles to files."""
+    latest = report.latest(paths.out)
+    if latest is None:
+        raise InfraError("no run in out/ to take the boot arguments from")
+    _res, info = report.load(latest)
+    binary = paths.kbuild(profile) / "linux"
+    if info.profile != profile or not info.kernel_args:
+        raise InfraError(f"{latest} is not a run of profile {profile} with its boot arguments")
+    boots: list[tuple[list[str], bool]] = [(info.kernel_args, True)]
+    if info.selftests is not None and info.selftests.kernel_args:
+        boots.append((info.selftests.kernel_args, False))
+    t0 = time.monotonic()
+    jobs = []
+    for i, (args, pipe) in enumerate(boots):
+        log = out / f"bare-{rep}-{'kunit' if i == 0 else 'selftests'}.log"
+
+        def one(args: list[str] = args, pipe: bool = pipe, log: Path = log) -> None:
+            res = run_watched([str(binary), *args], cwd=binary.parent, log=log,
+                              keep_lines=False, timeout=STEP_TIMEOUT, stdin_pipe=pipe)
+            if res.hung or res.returncode != 0:
+                raise InfraError(f"bare boot failed (exit {res.returncode}, log {log})")
+        job = Background(one)
+        job.start()
+        jobs.append(job)
+    for job in jobs:
+        job.wait()
+    return time.monotonic() - t0
+
+
+def step_breakdown(steps: Sequence[dict[str, Any]], total: float) -> list[tuple[str, float]]:
+    """Where the time of a `make` went, from the steps its run recorded
+    (name, start, seconds; steps that ran side by side overlap): each step,
+    then the time inside no step (start-up, deps, prepare, reports)."""
+    spans = sorted((float(s["start"]), float(s["start"]) + float(s["seconds"]))
+                   for s in steps if "start" in s and "seconds" in s)
+    covered, end = 0.0, -math.inf
+    for a, z in spans:
+        if z > end:
+            covered += z - max(a, end)
+            end = z
+    out = [(str(s["name"]), float(s["seconds"])) for s in steps]
+    out.append(("outside the steps (start-up, deps, prepare, reports)", max(0.0, total - covered)))
+    return out
+
+
+def make_part(b: Bench) -> None:
+    """Warm no-change `make` against the bare boots it wraps."""
+    p, prof = b.paths, b.opts.profile
+    for rep in range(b.opts.reps):
+        before = report.latest(p.out)
+        with b.progress.step(f"bench: warm make {rep + 1}/{b.opts.reps}"):
+            t_make, rc = timed(make_cmd(p, prof, b.opts.jobs), b.out / f"make-warm-{rep}.log",
+                               env=clean_env())
+        make_ok(rc, b.out / f"make-warm-{rep}.log", "make")
+        latest = report.latest(p.out)
+        if latest is not None and latest != before:
+            _res, info = report.load(latest)
+            for name, secs in step_breakdown(info.steps or [], t_make):
+                b.figs.add(f"harness.make_warm.step.{_slug(name)}", f"warm `make`: {name}",
+                           "s", "lower", "make_steps", secs)
+        with b.progress.step(f"bench: bare boots {rep + 1}/{b.opts.reps}"):
+            t_bare = bare_boots(p, prof, b.out, rep)
+        b.figs.add("harness.make_warm.s", f"warm no-change `make` ({prof})", "s", "lower",
+                   "harness", t_make)
+        b.figs.add("harness.make_warm.bare_s", "the two boots it wraps, bare, side by side",
+                   "s", "lower", "harness", t_bare)
+        b.figs.add("harness.make_warm.ratio", "warm `make` / bare boots", "x", "lower",
+                   "harness", t_make / t_bare)
+
+
+def _slug(name: str) -> str:
+    return "_".join("".join(c if c.isalnum() else " " for c in name.split(" (")[0]).split())
+
+
+def port_patch(paths: Paths) -> Path:
+    """The patch of the series that adds PORT_FILE."""
+    for name in paths.series.read_text().split():
+        patch = paths.patches / name
+        if patch.is_file() and f"+++ b/{PORT_FILE}\n" in patch.read_text():
+            return patch
+    raise InfraError(f"no patch of {paths.series} adds {PORT_FILE}")
+
+
+def edit_patch(text: str, mark: str) -> str:
+    """The patch with one comment line of PORT_FILE changed (the hunk's
+    line counts unchanged): `mark` appended to its first "+ * " line
+    after the file's header, or a mark of an earlier edit removed."""
+    lines = text.split("\n")
+    start = lines.index(f"+++ b/{PORT_FILE}")
+    for i in range(start + 1, len(lines)):
+        if lines[i].startswith("diff --git"):
+            break
+        if lines[i].startswith("+ * ") or lines[i] == "+ *":
+            base = lines[i].split(" [tgtsim bench ")[0]
+            lines[i] = base + (f" [tgtsim bench {mark}]" if mark else "")
+            return "\n".join(lines)
+    raise InfraError(f"no comment line of {PORT_FILE} in its patch")
+
+
+def incremental_part(b: Bench) -> None:
+    """`make` after a one-line change of the port's scsi_tgt_lib.c against
+    the kernel's own make after touching it. The edits are one-line comment
+    changes, the last one the original text again."""
+    p, prof = b.paths, b.opts.profile
+    patch = port_patch(p)
+    original = patch.read_text()
+    kb = p.kbuild(prof)
+    frags = profiles.fragments(p.profiles, prof)
+    opts = build.ccache_options(b.opts.use_ccache) + coverage.build_options(p, prof)
+    kmake = ["make", "ARCH=um", f"O={kb}", f"--jobs={b.opts.jobs}", *opts, "all"]
+    try:
+        for rep in range(b.opts.reps):
+            last = rep == b.opts.reps - 1
+            patch.write_text(original if last else edit_patch(original, str(rep + 1)))
+            with b.progress.step(f"bench: incremental make {rep + 1}/{b.opts.reps}"):
+                t_make, rc = timed(make_cmd(p, prof, b.opts.jobs),
+                                   b.out / f"make-incremental-{rep}.log", env=clean_env())
+            make_ok(rc, b.out / f"make-incremental-{rep}.log", "make")
+            os.utime(p.linux / PORT_FILE)
+            with b.progress.step(f"bench: kernel make {rep + 1}/{b.opts.reps}"):
+                t_kernel, rc = timed(kmake, b.out / f"kernel-make-{rep}.log", cwd=p.linux,
+                                     env=clean_env(build.build_env(p)))
+            if rc != 0:
+                raise InfraError(f"the kernel's make failed (exit {rc}, log "
+                                 f"{b.out / f'kernel-make-{rep}.log'})")
+            # the same inputs as tgtsim's build: its stamp still holds
+            build.write_stamp(kb, build.inputs_digest(p.linux, frags, opts))
+            b.figs.add("harness.make_incremental.s",
+                       f"`make` ({prof}) after a one-line change of {PORT_FILE}", "s",
+                       "lower", "harness", t_make)
+            b.figs.add("harness.make_incremental.kernel_s",
+                       "the kernel's own make after touching it", "s", "lower", "harness",
+                       t_kernel)
+            b.figs.add("harness.make_incremental.ratio", "incremental `make` / kernel's make",
+                       "x", "lower", "harness", t_make / t_kernel)
+    finally:
+        if patch.read_text() != original:
+            patch.write_text(original)
+            b.progress.info(f"bench: {patch.name} restored; the next `make` rebuilds it")
+
+
+def _git(repo: Path, *args: str, env: Optional[dict[str, str]] = None,
+         input: Optional[str] = None) -> str:
+    """git in `repo` with extra environment (Git.run has none)."""
+    cp = subprocess.run(["git", "-C", str(repo), *args], env={**git_env(), **(env or {})},
+                        input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        text=True, errors="backslashreplace")
+    if cp.returncode != 0:
+        raise InfraError(f"git {' '.join(args[:2])} failed in {repo}: "
+                         + (cp.stderr.strip().splitlines() or [f"exit {cp.returncode}"])[-1])
+    return cp.stdout.strip()
+
+
+def scratch_tree(b: Bench) -> tuple[Path, str, str]:
+    """build/bench/src: a clone of build/linux (no checkout) with two
+    commits to bisect over: the base A and B = A + a comment in
+    drivers/scsi/scsi_lib.c, made without a work tree."""
+    p = b.paths
+    state = prepare.load_state(p.linux)
+    src = p.build / BENCH_SUBDIR / "src"
+    if src.exists():
+        shutil.rmtree(src)
+    src.parent.mkdir(parents=True, exist_ok=True)
+    _git(p.linux, "clone", "-q", "--shared", "--no-checkout", str(p.linux), str(src))
+    a = state.base_commit
+    path = "drivers/scsi/scsi_lib.c"
+    text = _git(src, "show", f"{a}:{path}") + "\n/* tgtsim bench: a commit to bisect over */\n"
+    blob = _git(src, "hash-object", "-w", "--stdin", input=text)
+    env = {"GIT_INDEX_FILE": str(src / ".git" / "bench-index")}
+    _git(src, "read-tree", a, env=env)
+    _git(src, "update-index", "--cacheinfo", f"100644,{blob},{path}", env=env)
+    tree = _git(src, "write-tree", env=env)
+    Path(env["GIT_INDEX_FILE"]).unlink(missing_ok=True)
+    bb = _git(src, "commit-tree", tree, "-p", a, "-m", "tgtsim bench: a comment in scsi_lib.c")
+    return src, a, bb
+
+
+def bisect_part(b: Bench) -> None:
+    """A cold bisect-step (empty build directory) against the next one,
+    one commit later, in the same directory; `reps` times."""
+    p = b.paths
+    src, a, bb = scratch_tree(b)
+    bdir = p.build / BENCH_SUBDIR / "bisect"
+    launcher = p.root / "tools" / "bin" / "tgtsim"
+    for rep in range(b.opts.reps):
+        if bdir.exists():
+            shutil.rmtree(bdir)
+        took = []
+        for step, commit in (("cold", a), ("second", bb)):
+            cmd = [str(launcher), "--build-dir", str(bdir), "--out", str(b.out / "bisect-out"),
+                   "--jobs", str(b.opts.jobs), "bisect-step", "--kernel-src", str(src),
+                   "--commit", commit, *BISECT_ARGS]
+            log = b.out / f"bisect-{rep}-{step}.log"
+            with b.progress.step(f"bench: bisect-step {step} {rep + 1}/{b.opts.reps}"):
+                t, rc = timed(cmd, log, env=clean_env())
+            if rc != 0:
+                raise InfraError(f"bisect-step at {commit[:12]} exited {rc} (log {log})")
+            took.append(t)
+        b.figs.add("harness.bisect.cold_s", "a cold `bisect-step` (empty build directory)", "s",
+                   "lower", "harness", took[0])
+        b.figs.add("harness.bisect.second_s", "the next step, one commit later", "s", "lower",
+                   "harness", took[1])
+        b.figs.add("harness.bisect.ratio", "second step / cold step", "x", "lower", "harness",
+                   took[1] / took[0])
+
+
+# -- outputs -------------------------------------------------------------------------
+
+def plot(out: Path, figs: benchfig.Figures) -> Optional[str]:
+    """bench.svg with gnuplot; the error, if any."""
+    data, present = benchfig.plot_data(figs)
+    (out / "bench.dat").write_text(data)
+    (out / "bench.gp").write_text(benchfig.plot_script("bench.dat", "bench.svg", present))
+    gp = shutil.which("gnuplot")
+    if gp is None:
+        return "gnuplot not found (tgtsim deps --install installs gnuplot-nox): no bench.svg"
+    cp = subprocess.run([gp, "bench.gp"], cwd=out, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, text=True)
+    if cp.returncode != 0:
+        return f"gnuplot failed: {cp.stdout.strip()[-500:]}"
+    return None
+
+
+def load_avg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return ""
+
+
+def write(b: Bench, meta: dict[str, Any]) -> int:
+    # the 10-minute limit is for a whole `make bench`
+    whole = set(b.opts.parts) == set(PARTS)
+    chk = benchfig.checks(b.figs, meta.get("duration_s") if whole else None)
+    meta = {**meta, "errors": b.errors}
+    err = plot(b.out, b.figs) if len(b.figs) else None
+    if err:
+        b.errors.append(err)
+    d = benchfig.to_json(b.figs, meta, b.kernel, chk)
+    (b.out / "bench.json").write_text(json.dumps(d, indent=1) + "\n")
+    (b.out / "bench.md").write_text(benchfig.markdown(b.figs, b.kernel, chk, meta))
+    link = b.out.parent / "latest"
+    tmp = b.out.parent / ".latest.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(b.out.name)
+    tmp.replace(link)
+    return EXIT_INFRA if err or b.failed else EXIT_OK
+
+
+def compare_files(old: Path, new: Path, out: Optional[Path], progress: Progress) -> int:
+    changes, only = benchfig.compare(benchfig.load(old), benchfig.load(new))
+    text = benchfig.compare_md(changes, only, old)
+    if out is not None:
+        (out / "compare.md").write_text(text)
+    worse = [c for c in changes if c.worse]
+    for c in worse:
+        progress.info(f"bench: worse: {c.label} ({c.key}): {benchfig.fmt(c.old)} -> "
+                      f"{benchfig.fmt(c.new)} {c.unit} (cost x{c.cost:.2f})")
+    sys.stdout.write(f"compare: {len(changes)} figures, {len(worse)} more than "
+                     f"{round((benchfig.WORSE - 1) * 100)} % worse than {old}\n")
+    return EXIT_TEST_FAILURE if worse else EXIT_OK
+
+
+def run_bench(paths: Paths, opts: Options, progress: Progress) -> int:
+    if opts.against is not None:
+        if opts.compare is None:
+            raise UsageError("--against needs --compare OLD.json")
+        return compare_files(opts.compare, opts.against, None, progress)
+    if opts.compare is not None:
+        benchfig.load(opts.compare)          # a bad file: fail before measuring
+    unknown = set(opts.parts) - set(PARTS)
+    if unknown:
+        raise UsageError(f"unknown bench part(s): {', '.join(sorted(unknown))} "
+                         f"(parts: {', '.join(PARTS)})")
+    if opts.reps < 3:
+        progress.info(f"bench: {opts.reps} repetitions (min/median/max want at least 3)")
+    profiles.fragments(paths.profiles, opts.profile)
+    out = new_dir(paths.out)
+    b = Bench(paths, opts, progress, out)
+    started = time.time()
+    meta: dict[str, Any] = {"id": out.name, "when": time.strftime("%Y-%m-%d %H:%M UTC",
+                                                                  time.gmtime(started)),
+                            "started": round(started, 1), "reps": opts.reps,
+                            "min_ms": opts.min_ms, "profile": opts.profile,
+                            "parts": list(opts.parts), "load": load_avg(),
+                            "jobs": opts.jobs}
+    progress.info(f"bench: {out} ({', '.join(opts.parts)}; load {meta['load']})")
+    steps: list[tuple[str, Callable[[Bench], None]]] = [
+        ("kernel", kernel_part), ("make", make_part), ("incremental", incremental_part),
+        ("bisect", bisect_part)]
+    try:
+        prepare.prepare(paths, progress)
+        for name, fn in steps:
+            if name not in opts.parts:
+                continue
+            t0 = time.monotonic()
+            try:
+                fn(b)
+            except TgtsimError as e:
+                b.errors.append(f"{name}: {e.message}")
+                b.failed = True
+                progress.info(f"bench: {name}: {e.message}")
+            meta[f"{name}_s"] = round(time.monotonic() - t0, 1)
+    finally:
+        meta["duration_s"] = round(time.time() - started, 1)
+        meta["load_end"] = load_avg()
+        rc = write(b, meta)
+    sys.stdout.write((out / "bench.md").read_text().split("\n## What")[0].rstrip() + "\n")
+    sys.stdout.write(f"bench: {out}/bench.md, bench.json, bench.svg\n")
+    if opts.compare is not None:
+        crc = compare_files(opts.compare, out / "bench.json", out, progress)
+        rc = rc or crc
+    return rc
