@@ -1,4 +1,5 @@
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,21 @@ def test_touched_c_files_in_series_order_without_duplicates() -> None:
          "diff --git a/drivers/scsi/scsi_tgt_lib.c b/drivers/scsi/scsi_tgt_lib.c\n"
     assert lint.touched_c_files([p1, p2]) == ["fs/seq_file.c", "drivers/scsi/scsi.c",
                                               "drivers/scsi/scsi_tgt_lib.c"]
+
+
+def test_objects_built_only_with_an_option() -> None:
+    mk = ("obj-$(CONFIG_SCSI) += scsi_mod.o\n"
+          "scsi_mod-y += scsi.o hosts.o\n"
+          "scsi_mod-$(CONFIG_SCSI_TGT)\t+= scsi_tgt_lib.o\n"
+          "obj-$(CONFIG_SCSI_TGT_KUNIT) += tgt_kunit/\n")
+    assert lint.built_only_with(mk, "SCSI_TGT") == {"scsi_tgt_lib.o"}
+    assert lint.built_only_with(mk, "SCSI") == {"scsi_mod.o"}
+
+
+def test_without_option_drops_the_files_the_option_builds(tmp_path: Path) -> None:
+    (tmp_path / "drivers/scsi").mkdir(parents=True)
+    (tmp_path / "drivers/scsi/Makefile").write_text(
+        "scsi_mod-$(CONFIG_SCSI_TGT) += scsi_tgt_lib.o\n")
+    files = ["drivers/scsi/scsi.c", "drivers/scsi/scsi_tgt_lib.c", "fs/seq_file.c"]
+    assert lint.without_option(tmp_path, files, "SCSI_TGT") == [
+        "drivers/scsi/scsi.c", "fs/seq_file.c"]
