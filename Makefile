@@ -16,8 +16,8 @@ CHECK_BISECT ?= 0
 CHECK_SHARDS ?= 2
 CHECK_COMPARE ?= 0
 # CHECK_SLOW=1: make check also runs the slow tests (their own kernel build);
-# PYTEST_RUNS=N: pytest N times in a row (flaky tests); CI (CHECK_DEBUG=1): both
-CHECK_SLOW ?= $(CHECK_DEBUG)
+# PYTEST_RUNS=N: pytest N times in a row (flaky tests; CI, CHECK_DEBUG=1: 2)
+CHECK_SLOW ?= 0
 PYTEST_RUNS ?= $(if $(filter 1,$(CHECK_DEBUG)),2,1)
 # make coverage DIFF_BASE=REF [DIFF_BASE_TGTSIM=REF] [FAIL_UNDER=PCT]: diff coverage
 DIFF_BASE ?=
