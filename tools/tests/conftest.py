@@ -192,4 +192,4 @@ def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "uml: boots a real UML kernel (build/kbuild/*/linux; "
                             "skipped without one)")
     config.addinivalue_line("markers", "slow: builds a kernel of its own (minutes; `-m slow`, "
-                            "make check CHECK_SLOW=1, CI)")
+                            "make check CHECK_SLOW=1)")

@@ -1,5 +1,5 @@
 """Diff coverage with the real kernel (slow, opt-in: `-m slow`; `make check
-CHECK_SLOW=1`, which CI runs): a small history on top of the prepared
+CHECK_SLOW=1`): a small history on top of the prepared
 tree's base, one commit adding a function the suites call (from
 scsi_normalize_sense()), one adding a function nothing calls, the series
 and the overlay on top; `tgtsim coverage --diff-base BASE --fail-under 100`
