@@ -56,10 +56,9 @@ def thresholds(paths: Paths, lines: float, branches: float, extra: str = "") -> 
         f"patch-lines {lines}\npatch-branches {branches}\n{extra}")
 
 
-@pytest.fixture
-def cov(project: Paths, quiet, kunit_dir: Path, monkeypatch, tmp_path: Path) -> Paths:
-    """A prepared project whose kbuild/coverage 'linux' runs a gcov program."""
-    monkeypatch.setenv("TGTSIM_KUNIT_DIR", str(kunit_dir))
+def gcov_project(project: Paths, tmp_path: Path, quiet) -> Path:
+    """Prepare `project` with a series that changes scsi.c and compile a gcov
+    program from it in kbuild/coverage; returns that build directory."""
     (project.profiles / "coverage.config").write_text("CONFIG_GCOV=y\n")
     thresholds(project, 0, 0)
 
@@ -79,6 +78,14 @@ def cov(project: Paths, quiet, kunit_dir: Path, monkeypatch, tmp_path: Path) -> 
                 ["gcc", "-O0", "-c", "main.c", "-o", "main.o"],
                 ["gcc", "--coverage", "-o", "prog", "drivers/scsi/scsi.o", "main.o"]):
         subprocess.run(cmd, cwd=kb, check=True)
+    return kb
+
+
+@pytest.fixture
+def cov(project: Paths, quiet, kunit_dir: Path, monkeypatch, tmp_path: Path) -> Paths:
+    """A prepared project whose kbuild/coverage 'linux' runs a gcov program."""
+    monkeypatch.setenv("TGTSIM_KUNIT_DIR", str(kunit_dir))
+    gcov_project(project, tmp_path, quiet)
     set_kernel(project, "./prog\n")
     return project
 

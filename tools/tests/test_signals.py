@@ -30,10 +30,10 @@ from typing import Callable, Optional
 
 import pytest
 
-from conftest import DATA, TOOLS, eventually, make_tree_files, patch_for
-from test_coverage import MAIN_C, SCSI_C, thresholds
+from conftest import DATA, TOOLS, eventually
+from test_coverage import gcov_project
 from test_selftests import fake_selftests
-from tgtsim import build, coverage, prepare, profiles
+from tgtsim import build, coverage, profiles
 from tgtsim.paths import Paths
 
 pytestmark = pytest.mark.skipif(
@@ -78,25 +78,8 @@ def stress_project(project: Paths, kunit_dir: Path, tmp_path: Path, quiet) -> di
     """A prepared project whose coverage build is up to date; returns the
     environment of tgtsim runs in it."""
     tmp_path.mkdir(parents=True, exist_ok=True)
-    (project.profiles / "coverage.config").write_text("CONFIG_GCOV=y\n")
-    thresholds(project, 0, 0)
-
-    def edit(repo: Path) -> None:
-        (repo / "drivers/scsi/scsi.c").write_text(SCSI_C)
-
-    text = patch_for(tmp_path, make_tree_files, edit, "scsi: tgt_check", "p1")
-    (project.patches / "0001-tgt-check.patch").write_text(text)
-    project.series.write_text("0001-tgt-check.patch\n")
-    prepare.prepare(project, quiet)
+    kb = gcov_project(project, tmp_path, quiet)
     fake_selftests(project.root)
-    kb = project.kbuild("coverage")
-    (kb / "drivers/scsi").mkdir(parents=True)
-    (kb / "main.c").write_text(MAIN_C)
-    for cmd in (["gcc", "--coverage", "-O0", "-c", "../../linux/drivers/scsi/scsi.c",
-                 "-o", "drivers/scsi/scsi.o"],
-                ["gcc", "-O0", "-c", "main.c", "-o", "main.o"],
-                ["gcc", "--coverage", "-o", "prog", "drivers/scsi/scsi.o", "main.o"]):
-        subprocess.run(cmd, cwd=kb, check=True)
     (kb / "linux").write_text(KERNEL)
     (kb / "linux").chmod(0o755)
     (kb / "build.log").write_text("CC drivers/scsi/scsi.o\n")
