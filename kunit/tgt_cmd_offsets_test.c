@@ -748,24 +748,36 @@ static void tgt_offsets_bad_arguments_refused(struct kunit *test)
 }
 
 /*
+ * A host with one-page chunks whose LLD completes only when the test says
+ * so (tgt_test_complete_pending()): @len bytes of pattern @salt in tgt_buf,
+ * a zeroed backing store of the same size, an empty log.
+ */
+static struct tgt_test_host *tgt_manual_host(struct kunit *test,
+					     unsigned int len, u32 salt)
+{
+	struct tgt_test_host *th = tgt_test_host_create(test, &tgt_page_chunks,
+							true);
+
+	tgt_test_log_alloc(th, 8, 16);
+	tgt_test_log_reset(th);
+	memset(tgt_backing, 0, len);
+	tgt_fill(tgt_buf, len, salt);
+	th->backing = tgt_backing;
+	th->backing_len = len;
+	th->ctx = TGT_CTX_MANUAL;
+	return th;
+}
+
+/*
  * A command still in the core (its chunk not completed yet) cannot be
  * queued again; completing its chunks from process context finishes it.
  */
 static void tgt_offsets_requeue_while_in_core_refused(struct kunit *test)
 {
-	struct tgt_test_host *th = tgt_test_host_create(test, &tgt_page_chunks,
-							true);
+	struct tgt_test_host *th = tgt_manual_host(test, 3 * 4096, 3);
 	unsigned int i, completed = 0;
 	struct scsi_cmnd *cmd;
 	int ret;
-
-	tgt_test_log_alloc(th, 8, 16);
-	tgt_test_log_reset(th);
-	memset(tgt_backing, 0, 3 * 4096);
-	tgt_fill(tgt_buf, 3 * 4096, 3);
-	th->backing = tgt_backing;
-	th->backing_len = 3 * 4096;
-	th->ctx = TGT_CTX_MANUAL;
 
 	cmd = tgt_test_get(th, DMA_TO_DEVICE, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, cmd);
@@ -832,20 +844,11 @@ KUNIT_ARRAY_PARAM_DESC(tgt_going_away, tgt_going_away_params, name);
 static void tgt_offsets_host_going_away_stops_sequence(struct kunit *test)
 {
 	const struct tgt_going_away_param *p = test->param_value;
-	struct tgt_test_host *th = tgt_test_host_create(test, &tgt_page_chunks,
-							true);
+	struct tgt_test_host *th = tgt_manual_host(test, 4 * 4096, 9);
 	struct Scsi_Host *shost = th->shost;
 	unsigned int refs = tgt_test_refs(shost);
 	struct scsi_cmnd *cmd;
 	int ret;
-
-	tgt_test_log_alloc(th, 8, 16);
-	tgt_test_log_reset(th);
-	memset(tgt_backing, 0, 4 * 4096);
-	tgt_fill(tgt_buf, 4 * 4096, 9);
-	th->backing = tgt_backing;
-	th->backing_len = 4 * 4096;
-	th->ctx = TGT_CTX_MANUAL;
 
 	cmd = tgt_test_get(th, p->dir, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, cmd);
