@@ -182,6 +182,14 @@ class Checks:
                                   str(self.build / "mypy-cache")], cwd=TOOLS)
         self.parts.append(("mypy", int(rc == 0), int(rc != 0), 0, "type check of tools/"))
 
+    def lint(self) -> None:
+        """tgtsim lint --no-build: checkpatch --strict of the series, and
+        every mutant and planted bug still applies to the port."""
+        rc = self.tgtsim("lint", "--no-build")
+        self.parts.append(("lint", int(rc == 0), int(rc != 0), 0, "checkpatch --strict of the "
+                           "series; every mutant and planted bug applies to the port"))
+        self.rcs.append(rc if rc in (2, 3) else 0)
+
     def ci(self, static: bool) -> None:
         """tools/check_ci.py: the CI templates (validated, their commands
         exist) and, with a kernel, the GitLab template under gitlab-ci-local;
@@ -229,6 +237,8 @@ class Checks:
             early = self.tgtsim("prepare", *source)
         self.pytest(kernel_follows=early == 0)
         self.mypy()
+        if early == 0:
+            self.lint()
         cells = f"{args.profile}-*" + (",debug-*" if args.debug else "")
         what = f"cells {cells}: {args.shards} shards, merged"
         if early != 0:

@@ -23,3 +23,24 @@ def test_basic(tmp_path: Path) -> None:
 def test_error_message(tmp_path: Path) -> None:
     with pytest.raises(InfraError, match="git log failed"):
         Git(tmp_path / "none").run("log")
+
+
+def test_apply_check_against_a_commit_leaves_tree_and_index(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    repo.mkdir()
+    g = Git(repo)
+    g.run("init", "-q")
+    (repo / "f.c").write_text("one\ntwo\nthree\n")
+    base = g.commit_all("base")
+    (repo / "f.c").write_text("one\nTWO\nthree\n")
+    patch = tmp_path / "p.patch"
+    patch.write_text(g.out("diff") + "\n")
+    later = g.commit_all("later")
+    (repo / "f.c").write_text("dirty\n")     # neither the work tree nor HEAD is used
+    assert g.apply_check(base, patch) == ""
+    err = g.apply_check(later, patch)
+    assert "does not apply" in err and "f.c" in err
+    assert (repo / "f.c").read_text() == "dirty\n"
+    assert g.out("diff", "--cached") == ""
+    with pytest.raises(InfraError, match="read-tree"):
+        g.apply_check("0" * 40, patch)

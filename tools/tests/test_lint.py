@@ -1,3 +1,4 @@
+import io
 from collections import Counter
 from pathlib import Path
 
@@ -5,6 +6,8 @@ import pytest
 
 from tgtsim import lint
 from tgtsim.errors import InfraError
+from tgtsim.paths import Paths
+from tgtsim.progress import Progress
 
 CHECKPATCH_CLEAN = """\
 total: 0 errors, 0 warnings, 0 checks, 64 lines checked
@@ -102,3 +105,40 @@ def test_without_option_drops_the_files_the_option_builds(tmp_path: Path) -> Non
     files = ["drivers/scsi/scsi.c", "drivers/scsi/scsi_tgt_lib.c", "fs/seq_file.c"]
     assert lint.without_option(tmp_path, files, "SCSI_TGT") == [
         "drivers/scsi/scsi.c", "fs/seq_file.c"]
+
+
+def _port_with_breaks(tmp_path: Path, bug_applies: bool) -> Paths:
+    from tgtsim.gitutil import Git
+    paths = Paths(root=tmp_path / "root", build=tmp_path / "build", out=tmp_path / "out")
+    g = Git(paths.linux)
+    paths.linux.mkdir(parents=True)
+    g.run("init", "-q")
+    (paths.linux / "scsi.c").write_text("get\nput\n")
+    g.commit_all("base")
+    (paths.linux / "scsi.c").write_text("get\nput twice\n")
+    diff = g.out("diff") + "\n"
+    g.run("checkout", "-q", "--", "scsi.c")
+    for kind in ("mutants", "selftest-bugs"):
+        (paths.root / "kunit" / kind).mkdir(parents=True)
+    (paths.root / "kunit" / "mutants" / "01-put-twice.patch").write_text("Put twice.\n\n" + diff)
+    (paths.root / "kunit" / "mutants" / "README.md").write_text("not a break\n")
+    bug = diff if bug_applies else diff.replace("-put\n", "-put once\n")
+    (paths.root / "kunit" / "selftest-bugs" / "01-bug.patch").write_text("Bug.\n\n" + bug)
+    return paths
+
+
+def test_breaks_apply_notes_all_that_apply(tmp_path: Path) -> None:
+    paths = _port_with_breaks(tmp_path, bug_applies=True)
+    rep = lint.Report()
+    lint.breaks_apply(paths, Progress(io.StringIO()), rep)
+    assert rep.problems == [] and rep.notes == ["mutants and planted bugs: all 2 apply to the port"]
+
+
+def test_breaks_apply_names_each_stale_break(tmp_path: Path) -> None:
+    paths = _port_with_breaks(tmp_path, bug_applies=False)
+    rep = lint.Report()
+    lint.breaks_apply(paths, Progress(io.StringIO()), rep)
+    assert len(rep.problems) == 1 and rep.notes == []
+    assert rep.problems[0].startswith("1 of 2 mutants and planted bugs do not apply")
+    assert "kunit/selftest-bugs/01-bug.patch: " in rep.problems[0]
+    assert "01-put-twice" not in rep.problems[0]

@@ -85,6 +85,8 @@ def test_debug_adds_its_counts_to_the_closing_line(monkeypatch, capsys, tmp_path
     out = capsys.readouterr().out.splitlines()
     assert rc == 1
     assert parts.calls[0] == ("prepare",)
+    assert parts.calls[1] == ("lint", "--no-build")
+    parts.calls.pop(1)
     # the project's own run: 2 shards of the cells in sequence, then the merge
     assert parts.calls[1] == ("shard", "--index", "1", "--total", "2", "--cells",
                               "coverage-*,debug-*", "--no-deps", "--timeout", "900")
@@ -96,7 +98,9 @@ def test_debug_adds_its_counts_to_the_closing_line(monkeypatch, capsys, tmp_path
     assert "mypy:    1 passed, 0 failed, 0 skipped (type check of tools/)" in out
     assert "kernel:  18 passed, 2 failed, 0 skipped (cells coverage-*,debug-*: 2 shards, " \
         "merged)" in out
-    assert out[-1] == "check: 28 passed, 2 failed, 1 skipped"
+    assert "lint:    1 passed, 0 failed, 0 skipped (checkpatch --strict of the series; every " \
+        "mutant and planted bug applies to the port)" in out
+    assert out[-1] == "check: 29 passed, 2 failed, 1 skipped"
 
 
 def test_a_clean_debug_run_spares_the_port_check(monkeypatch, capsys, tmp_path: Path) -> None:
@@ -104,9 +108,9 @@ def test_a_clean_debug_run_spares_the_port_check(monkeypatch, capsys, tmp_path: 
     fake(monkeypatch, parts)
     assert run_checks.main(argv(tmp_path, "--no-deps", "--debug", "--profile", "kunit",
                                 "--shards", "1")) == 0
-    assert [c[0] for c in parts.calls] == ["prepare", "shard", "merge", "planted-bugs"]
+    assert [c[0] for c in parts.calls] == ["prepare", "lint", "shard", "merge", "planted-bugs"]
     assert parts.calls[-1] == ("planted-bugs", "01", "--no-selftests", "--port-checked")
-    assert capsys.readouterr().out.splitlines()[-1] == "check: 29 passed, 0 failed, 1 skipped"
+    assert capsys.readouterr().out.splitlines()[-1] == "check: 30 passed, 0 failed, 1 skipped"
 
 
 def test_a_failed_prepare_is_one_failure_with_its_exit_code(monkeypatch, capsys,
@@ -173,7 +177,7 @@ def test_pytest_runs_and_the_uml_part(monkeypatch, capsys, tmp_path: Path) -> No
         in out
     assert ("uml:     5 passed, 0 failed, 1 skipped (tests booting the built kernel, slow "
             "ones too)") in out
-    assert out[-1] == "check: 26 passed, 0 failed, 2 skipped"   # + ci 3
+    assert out[-1] == "check: 27 passed, 0 failed, 2 skipped"   # + ci 3, lint 1
 
 
 def test_bad_pytest_runs(tmp_path: Path) -> None:
@@ -181,3 +185,13 @@ def test_bad_pytest_runs(tmp_path: Path) -> None:
                          "--no-deps", "--pytest-runs", "0"], stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE, text=True)
     assert cp.returncode == 2 and "--pytest-runs must be >= 1" in cp.stderr
+
+
+def test_a_stale_break_fails_the_lint_part(monkeypatch, capsys, tmp_path: Path) -> None:
+    parts = FakeParts({"kunit": (10, 0, 0)}, {"lint": 1})
+    fake(monkeypatch, parts)
+    assert run_checks.main(argv(tmp_path, "--no-deps", "--profile", "kunit",
+                                "--shards", "1")) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert any(ln.startswith("lint:    0 passed, 1 failed, 0 skipped") for ln in out)
+    assert out[-1] == "check: 19 passed, 1 failed, 1 skipped"

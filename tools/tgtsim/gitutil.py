@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -34,10 +35,12 @@ class Git:
         self.repo = repo
 
     def run(self, *args: str, check: bool = True, stable: bool = False,
-            input: Optional[str] = None) -> subprocess.CompletedProcess:
+            input: Optional[str] = None,
+            env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess:
         cmd = ["git", "-C", str(self.repo), *args]
         try:
-            cp = subprocess.run(cmd, env=git_env(stable), stdout=subprocess.PIPE,
+            cp = subprocess.run(cmd, env={**git_env(stable), **(env or {})},
+                                stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, input=input,
                                 stdin=None if input is not None else subprocess.DEVNULL,
                                 errors="backslashreplace")
@@ -49,6 +52,17 @@ class Git:
                              + (err.splitlines()[-1] if err else f"exit {cp.returncode}"),
                              detail=err)
         return cp
+
+    def apply_check(self, commit: str, patch: Path) -> str:
+        """Whether `patch` applies to `commit`, checked in a scratch index
+        (the work tree and the index are not touched): "" if it does, else
+        git's last line of complaint."""
+        with tempfile.TemporaryDirectory(prefix="tgtsim-index.") as d:
+            index = {"GIT_INDEX_FILE": str(Path(d) / "index")}
+            self.run("read-tree", commit, env=index)
+            cp = self.run("apply", "--cached", "--check", str(patch), check=False, env=index)
+        err = (cp.stderr or cp.stdout).strip().splitlines()
+        return "" if cp.returncode == 0 else (err[-1] if err else f"exit {cp.returncode}")
 
     def out(self, *args: str, stable: bool = False) -> str:
         return self.run(*args, stable=stable).stdout.strip()

@@ -4,7 +4,10 @@
 2. with --build (the default), every step of the series (base, base + patch
    1, ...) compiles the C files the series touches with W=1 and sparse
    (C=1), and no step has a diagnostic the base does not have; the last step
-   is also built with CONFIG_SCSI_TGT disabled.
+   is also built with CONFIG_SCSI_TGT disabled;
+3. every mutant (kunit/mutants/) and planted bug (kunit/selftest-bugs/)
+   applies to the port, so that `tgtsim mutants` and `tgtsim planted-bugs`
+   never meet a break that has gone stale after a change of the series.
 
 The builds use a scratch worktree of build/linux (build/lint/linux) and
 build/lint/kbuild/{w1,w1-notgt}, laid out like build/{linux,kbuild/PROFILE}
@@ -132,6 +135,26 @@ def checkpatch(paths: Paths, patches: list[series.Patch], progress: Progress,
                       f"{checks} checks")
 
 
+def breaks_apply(paths: Paths, progress: Progress, rep: Report) -> None:
+    """Every deliberate break applies to the port (build/linux's HEAD)."""
+    git = Git(paths.linux)
+    head = git.head()
+    stale, total = [], 0
+    for kind in ("mutants", "selftest-bugs"):
+        for patch in sorted((paths.root / "kunit" / kind).glob("[0-9][0-9]-*.patch")):
+            total += 1
+            err = git.apply_check(head, patch)
+            if err:
+                stale.append(f"kunit/{kind}/{patch.name}: {err}")
+    progress.info(f"lint: {total - len(stale)} of {total} mutants and planted bugs apply")
+    if stale:
+        rep.problems.append(f"{len(stale)} of {total} mutants and planted bugs do not apply to "
+                            "the port (regenerate them against build/linux)\n    "
+                            + "\n    ".join(stale))
+    else:
+        rep.notes.append(f"mutants and planted bugs: all {total} apply to the port")
+
+
 class StepBuilder:
     """Builds a few objects of one commit of the series with W=1 C=1."""
 
@@ -238,6 +261,7 @@ def lint(paths: Paths, progress: Progress, jobs: int, do_build: bool = True) -> 
     prepare.prepare(paths, progress)
     rep = Report()
     checkpatch(paths, patches, progress, rep)
+    breaks_apply(paths, progress, rep)
     if do_build:
         build_steps(paths, progress, jobs, rep)
     for n in rep.notes:
