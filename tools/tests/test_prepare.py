@@ -70,6 +70,28 @@ def test_changed_patch_redone_from_there(project: Paths, quiet, tmp_path: Path) 
     assert untouched.stat().st_mtime == 1000  # not re-unpacked
 
 
+def test_redone_commits_keep_the_mtimes_of_what_comes_out_the_same(
+        project: Paths, quiet, tmp_path: Path) -> None:
+    """A changed patch: the reset and the commits redone rewrite the files of
+    the patch and of the overlay; only the file whose content changed gets a
+    new mtime (an incremental make rebuilds only it)."""
+    add_patch(project, tmp_path, "0001-scsi-b.patch", "int b2;", "scsi: change b")
+    prepare.prepare(project, quiet)
+    tree = project.linux
+    same = ["drivers/scsi/sim_lld/sim_lld.c", "drivers/scsi/Makefile", "drivers/scsi/Kconfig"]
+    for f in [*same, "drivers/scsi/scsi.c"]:
+        os.utime(tree / f, (1000, 1000))
+    (project.patches / "0001-scsi-b.patch").unlink()
+    project.series.write_text("")
+    add_patch(project, tmp_path, "0001-scsi-b.patch", "int b3;", "scsi: change b again")
+    r = prepare.prepare(project, quiet)
+    assert r.changed and r.applied == ["0001-scsi-b.patch"]
+    assert {f: (tree / f).stat().st_mtime for f in same} == {f: 1000 for f in same}
+    assert (tree / "drivers/scsi/scsi.c").stat().st_mtime > 1000
+    assert "int b3;" in (tree / "drivers/scsi/scsi.c").read_text()
+    assert Git(tree).is_clean()
+
+
 def test_overlay_change_only_redoes_overlay(project: Paths, quiet) -> None:
     prepare.prepare(project, quiet)
     (project.root / "sim_lld/sim_lld.c").write_text("int sim2;\n")

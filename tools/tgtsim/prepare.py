@@ -2,7 +2,9 @@
 
 State (what each commit was made from) is kept in .git/tgtsim-state.json of
 build/linux. When nothing changed, nothing is touched; otherwise the tree is
-reset to the last commit that is still valid and rebuilt from there.
+reset to the last commit that is still valid and rebuilt from there, and the
+files that come out as they were keep their mtimes (make rebuilds only what
+changed).
 """
 
 from __future__ import annotations
@@ -145,6 +147,10 @@ def prepare(paths: Paths, progress: Progress, kernel_src: Optional[str] = None,
         if (head == state.head and keep == len(state.patches) == len(patches)
                 and state.overlay == ov.digest()):
             return PrepareResult(False, head, [])
+        # the commits from the first changed patch on are redone: the files
+        # they give the same content again keep their mtimes, so that make
+        # rebuilds only what really changed
+        snapshot = _snapshot(git)
 
     # 2. reset to the last valid commit, then the patches
     target = state.patches[keep - 1]["commit"] if keep else state.base_commit
@@ -198,6 +204,11 @@ def _switchable(git: Git, spec: kernel_source.BaseSpec, state: Optional[State]
     origin = git.run("config", "remote.origin.url", check=False).stdout.strip()
     if not origin or Path(origin).resolve() != spec.location or git.resolve(spec.commit) is None:
         return None
+    return _snapshot(git)
+
+
+def _snapshot(git: Git) -> dict[str, tuple[str, int]]:
+    """The blob and mtime of each file of the index."""
     snap = {}
     for path, blob in _files(git).items():
         try:
@@ -208,10 +219,11 @@ def _switchable(git: Git, spec: kernel_source.BaseSpec, state: Optional[State]
 
 
 def _keep_mtimes(git: Git, tree: Path, snapshot: dict[str, tuple[str, int]]) -> None:
-    """Give each file whose content is what it was before the switch its old
-    mtime back: git rewrote it (checkout, then git am), make must not
-    rebuild what depends on it. Only the files that really changed keep
-    their new mtime."""
+    """Give each file whose content is what it was before the switch (or
+    before the changed patches were redone) its old mtime back: git
+    rewrote it (checkout or reset, then git am), make must not rebuild
+    what depends on it. Only the files that really changed keep their new
+    mtime."""
     for path, blob in _files(git).items():
         old = snapshot.get(path)
         if old is None or old[0] != blob:
