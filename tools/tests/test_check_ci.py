@@ -67,3 +67,37 @@ def test_static_checks_pass() -> None:
     assert cp.returncode == 0, cp.stdout
     last = cp.stdout.splitlines()[-1]
     assert last.startswith("ci: 4 passed, 0 failed, 1 skipped") or "npm" in cp.stdout
+
+
+def _merged(d, scope_branches: str, um_branch: str, patch_hit: int = 10):
+    import json
+    cov = d / "coverage"
+    cov.mkdir(parents=True)
+    (d / "results.json").write_text(json.dumps({"coverage": {
+        "lines": {"hit": patch_hit, "total": 10}, "branches": {"hit": 4, "total": 4}}}))
+    scope = ("SF:/k/drivers/scsi/scsi.c\nDA:1,1\nDA:2,0\nBRDA:1,0,0,1\nBRDA:1,0,1,"
+             + scope_branches + "\nend_of_record\n")
+    um = "SF:/k/arch/um/os-Linux/signal.c\nDA:5,3\nBRDA:5,0,1," + um_branch + "\nend_of_record\n"
+    (cov / "scope.info").write_text(scope)
+    (cov / "coverage.info").write_text(scope + um)
+    return d
+
+
+def test_same_coverage_ignores_umls_own_timing_branches(tmp_path) -> None:
+    a = _merged(tmp_path / "a", scope_branches="2", um_branch="1")
+    b = _merged(tmp_path / "b", scope_branches="2", um_branch="-")
+    same, detail = check_ci.same_coverage(a, b)
+    assert same
+    assert "0 differ), branches taken 2 vs 2 (0 differ)" in detail
+    assert "outside the scope (not compared): 0 lines, 1 branches differ in " \
+        "/k/arch/um/os-Linux/signal.c" in detail
+
+
+@pytest.mark.parametrize("scope_b,patch_b", [("-", 10), ("2", 9)])
+def test_same_coverage_fails_on_a_scope_or_patch_difference(tmp_path, scope_b, patch_b) -> None:
+    a = _merged(tmp_path / "a", scope_branches="2", um_branch="1")
+    b = _merged(tmp_path / "b", scope_branches=scope_b, um_branch="1", patch_hit=patch_b)
+    same, detail = check_ci.same_coverage(a, b)
+    assert not same
+    assert ("patch lines 10/10 vs 9/10" in detail) == (patch_b == 9)
+    assert ("first: scsi.c:(1, 0, 1)" in detail) == (scope_b == "-")
