@@ -200,3 +200,26 @@ def test_another_commit_of_the_same_tree_is_switched_in_place(
     assert {p: (tree / p).stat().st_mtime_ns for p in old} == old
     assert git(tree, "status", "--porcelain") == ""
     assert prepare.load_state(tree).base_commit == git(fake_git_kernel, "rev-parse", "HEAD")
+
+
+def test_keep_base_stays_on_the_users_kernel_tree(
+        project: Paths, quiet, tmp_path: Path, fake_git_kernel: Path) -> None:
+    """lint, mutants, planted-bugs and bench take no kernel source: on a
+    build/linux made from KERNEL_SRC they must not go back to the tarball."""
+    add_patch(project, tmp_path, "0001-scsi-b.patch", "int b2;", "scsi: change b")
+    prepare.prepare(project, quiet, str(fake_git_kernel), "v6.12")
+    head = Git(project.linux).head()
+    # the user's tree moved on: the base stays the commit build/linux has
+    (fake_git_kernel / "drivers/scsi/hosts.c").write_text("int later;\n")
+    git(fake_git_kernel, "add", "-A", "-f")
+    git(fake_git_kernel, "commit", "-qm", "later")
+    r = prepare.keep_base(project, quiet)
+    assert not r.changed and r.head == head
+    assert prepare.load_state(project.linux).base.startswith("git:")
+    assert prepare.prepare(project, quiet).changed      # the tarball: a new base
+
+
+def test_keep_base_without_a_tree_takes_the_tarball(project: Paths, quiet) -> None:
+    r = prepare.keep_base(project, quiet)
+    assert r.changed
+    assert prepare.load_state(project.linux).base.startswith("tarball:")

@@ -471,7 +471,7 @@ def run_bench(paths: Paths, opts: Options, progress: Progress) -> int:
         ("kernel", kernel_part), ("make", make_part), ("incremental", incremental_part),
         ("bisect", bisect_part)]
     try:
-        prepare.prepare(paths, progress)
+        prepare.keep_base(paths, progress)
         for name, fn in steps:
             if name not in opts.parts:
                 continue

@@ -258,7 +258,7 @@ def lint(paths: Paths, progress: Progress, jobs: int, do_build: bool = True) -> 
     patches = series.read_series(paths.series)
     if not patches:
         raise UsageError(f"no patches in {paths.series}")
-    prepare.prepare(paths, progress)
+    prepare.keep_base(paths, progress)
     rep = Report()
     checkpatch(paths, patches, progress, rep)
     breaks_apply(paths, progress, rep)

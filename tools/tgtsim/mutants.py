@@ -298,7 +298,7 @@ def run(paths: Paths, wanted: list[str], profile: str, progress: Progress, jobs:
     selected = select(discover(paths.root / "kunit" / "mutants"), wanted)
     if not selected:
         raise UsageError(f"no mutants in {paths.root / 'kunit' / 'mutants'}")
-    prepare.prepare(paths, progress)
+    prepare.keep_base(paths, progress)
     head = Git(paths.linux).head()
     out = out_dir(paths, "mutants")
     outcomes = []

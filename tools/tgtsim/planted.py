@@ -120,7 +120,7 @@ def run(paths: Paths, wanted: list[str], progress: Progress, jobs: int,
     selected = select(discover(directory), wanted)
     if not selected:
         raise UsageError(f"no planted bugs in {directory}")
-    prepare.prepare(paths, progress)
+    prepare.keep_base(paths, progress)
     head = Git(paths.linux).head()
     runner = mutants.Runner(paths, PROFILE, progress, jobs, boot_fn, use_ccache,
                             kind="planted")

@@ -181,6 +181,21 @@ def prepare(paths: Paths, progress: Progress, kernel_src: Optional[str] = None,
     return PrepareResult(True, head, applied)
 
 
+def keep_base(paths: Paths, progress: Progress) -> PrepareResult:
+    """prepare() on the base build/linux already has: the commit of the
+    KERNEL_SRC tree it was cloned from, or the tarball (also when there is
+    no build/linux yet). For the commands that take no kernel source of
+    their own (lint, mutants, planted-bugs, bench): they must not switch a
+    tree made from the user's kernel back to the tarball."""
+    git = Git(paths.linux)
+    state = State.load(git) if git.is_repo() else None
+    if state is not None and state.base.startswith("git:"):
+        origin = git.run("config", "remote.origin.url", check=False).stdout.strip()
+        if origin:
+            return prepare(paths, progress, origin, state.base_commit)
+    return prepare(paths, progress)
+
+
 def _files(git: Git) -> dict[str, str]:
     """path -> blob of the tree's index."""
     out = {}
