@@ -517,16 +517,22 @@ static void tgt_bench_datapath(struct kunit *test)
  * The calls scsi_tgt_queue_command() makes for a one-chunk command, timed
  * on their own on a command of the default host (copy off, inline):
  *
- *   bvec_alloc     kmalloc_array() + kfree() of the command's bio_vec array
+ *   bvec_alloc     kmalloc_array() + kfree() of a bio_vec array: what a
+ *                  command of more than the core's 4 inline bio_vecs costs
+ *                  more (a 4 KiB command does not make this call)
  *   bio_add        bio_init() + bio_add_pc_page() + bio_uninit()
  *   rq_append      bio_add + blk_rq_append_bio() + blk_update_request()
  *   sg_map         rq_append + sg_alloc_table_chained() + blk_rq_map_sg()
- *                  + sg_free_table_chained()
+ *                  + sg_free_table_chained(), on 2 inline entries as the
+ *                  core's (no allocation for a chunk of up to 2 segments)
  *   lld_data       sg_map + sim_lld's transfer_data() (no copy)
  *   lld_response   sim_lld's transfer_response()
  *   queue_command  the whole scsi_tgt_queue_command(), as the data path
  *                  figure (dp ... copy=0 size=4096)
  */
+/* the core's inline scatterlist entries (SCSI_TGT_INLINE_SG_CNT) */
+#define TGT_BENCH_INLINE_SG	2
+
 enum { TGT_ST_BVEC, TGT_ST_BIO, TGT_ST_RQ, TGT_ST_SG, TGT_ST_LLD_DATA,
 	TGT_ST_LLD_RESP, TGT_ST_QUEUE, TGT_ST_NR };
 static const char *const tgt_bench_stage_names[TGT_ST_NR] = {
@@ -540,6 +546,7 @@ struct tgt_bench_st {
 	void *page;
 	struct bio bio;
 	struct bio_vec bvec;
+	struct scatterlist sg[TGT_BENCH_INLINE_SG];
 };
 
 static void tgt_bench_st_done(struct scsi_cmnd *cmd)
@@ -582,8 +589,10 @@ static int tgt_bench_stage_once(struct tgt_bench_st *st, int stage)
 		return ret;
 	}
 	if (stage >= TGT_ST_SG) {
+		cmd->sdb.table.sgl = st->sg;
 		ret = sg_alloc_table_chained(&cmd->sdb.table,
-					     rq->nr_phys_segments, NULL, 0);
+					     rq->nr_phys_segments, st->sg,
+					     TGT_BENCH_INLINE_SG);
 		if (!ret) {
 			cmd->sdb.table.nents = blk_rq_map_sg(rq->q, rq,
 							     cmd->sdb.table.sgl);
@@ -593,7 +602,8 @@ static int tgt_bench_stage_once(struct tgt_bench_st *st, int stage)
 							tgt_bench_st_done);
 			if (!ret && cmd->result)
 				ret = -EIO;
-			sg_free_table_chained(&cmd->sdb.table, 0);
+			sg_free_table_chained(&cmd->sdb.table,
+					      TGT_BENCH_INLINE_SG);
 			memset(&cmd->sdb, 0, sizeof(cmd->sdb));
 		}
 	}

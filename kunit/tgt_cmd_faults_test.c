@@ -196,30 +196,58 @@ struct tgt_queue_fault_param {
 	const char *name;
 	enum dma_data_direction dir;
 	unsigned int len;
+	unsigned int max_sectors;
+	unsigned int max_segment_size;	/* 0: the host's default */
+	enum {
+		TGT_ALLOCS_NONE,	/* the command allocates nothing */
+		TGT_ALLOCS_ABSORBED,	/* only from mempools: never fails */
+		TGT_ALLOCS_FAIL,	/* its bio_vec array can fail it */
+	} allocs;
 };
 
-/* one-page chunks (max_sectors 8): a command of n pages has n chunks */
+/*
+ * The core keeps 4 bio_vecs and 2 scatterlist entries per command: a
+ * command of up to 4 pages needs no bio_vec array, a chunk of up to 2
+ * segments no sg_pool entries. max_sectors 8: one-page chunks;
+ * max_segment_size 4096: a segment per page.
+ */
 static const struct tgt_queue_fault_param tgt_queue_fault_params[] = {
-	{ "1 chunk, to device", DMA_TO_DEVICE, 4096 },
-	{ "1 chunk, from device", DMA_FROM_DEVICE, 4096 },
-	{ "16 chunks, to device", DMA_TO_DEVICE, 16 * 4096 },
-	{ "16 chunks, from device", DMA_FROM_DEVICE, 16 * 4096 },
-	{ "no data", DMA_NONE, 0 },
+	{ "1 page, to device", DMA_TO_DEVICE, 4096, 8, 0, TGT_ALLOCS_NONE },
+	{ "1 page, from device", DMA_FROM_DEVICE, 4096, 8, 0,
+	  TGT_ALLOCS_NONE },
+	{ "4 pages, 4 chunks", DMA_TO_DEVICE, 4 * 4096, 8, 0,
+	  TGT_ALLOCS_NONE },
+	{ "4 pages, 1 chunk of 2 segments", DMA_TO_DEVICE, 4 * 4096, 32, 8192,
+	  TGT_ALLOCS_NONE },
+	{ "4 pages, 1 chunk of 4 segments", DMA_FROM_DEVICE, 4 * 4096, 32,
+	  4096, TGT_ALLOCS_ABSORBED },
+	{ "5 pages, 5 chunks", DMA_TO_DEVICE, 5 * 4096, 8, 0,
+	  TGT_ALLOCS_FAIL },
+	{ "16 pages, 16 chunks, to device", DMA_TO_DEVICE, 16 * 4096, 8, 0,
+	  TGT_ALLOCS_FAIL },
+	{ "16 pages, 16 chunks, from device", DMA_FROM_DEVICE, 16 * 4096, 8,
+	  0, TGT_ALLOCS_FAIL },
+	{ "no data", DMA_NONE, 0, 8, 0, TGT_ALLOCS_NONE },
 };
 
 KUNIT_ARRAY_PARAM_DESC(tgt_queue_fault, tgt_queue_fault_params, name);
 
 /*
  * scsi_tgt_queue_command(), completed inline (so every chunk is mapped in
- * this task): the bio_vec array fails the call with -ENOMEM before done;
- * the scatterlist of a chunk comes from the sg mempools, which fall back
- * to their reserve. A command that ran moved all of its data.
+ * this task): the bio_vec array of a command of more than 4 pages fails
+ * the call with -ENOMEM before done; the scatterlist entries of a chunk of
+ * more than 2 segments come from the sg mempools, which fall back to their
+ * reserve; a smaller command allocates nothing. A command that ran moved
+ * all of its data.
  */
 static void tgt_faults_queue_command(struct kunit *test)
 {
 	const struct tgt_queue_fault_param *p = test->param_value;
-	static const struct tgt_test_limits lim = { .max_sectors = 8,
-						    .can_queue = 4 };
+	const struct tgt_test_limits lim = {
+		.max_sectors = p->max_sectors,
+		.max_segment_size = p->max_segment_size,
+		.can_queue = 4,
+	};
 	struct tgt_test_host *th = tgt_test_host_create(test, &lim, true);
 	struct Scsi_Host *shost = th->shost;
 	struct tgt_fault_count c = {};
@@ -269,7 +297,9 @@ static void tgt_faults_queue_command(struct kunit *test)
 					    "allocation %u failed", n);
 			KUNIT_EXPECT_EQ_MSG(test, th->cmd_err, 0,
 					    "allocation %u failed", n);
-			KUNIT_EXPECT_EQ(test, th->nr_calls, p->len / 4096);
+			KUNIT_EXPECT_EQ(test, th->nr_calls,
+					DIV_ROUND_UP(p->len,
+						     p->max_sectors * 512));
 			KUNIT_EXPECT_EQ(test, th->nr_responses, 1);
 			if (p->len)
 				KUNIT_EXPECT_EQ_MSG(test,
@@ -290,7 +320,20 @@ static void tgt_faults_queue_command(struct kunit *test)
 	}
 	tgt_fault_teardown(r);
 	KUNIT_EXPECT_LT(test, n, TGT_FAULT_MAX_N);
-	KUNIT_EXPECT_GE(test, c.failed, p->len ? 1 : 0);
+	switch (p->allocs) {
+	case TGT_ALLOCS_NONE:
+		/* the first fault was not reached: no allocation at all */
+		KUNIT_EXPECT_EQ(test, n, 1);
+		KUNIT_EXPECT_EQ(test, c.failed + c.fell_back, 0);
+		break;
+	case TGT_ALLOCS_ABSORBED:
+		KUNIT_EXPECT_EQ(test, c.failed, 0);
+		KUNIT_EXPECT_GE(test, c.fell_back, 1);
+		break;
+	case TGT_ALLOCS_FAIL:
+		KUNIT_EXPECT_GE(test, c.failed, 1);
+		break;
+	}
 	tgt_fault_report(test, "scsi_tgt_queue_command()", &c);
 }
 

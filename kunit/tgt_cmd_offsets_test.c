@@ -888,11 +888,22 @@ static int tgt_alloc_sgtable_fails_once(struct scsi_cmnd *cmd,
 {
 	struct kunit *test = kunit_get_current_test();
 	struct tgt_map_fault *f = test->priv;
+	int ret;
 
-	if (f->calls++ == f->fail_at)
-		return -ENOMEM;
-	/* what the real scsi_tgt_alloc_sgtable() does */
-	return sg_alloc_table_chained(&cmd->sdb.table, nents, NULL, 0);
+	/*
+	 * The real one: its inline entries, which the core frees as such. A
+	 * failure leaves the table as a failed sg_alloc_table_chained() can:
+	 * pointing at the inline entries, which hold one entry.
+	 */
+	current->kunit_test = NULL;
+	if (f->calls++ == f->fail_at) {
+		ret = scsi_tgt_alloc_sgtable(cmd, 1);
+		ret = ret ?: -ENOMEM;
+	} else {
+		ret = scsi_tgt_alloc_sgtable(cmd, nents);
+	}
+	current->kunit_test = test;
+	return ret;
 }
 
 struct tgt_map_fault_param {
