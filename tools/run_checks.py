@@ -8,9 +8,10 @@ debug cells) as --shards shards in sequence (`tgtsim shard`), merged
 GitLab template under gitlab-ci-local, with --debug one planted bug the
 debug profile must catch, with --bisect `tgtsim check-bisect
 --shared-ccache`. Each part is a command of its own; this script runs
-them, prints one count line per part and, last, `check: N passed, N failed, N skipped` (the sum of the parts; a
-part that stopped before counting counts as one failure). The tests that
-boot the real kernel run after the kernel part built it (part `uml`);
+them, prints one count line per part and, last, `check: N passed, N
+failed, N skipped` (the sum of the parts; a part that stopped before
+counting counts as one failure). The tests that boot the real kernel run
+after the kernel part built it (part `uml`);
 --slow adds the ones that build a kernel of their own; --pytest-runs N
 repeats pytest (part `flake`).
 

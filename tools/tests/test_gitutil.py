@@ -37,10 +37,13 @@ def test_apply_check_against_a_commit_leaves_tree_and_index(tmp_path: Path) -> N
     patch.write_text(g.out("diff") + "\n")
     later = g.commit_all("later")
     (repo / "f.c").write_text("dirty\n")     # neither the work tree nor HEAD is used
-    assert g.apply_check(base, patch) == ""
-    err = g.apply_check(later, patch)
+    other = tmp_path / "other.patch"
+    other.write_text(patch.read_text().replace("-two\n", "-later\n"))
+    assert g.apply_checks(base, [patch, other])[patch] == ""
+    err = g.apply_checks(later, [patch])[patch]
     assert "does not apply" in err and "f.c" in err
+    assert "does not apply" in g.apply_checks(base, [patch, other])[other]
     assert (repo / "f.c").read_text() == "dirty\n"
     assert g.out("diff", "--cached") == ""
     with pytest.raises(InfraError, match="read-tree"):
-        g.apply_check("0" * 40, patch)
+        g.apply_checks("0" * 40, [patch])

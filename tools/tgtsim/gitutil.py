@@ -53,16 +53,21 @@ class Git:
                              detail=err)
         return cp
 
-    def apply_check(self, commit: str, patch: Path) -> str:
-        """Whether `patch` applies to `commit`, checked in a scratch index
-        (the work tree and the index are not touched): "" if it does, else
-        git's last line of complaint."""
+    def apply_checks(self, commit: str, patches: Sequence[Path]) -> dict[Path, str]:
+        """Whether each patch applies to `commit`, checked in one scratch
+        index read once (the work tree and the index are not touched):
+        patch -> "" if it does, else git's last line of complaint."""
+        out = {}
         with tempfile.TemporaryDirectory(prefix="tgtsim-index.") as d:
             index = {"GIT_INDEX_FILE": str(Path(d) / "index")}
             self.run("read-tree", commit, env=index)
-            cp = self.run("apply", "--cached", "--check", str(patch), check=False, env=index)
-        err = (cp.stderr or cp.stdout).strip().splitlines()
-        return "" if cp.returncode == 0 else (err[-1] if err else f"exit {cp.returncode}")
+            for patch in patches:
+                cp = self.run("apply", "--cached", "--check", str(patch), check=False,
+                              env=index)
+                err = (cp.stderr or cp.stdout).strip().splitlines()
+                out[patch] = "" if cp.returncode == 0 else \
+                    (err[-1] if err else f"exit {cp.returncode}")
+        return out
 
     def out(self, *args: str, stable: bool = False) -> str:
         return self.run(*args, stable=stable).stdout.strip()

@@ -138,14 +138,11 @@ def checkpatch(paths: Paths, patches: list[series.Patch], progress: Progress,
 def breaks_apply(paths: Paths, progress: Progress, rep: Report) -> None:
     """Every deliberate break applies to the port (build/linux's HEAD)."""
     git = Git(paths.linux)
-    head = git.head()
-    stale, total = [], 0
-    for kind in ("mutants", "selftest-bugs"):
-        for patch in sorted((paths.root / "kunit" / kind).glob("[0-9][0-9]-*.patch")):
-            total += 1
-            err = git.apply_check(head, patch)
-            if err:
-                stale.append(f"kunit/{kind}/{patch.name}: {err}")
+    patches = [p for kind in ("mutants", "selftest-bugs")
+               for p in sorted((paths.root / "kunit" / kind).glob("[0-9][0-9]-*.patch"))]
+    total = len(patches)
+    stale = [f"kunit/{p.parent.name}/{p.name}: {err}"
+             for p, err in git.apply_checks(git.head(), patches).items() if err]
     progress.info(f"lint: {total - len(stale)} of {total} mutants and planted bugs apply")
     if stale:
         rep.problems.append(f"{len(stale)} of {total} mutants and planted bugs do not apply to "
