@@ -1,3 +1,4 @@
+import threading
 import time
 from pathlib import Path
 
@@ -80,3 +81,66 @@ def test_signal_deferred_while_a_child_starts() -> None:
             signal.signal(s, h)
         procs._STOPPING.clear()
         procs._FIRED[0] = False
+
+
+def test_interrupted_waits_for_background_threads(capfd) -> None:
+    """A step beside the main one (genhtml beside the Cobertura file) that
+    the interrupt ends prints its last line before `tgtsim: interrupted`."""
+    import sys
+    started = threading.Event()
+
+    def step() -> None:
+        try:
+            procs.run_watched(["sh", "-c", "echo up; exec sleep 30"],
+                              on_line=lambda _l: started.set())
+        finally:
+            time.sleep(0.2)             # a slow end: without the wait it would print last
+            sys.stderr.write("step: FAILED\n")
+
+    bg = procs.Background(step)
+    bg.start()
+    try:
+        assert started.wait(10)
+        t0 = time.monotonic()
+        assert procs.interrupted(KeyboardInterrupt()) == 130
+        assert time.monotonic() - t0 < 5
+        assert not bg.is_alive()
+        err = capfd.readouterr().err
+        assert err.index("step: FAILED") < err.index("tgtsim: interrupted")
+    finally:
+        bg.join(10)
+        procs._STOPPING.clear()
+        procs._FIRED[0] = False
+
+
+def test_run_watched_stdout_to_a_file(tmp_path: Path) -> None:
+    res = procs.run_watched(["sh", "-c", "echo out; echo err >&2; exit 3"],
+                            stdout=tmp_path / "o")
+    assert (tmp_path / "o").read_text() == "out\n"
+    assert (res.returncode, res.lines) == (3, ["err"])
+    with pytest.raises(InfraError, match="cannot write .*nodir/o"):
+        procs.run_watched(["true"], stdout=tmp_path / "nodir/o")
+
+
+def test_a_signal_inside_a_weakref_callback_is_sent_again(monkeypatch) -> None:
+    """Python drops an exception raised in a weakref callback (printing
+    "Exception ignored"): the handler asks for the signal again instead."""
+    import signal
+    sent: list[int] = []
+    monkeypatch.setattr(procs, "_resend", sent.append)
+    ns: dict = {}
+    exec(compile("import sys\nframe = sys._getframe()", "/usr/lib/python3.11/_weakrefset.py",
+                 "exec"), ns)
+    try:
+        procs._on_signal(signal.SIGINT, ns["frame"])      # does not raise
+        assert sent == [signal.SIGINT] and not procs._FIRED[0]
+        with pytest.raises(KeyboardInterrupt):               # an ordinary frame
+            procs._on_signal(signal.SIGINT, sys_frame())
+        assert procs._FIRED[0]
+    finally:
+        procs._FIRED[0] = False
+
+
+def sys_frame() -> object:
+    import sys
+    return sys._getframe()

@@ -79,14 +79,40 @@ def _raise_for(signum: int) -> None:
     raise KeyboardInterrupt()
 
 
+# code in which Python ignores an exception ("Exception ignored in ...", a
+# traceback on stderr): weakref callbacks (threading's WeakSet of threads
+# runs one whenever a Thread object is freed) and finalizers
+_UNSAFE_FILES = ("_weakrefset.py", "weakref.py")
+RESEND_DELAY = 0.02
+
+
+def _unsafe(frame: object) -> bool:
+    code = getattr(frame, "f_code", None)
+    if code is None:
+        return False
+    return code.co_name == "__del__" or code.co_filename.endswith(_UNSAFE_FILES)
+
+
+def _resend(signum: int) -> None:
+    """The signal again in a moment (the handler runs at the next safe point)."""
+    t = threading.Timer(RESEND_DELAY, os.kill, (os.getpid(), signum))
+    t.daemon = True
+    t.start()
+
+
 def _on_signal(signum: int, frame: object) -> None:
     """Raise KeyboardInterrupt (SIGINT) or Terminated (SIGTERM), once per
     command: a second signal must not cut the cleanup of the first short
-    (it takes about a second), nor turn into a traceback."""
+    (it takes about a second), nor turn into a traceback. Raised inside a
+    weakref callback or finalizer, Python would print the exception and
+    drop it: the signal is sent again instead, to be raised a moment later."""
     if _FIRED[0]:
         return
     if _DEFER[0] > 0:
         _PENDING.append(signum)
+        return
+    if _unsafe(frame):
+        _resend(signum)
         return
     _FIRED[0] = True
     _raise_for(signum)
@@ -165,6 +191,11 @@ def interrupted(e: KeyboardInterrupt) -> int:
     A second signal during this cleanup is ignored (_on_signal)."""
     _FIRED[0] = True
     kill_all_children()
+    with _LIVE_LOCK:
+        threads = [t for t in _BACKGROUND if t is not threading.current_thread()]
+    deadline = time.monotonic() + 3.0
+    for t in threads:   # their children are gone: they end at once
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
     term = isinstance(e, Terminated)
     try:
         sys.stderr.write(f"\ntgtsim: {'terminated' if term else 'interrupted'}\n")
@@ -179,20 +210,39 @@ def stopping() -> bool:
     return _STOPPING.is_set()
 
 
+_BACKGROUND: "set[Background]" = set()   # the Background threads running
+
+
 class Background(threading.Thread):
     """A function run beside the caller; wait() returns after it ended and
-    raises what it raised."""
+    raises what it raised. An interrupted command waits for the ones still
+    running (interrupted()), so that nothing they print comes after its
+    last line."""
 
     def __init__(self, fn: Callable[[], None]) -> None:
         super().__init__(daemon=False)
         self.fn = fn
         self.error: Optional[BaseException] = None
 
+    def start(self) -> None:
+        with _LIVE_LOCK:
+            _BACKGROUND.add(self)
+        try:
+            super().start()
+        except BaseException:
+            if self.ident is None:     # it never ran (an interrupt may come after it started)
+                with _LIVE_LOCK:
+                    _BACKGROUND.discard(self)
+            raise
+
     def run(self) -> None:
         try:
             self.fn()
         except BaseException as e:    # handed to wait()
             self.error = e
+        finally:
+            with _LIVE_LOCK:
+                _BACKGROUND.discard(self)
 
     def wait(self) -> None:
         self.join()
@@ -228,25 +278,37 @@ def run_watched(cmd: Sequence[str], *, cwd: Optional[Path] = None,
                 on_line: Optional[Callable[[str], None]] = None,
                 log: Optional[Path] = None, timeout: Optional[float] = None,
                 idle_timeout: Optional[float] = None,
-                keep_lines: bool = True, stdin_pipe: bool = False) -> Result:
+                keep_lines: bool = True, stdin_pipe: bool = False,
+                stdout: Optional[Path] = None) -> Result:
     """Run `cmd`, stdout+stderr merged, line by line.
 
     Each line is written to `log` (if given), passed to `on_line` and kept.
     The child is killed (whole process group) when `timeout` seconds have
-    passed or no line came for `idle_timeout` seconds.
+    passed or no line came for `idle_timeout` seconds. With `stdout`, the
+    child's standard output goes to that file and only its stderr is read
+    line by line.
     """
     with deferred_signals():
         if _STOPPING.is_set():
             raise Stopping()
+        out_f = None
         try:
+            if stdout is not None:
+                out_f = open(stdout, "wb")
             proc = subprocess.Popen(
                 list(cmd), cwd=cwd, env=dict(env) if env is not None else None,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                stdout=out_f if out_f is not None else subprocess.PIPE,
+                stderr=subprocess.PIPE if out_f is not None else subprocess.STDOUT,
                 stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
                 start_new_session=True, text=True, errors="backslashreplace",
                 bufsize=1)
         except OSError as e:
-            raise InfraError(f"cannot run {cmd[0]}: {e.strerror or e}") from None
+            what = stdout if out_f is None and stdout is not None else cmd[0]
+            raise InfraError(f"cannot run {cmd[0]}: {e.strerror or e}" if what == cmd[0]
+                             else f"cannot write {what}: {e.strerror or e}") from None
+        finally:
+            if out_f is not None:
+                out_f.close()    # the child has its own descriptor
         with _LIVE_LOCK:
             late = _STOPPING.is_set()
             if not late:
@@ -256,9 +318,11 @@ def run_watched(cmd: Sequence[str], *, cwd: Optional[Path] = None,
             raise Stopping()
     lines_q: "queue.Queue[Optional[str]]" = queue.Queue()
 
+    stream = proc.stdout if stdout is None else proc.stderr
+
     def reader() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
+        assert stream is not None
+        for line in stream:
             lines_q.put(line)
         lines_q.put(None)
 
