@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What a CI job needs on Debian 12 (container or runner), as root or with
 # sudo: the few packages tgtsim's own installer needs, then `make deps`
-# (tgtsim deps --install: compilers, lcov, gcovr, python3-* ...).
+# (tgtsim deps --install: compilers, lcov, python3-* ...).
 # TGTSIM_APT_CACHE=DIR keeps the downloaded .deb files in DIR (a directory
 # the CI caches between runs).
 set -euo pipefail

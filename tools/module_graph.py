@@ -44,8 +44,9 @@ STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("report", "summary.txt, results.json, junit.xml, out/latest; the HTML pages: a run's "
      "page with its chunk traces drawn, out/index.html", ("report", "chunktrace", "svg",
                                                           "page", "runindex")),
-    ("coverage", "lcov/gcovr of the run, patch-line coverage and its gate",
-     ("lcovinfo", "covgate", "diffcov", "cobertura", "coverage")),
+    ("coverage", "the run's tracefile (from gcov's JSON), lcov HTML, Cobertura, patch-line "
+     "coverage and its gate", ("gcovjson", "lcovinfo", "covgate", "diffcov", "cobertura",
+                               "coverage")),
     ("commands", "the run's pipeline and the commands", ("run", "repeat", "mutants", "planted",
                                                          "lint", "bisect", "bisect_check",
                                                          "shard", "merge", "benchfig", "bench",

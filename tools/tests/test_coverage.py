@@ -1,7 +1,7 @@
 """`tgtsim coverage` end to end on a tiny tree: a patch adds C code to
 drivers/scsi/scsi.c, a small program built with gcc --coverage plays the
 kernel (it writes its .gcda at exit, as UML does) and prints a KTAP log; the
-real lcov, genhtml and gcovr make the reports."""
+real gcov, lcov and genhtml make the reports."""
 
 import json
 import os
@@ -22,8 +22,8 @@ from tgtsim.paths import Paths
 from tgtsim.uml import BootOptions
 
 pytestmark = pytest.mark.skipif(
-    not all(shutil.which(t) for t in ("gcc", "lcov", "genhtml", "gcovr")),
-    reason="needs gcc, lcov and gcovr (tgtsim deps --install)")
+    not all(shutil.which(t) for t in ("gcc", "gcov", "lcov", "genhtml")),
+    reason="needs gcc and lcov (tgtsim deps --install)")
 
 SCSI_C = """int a;
 int b;
@@ -199,12 +199,12 @@ def test_no_gcda_is_infra_error(cov: Paths, quiet, capsys) -> None:
     assert "coverage/coverage.log ---" in capsys.readouterr().err
 
 
-def wrap_tools(tmp_path: Path, monkeypatch, lcov: str, gcovr: str) -> Path:
-    """lcov and gcovr on PATH are scripts running `lcov`/`gcovr` (shell
-    snippets) before or instead of the real tool ($REAL)."""
+def wrap_tools(tmp_path: Path, monkeypatch, **bodies: str) -> Path:
+    """The tools named (gcov, genhtml, ...) on PATH are scripts running a
+    shell snippet before or instead of the real tool ($REAL)."""
     bin_dir = tmp_path / "wrapped"
     bin_dir.mkdir()
-    for name, body in (("lcov", lcov), ("gcovr", gcovr)):
+    for name, body in bodies.items():
         exe = bin_dir / name
         exe.write_text(f"#!/bin/sh\nREAL={shutil.which(name)}\n{body}\n")
         exe.chmod(0o755)
@@ -212,53 +212,63 @@ def wrap_tools(tmp_path: Path, monkeypatch, lcov: str, gcovr: str) -> Path:
     return bin_dir
 
 
-def test_gcovr_runs_beside_the_lcov_capture(cov: Paths, quiet, tmp_path: Path,
-                                           monkeypatch) -> None:
-    """The capture does not start until gcovr is running: sequential steps
-    would fail here."""
-    marker = tmp_path / "gcovr-started"
-    wrap_tools(tmp_path, monkeypatch,
-               lcov=f"""case " $* " in *" -c "*)
-  i=0; while [ ! -e {marker} ]; do
-    i=$((i + 1)); [ $i -gt 300 ] && {{ echo "gcovr is not running" >&2; exit 1; }}
-    sleep 0.1
-  done ;;
-esac
+def test_genhtml_runs_beside_the_cobertura_file(cov: Paths, quiet, tmp_path: Path,
+                                                monkeypatch) -> None:
+    """genhtml waits until cobertura.xml is written: it would time out if
+    the Cobertura file were written only after genhtml."""
+    wrap_tools(tmp_path, monkeypatch, genhtml="""out=""; prev=""
+for a in "$@"; do [ "$prev" = "-o" ] && out="$a"; prev="$a"; done
+i=0; while [ ! -e "$(dirname "$out")/cobertura.xml" ]; do
+  i=$((i + 1)); [ $i -gt 300 ] && { echo "cobertura.xml not written meanwhile" >&2; exit 1; }
+  sleep 0.1
+done
 exec $REAL "$@"
-""",
-               gcovr=f'touch {marker}; exec $REAL "$@"')
+""")
     thresholds(cov, 50, 50)
     assert run_cov(cov, quiet) == 0
     d = latest_run(cov.out)
     assert cobertura.filenames(d / "coverage/cobertura.xml") == ["drivers/scsi/scsi.c"]
+    assert cobertura.check(d / "coverage/cobertura.xml") == []
     log = (d / "coverage/coverage.log").read_text()
-    assert log.count("$ ") == 4 and "gcovr" in log and " -c " in log   # one log, all tools
-    assert not (d / "coverage/gcovr.log").exists()
+    # one log: the capture (gcov), lcov -e and genhtml
+    assert log.count("$ ") == 3 and "gcov -b -c -x --json-format" in log
+    assert "genhtml" in log and " -e " in log
+    assert (d / "coverage/html/index.html").is_file()
 
 
-def test_failed_capture_stops_gcovr(cov: Paths, quiet, tmp_path: Path, monkeypatch) -> None:
-    pidfile = tmp_path / "gcovr.pid"
+def test_cobertura_has_the_counts_of_the_tracefile(cov: Paths, quiet) -> None:
+    thresholds(cov, 0, 0)
+    assert run_cov(cov, quiet) == 0
+    d = latest_run(cov.out) / "coverage"
+    root = ET.parse(d / "cobertura.xml").getroot()
+    (cls,) = root.iter("class")
+    lines = {int(ln.get("number", "")): int(ln.get("hits", "")) for ln in cls.iter("line")}
+    from tgtsim import lcovinfo
+    scoped = lcovinfo.relative_to_tree(lcovinfo.load(d / "scope.info"), cov.linux)
+    assert lines == scoped["drivers/scsi/scsi.c"].lines
+    assert lines[7] == 1 and lines[12] == 0      # tgt_check ran once, tgt_unused never
+    (br,) = [ln for ln in cls.iter("line") if ln.get("branch") == "true"]
+    assert (br.get("number"), br.get("condition-coverage")) == ("7", "50% (1/2)")
+    assert (root.get("lines-valid"), root.get("branches-valid")) == (
+        str(len(lines)), "2")
+
+
+def test_failed_capture_is_reported(cov: Paths, quiet, tmp_path: Path, monkeypatch) -> None:
     wrap_tools(tmp_path, monkeypatch,
-               lcov=f"""i=0; while [ ! -s {pidfile} ] && [ $i -lt 300 ]; do
-  i=$((i + 1)); sleep 0.1
-done
-echo "geninfo: ERROR: no data" >&2; exit 1""",
-               gcovr=f"echo $$ > {pidfile}; exec sleep 300")
-    t0 = time.monotonic()
+               gcov='echo "gcov: scsi.gcno: cannot open notes file" >&2; exit 1')
     assert run_cov(cov, quiet) == 3
-    assert time.monotonic() - t0 < 60
-    assert gone(int(pidfile.read_text()))
     summary = (latest_run(cov.out) / "summary.txt").read_text()
-    assert "CRASH coverage failed: lcov capture failed" in summary
+    assert "CRASH coverage failed: gcov failed: gcov exited with 1" in summary
+    log = (latest_run(cov.out) / "coverage/coverage.log").read_text()
+    assert "cannot open notes file" in log
 
 
-def test_failed_gcovr_is_reported(cov: Paths, quiet, tmp_path: Path, monkeypatch) -> None:
-    wrap_tools(tmp_path, monkeypatch, lcov='exec $REAL "$@"',
-               gcovr='echo "gcovr: cannot parse gcov output" >&2; exit 2')
+def test_failed_genhtml_stops_the_run(cov: Paths, quiet, tmp_path: Path,
+                                      monkeypatch) -> None:
+    wrap_tools(tmp_path, monkeypatch, genhtml='echo "genhtml: ERROR: no data" >&2; exit 2')
     assert run_cov(cov, quiet) == 3
     d = latest_run(cov.out)
-    assert "CRASH coverage failed: gcovr failed (exit 2" in (d / "summary.txt").read_text()
-    assert "gcovr: cannot parse gcov output" in (d / "coverage/coverage.log").read_text()
+    assert "CRASH coverage failed: genhtml failed (exit 2" in (d / "summary.txt").read_text()
 
 
 def test_no_gate_reports_only(cov: Paths, quiet) -> None:
@@ -353,18 +363,6 @@ def test_check_scope(cov: Paths, tmp_path: Path) -> None:
     # not prepared: the scope file alone
     assert coverage.effective_scope(Paths.make(tmp_path / "none")) == list(
         coverage.DEFAULT_SCOPE)
-
-
-def test_cobertura_cmd_scope(tmp_path: Path) -> None:
-    kb = tmp_path / "kb"
-    for d in ("drivers/scsi", "fs"):
-        (kb / d).mkdir(parents=True)
-    cmd = coverage.cobertura_cmd(kb, tmp_path / "linux", tmp_path / "c.xml",
-                                 ["drivers/scsi/", "include/scsi/", "fs/seq_file.c", "block/"], 2)
-    assert cmd[-2:] == [str(kb / "drivers/scsi"), str(kb / "fs")]
-    i = cmd.index("--filter")
-    assert cmd[i:i + 8] == ["--filter", "drivers/scsi/.*", "--filter", "include/scsi/.*",
-                            "--filter", "fs/seq_file\\.c$", "--filter", "block/.*"]
 
 
 def test_sim_lld_report() -> None:

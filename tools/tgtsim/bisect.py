@@ -6,7 +6,7 @@ A step ends in a verdict for `git bisect run`: only the kernel's failures
 make a commit bad (a failed case, a sanitizer report, a crash, a hang); a
 commit that is not a Linux 6.12 tree, that the series does not apply to or
 that does not build is skipped (125); the tool's failures (the selftest
-programs do not build, lcov/gcovr, a full disk, a missing package, an
+programs do not build, gcov/lcov, a full disk, a missing package, an
 internal error, a usage error) abort the bisection (128), since they say
 nothing about the commit. The coverage gate says nothing about the kernel
 either: it is left out of a step's verdict.

@@ -366,7 +366,7 @@ def _coverage_opts(sp: Parser) -> None:
     sp.add_argument("--no-gate", action="store_true",
                     help="report only: a coverage below coverage/thresholds does not fail")
     sp.add_argument("--no-html", action="store_true", help="skip genhtml")
-    sp.add_argument("--no-cobertura", action="store_true", help="skip gcovr's cobertura.xml")
+    sp.add_argument("--no-cobertura", action="store_true", help="skip cobertura.xml")
     sp.add_argument("--raise-thresholds", action="store_true",
                     help="after a passing run, raise coverage/thresholds to the achieved "
                     "percentages (never lowers them)")

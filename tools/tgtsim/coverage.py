@@ -4,14 +4,15 @@ Flow: prepare, build the `coverage` profile (CONFIG_GCOV, instrumentation
 limited to the paths of coverage/scope, which must hold every C file of the
 series), delete the old .gcda files of its build directory, run (all boots
 of the run: KUnit and selftests; UML writes the .gcda files when it exits),
-then capture once with `lcov -c -d <kbuild>` and write into
+then capture once (the tracefile `lcov -c -d <kbuild>` would write, made
+from gcov's JSON in parallel: gcovjson) and write into
 out/runs/<id>/coverage/:
 
     coverage.info   the lcov tracefile (branch data on)
     scope.info      its records of the files in coverage/scope
     html/           genhtml report of scope.info (branch coverage on), index.html
-    cobertura.xml   gcovr's Cobertura XML of the same files, filenames relative
-                    to the kernel tree
+    cobertura.xml   Cobertura XML of scope.info, filenames relative to the
+                    kernel tree
     coverage.log    the commands and their output
     patch.txt       coverage of the lines added or changed by the patch series
     sim_lld.txt     coverage of the simulated LLD (not part of the patch lines)
@@ -25,10 +26,11 @@ Whether a profile is measured is decided here, once (for_profile): the run
 gets a Coverage object that gives the build its make options and collects
 after the boots; nothing before this stage imports it.
 
-Two tools read the .gcda files: lcov (the tracefile, which sharded runs can
-merge with `lcov -a`, and genhtml's HTML with branch coverage) and gcovr,
-only for the Cobertura XML (Debian 12 has no lcov-to-Cobertura converter,
-and its gcovr 5.2 cannot read lcov tracefiles).
+Only gcov reads the .gcda files; everything else is made of the tracefile:
+the patch-line report and the gate, scope.info (`lcov -e`), genhtml's HTML
+(branch coverage on), the Cobertura XML (cobertura.py, written beside
+genhtml), and the merge of sharded runs (`lcov -a`). So the HTML, the
+Cobertura file and the gate always show the same counts.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from tgtsim import cobertura as cobertura_check
-from tgtsim import covgate, diffcov, lcovinfo, patchlines
+from tgtsim import cobertura as cobertura_xml
+from tgtsim import covgate, diffcov, gcovjson, lcovinfo, patchlines
 from tgtsim.errors import InfraError, TgtsimError, UsageError
 from tgtsim.paths import Paths
 from tgtsim.procs import Background, run_watched
@@ -87,7 +89,7 @@ def count_gcda(kbuild: Path) -> int:
 def _tool(name: str) -> str:
     exe = shutil.which(name)
     if exe is None:
-        pkg = {"lcov": "lcov", "genhtml": "lcov", "gcovr": "gcovr", "gcov": "gcc"}.get(name, name)
+        pkg = {"lcov": "lcov", "genhtml": "lcov", "gcov": "gcc"}.get(name, name)
         raise InfraError(f"{name} not found (Debian package {pkg}: `tgtsim deps --install`)")
     return exe
 
@@ -109,12 +111,23 @@ def _run_tool(cmd: list[str], log: Path, progress: Progress, what: str,
                          detail="\n".join(tail))
 
 
-def capture(kbuild: Path, tree: Path, info: Path, log: Path, progress: Progress) -> None:
-    # the objects were compiled in kbuild (paths relative to it with ccache's base_dir)
-    cmd = [_tool("lcov"), "-q", "-c", "-d", str(kbuild), "-b", str(kbuild), *LCOV_RC,
-           "-t", "tgtsim", "-o", str(info)]
-    with progress.step("coverage: lcov capture"):
-        _run_tool(cmd, log, progress, "lcov capture")
+def capture(kbuild: Path, info: Path, log: Path, progress: Progress, jobs: int) -> int:
+    """The tracefile of the run: what `lcov -c -d KBUILD -b KBUILD` writes
+    (the objects were compiled in kbuild, paths relative to it with ccache's
+    base_dir), made by gcovjson from gcov's JSON, `jobs` gcov at once.
+    Returns the number of .gcda files."""
+    gcov = _tool("gcov")
+    with open(log, "a", encoding="utf-8", errors="backslashreplace") as f:
+        f.write(f"$ {gcov} {' '.join(gcovjson.GCOV_OPTIONS)} <the .gcda files of {kbuild}, "
+                f"{max(jobs, 1)} at once> -> {info} (tools/tgtsim/gcovjson.py)\n")
+        f.flush()
+
+        def on_line(line: str) -> None:
+            f.write(line + "\n")
+            progress.output(line)
+
+        with progress.step("coverage: capture"):
+            return gcovjson.capture(kbuild, kbuild, info, "tgtsim", jobs, on_line, gcov)
 
 
 def read_scope(paths: Paths) -> list[str]:
@@ -226,55 +239,10 @@ def genhtml(info: Path, tree: Path, html: Path, log: Path, progress: Progress) -
         _run_tool(cmd, log, progress, "genhtml")
 
 
-def cobertura_cmd(kbuild: Path, tree: Path, xml: Path, scope: list[str], jobs: int
-                  ) -> list[str]:
-    """gcovr runs gcov on the .gcda files itself (Debian's gcovr 5.2 cannot
-    read lcov tracefiles). It searches the build directories of the scope
-    (headers get their data from the objects including them) and keeps the
-    scope's files; `-r tree` makes the filenames relative to the kernel tree."""
-    search: list[str] = []
-    filters: list[str] = []
-    for s in ([] if EVERYTHING in scope else scope):
-        filters += ["--filter", re.escape(s) + (".*" if s.endswith("/") else "$")]
-        d = s.rstrip("/") if s.endswith("/") else os.path.dirname(s)
-        if d and not d.startswith(("include/", "arch/um/include/")) and \
-                (kbuild / d).is_dir() and str(kbuild / d) not in search:
-            search.append(str(kbuild / d))
-    return [_tool("gcovr"), "-r", str(tree), "--object-directory", str(kbuild),
-            f"-j{max(jobs, 1)}", "--gcov-ignore-parse-errors", "--exclude-unreachable-branches",
-            *filters, "--cobertura", str(xml), "--cobertura-pretty",
-            *(search or [str(kbuild)])]
-
-
-def start_cobertura(kbuild: Path, tree: Path, xml: Path, scope: list[str], log: Path,
-                    progress: Progress, jobs: int) -> Background:
-    """Start gcovr beside the lcov capture: both only read the .gcda files,
-    lcov runs gcov in a temporary directory and gcovr in the tree, under its
-    lock. Its output goes to `log` (the caller appends it to coverage.log)."""
-    progress.info("coverage: gcovr cobertura: started, beside lcov")
-    job = Background(lambda: _run_tool(cobertura_cmd(kbuild, tree, xml, scope, jobs), log,
-                                       progress, "gcovr", cwd=tree))
-    job.start()
-    return job
-
-
-def finish_cobertura(job: Background, xml: Path, gcovr_log: Path, log: Path,
-                     progress: Progress) -> None:
-    """Wait for gcovr, move its log into coverage.log, check its file."""
-    try:
-        with progress.step("coverage: gcovr cobertura (wait)"):
-            job.wait()
-    finally:
-        try:
-            with open(log, "a", encoding="utf-8", errors="backslashreplace") as f:
-                f.write(gcovr_log.read_text(errors="backslashreplace"))
-            gcovr_log.unlink()
-        except OSError:
-            pass   # the gcovr log stays where it is
-    problems = cobertura_check.check(xml)
-    if problems:
-        raise InfraError(f"gcovr wrote an invalid Cobertura file {xml}",
-                         detail="\n".join(problems[:20]))
+def write_cobertura(scoped: Path, tree: Path, xml: Path, progress: Progress) -> None:
+    """cobertura.xml of the scope's tracefile (the HTML report's data)."""
+    with progress.step("coverage: cobertura"):
+        cobertura_xml.write(scoped, tree, xml)
 
 
 # -- reports ---------------------------------------------------------------
@@ -525,29 +493,33 @@ class Coverage:
             raise InfraError(f"no .gcda files in {kbuild} after the run: the kernel wrote "
                              "no coverage data (crashed before exit, or built without gcov)")
         info = out_dir / "coverage.info"
-        xml, gcovr_log = out_dir / "cobertura.xml", out_dir / "gcovr.log"
-        job = start_cobertura(kbuild, paths.linux, xml, self.scope, gcovr_log, progress,
-                              opts.jobs) if opts.cobertura else None
+        xml = out_dir / "cobertura.xml"
+        capture(kbuild, info, log, progress, opts.jobs)
+        rep, sim, cov = analyze(paths, info, self.thresholds, opts.gate)
+        (out_dir / "patch.txt").write_text(covgate.report_text(rep))
+        (out_dir / "sim_lld.txt").write_text(sim_lld_text(sim))
+        scoped = info
+        if (opts.html or opts.cobertura) and EVERYTHING not in self.scope:
+            scoped = out_dir / "scope.info"
+            extract(info, paths.linux, self.scope, scoped, log, progress)
+        html: Optional[Background] = None
         try:
-            capture(kbuild, paths.linux, info, log, progress)
-            rep, sim, cov = analyze(paths, info, self.thresholds, opts.gate)
-            (out_dir / "patch.txt").write_text(covgate.report_text(rep))
-            (out_dir / "sim_lld.txt").write_text(sim_lld_text(sim))
-            if opts.html:
-                scoped = info
-                if EVERYTHING not in self.scope:
-                    scoped = out_dir / "scope.info"
-                    extract(info, paths.linux, self.scope, scoped, log, progress)
-                genhtml(scoped, paths.linux, out_dir / "html", log, progress)
+            if opts.html:     # genhtml beside the Cobertura file and the diff reports
+                html = Background(lambda: genhtml(scoped, paths.linux, out_dir / "html", log,
+                                                  progress))
+                html.start()
+            if opts.cobertura:
+                write_cobertura(scoped, paths.linux, xml, progress)
+            diffs, entries = diff_reports(paths, self.changes, info, self.thresholds,
+                                          self.scope, opts.fail_under, out_dir,
+                                          xml if opts.cobertura else None)
+            if html is not None:
+                html.wait()
         except BaseException:
-            if job is not None:   # the run failed or was interrupted: stop gcovr
-                job.abandon()
+            # failed or interrupted (also while waiting): genhtml ends first
+            if html is not None and html.is_alive():
+                html.abandon()
             raise
-        if job is not None:
-            finish_cobertura(job, xml, gcovr_log, log, progress)
-        diffs, entries = diff_reports(paths, self.changes, info, self.thresholds, self.scope,
-                                      opts.fail_under, out_dir,
-                                      xml if opts.cobertura else None)
         if entries:
             cov["diff"] = entries
             if opts.gate:

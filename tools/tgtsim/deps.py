@@ -24,7 +24,7 @@ PACKAGES: dict[str, str] = {
     "xz-utils": "tarball", "flex": "kconfig", "bison": "kconfig", "bc": "kbuild",
     "libelf-dev": "kbuild", "libssl-dev": "kbuild", "perl": "checkpatch",
     "linux-source-6.12": "default kernel source",
-    "ccache": "compiler cache", "lcov": "coverage", "gcovr": "coverage",
+    "ccache": "compiler cache", "lcov": "coverage (lcov -e, -a, genhtml)",
     "sparse": "static checks", "rsync": "headers install",
     "python3": "tgtsim", "python3-pytest": "tgtsim tests", "mypy": "type check (make check)",
     "python3-junitparser": "JUnit writing and reading",

@@ -4,7 +4,7 @@ Like kunit.py's KunitStatus, a Status says how a run or a step ended, and
 whose failure it is: the kernel's (a case failed, a sanitizer reported, the
 coverage gate, a crash or hang) or not (the tree under test does not build;
 the tool itself or what it runs failed: the selftest programs do not build,
-lcov or gcovr fail, a package is missing, the disk is full), so that callers
+gcov or lcov fail, a package is missing, the disk is full), so that callers
 such as bisect-step and mutants can tell them apart. The exit codes stay as
 documented: several statuses share exit code 3.
 
@@ -28,7 +28,7 @@ class Status(enum.Enum):
     TEST_FAILURE = "test failure"      # the kernel: a failed case, a sanitizer report, the gate
     KERNEL_CRASH = "kernel crash"      # the kernel: panic, oops, hang, truncated or no KTAP
     BUILD_FAILURE = "build failure"    # the tree: a patch does not apply, compile/config error
-    TOOL_FAILURE = "tool failure"      # the harness: selftest build, lcov/gcovr, package, disk
+    TOOL_FAILURE = "tool failure"      # the harness: selftest build, gcov/lcov, package, disk
     USAGE_ERROR = "usage error"        # bad option, profile, KERNEL_SRC, config file
 
     @property

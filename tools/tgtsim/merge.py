@@ -3,7 +3,7 @@ of several runners) as one result: summary.txt, results.json and junit.xml
 (a <testsuite> per cell, so that names never collide) and one coverage
 report made from the cells' lcov tracefiles (`lcov -a`, nothing re-run):
 the patch-line report, the gate, lcov HTML and Cobertura (written from the
-merged tracefile: Debian's gcovr cannot read lcov). Everything is a regular
+merged tracefile, as a single run writes it). Everything is a regular
 file in the output directory (default out/merged/), ready for upload.
 
 The runs are found below the DIRs (their results.json); a cell found twice
@@ -106,55 +106,6 @@ def normalized_tracefile(run: CellRun, tree: Path, dest: Path) -> Optional[Path]
     return dest
 
 
-def to_cobertura(data: lcovinfo.Tracefile, source: Path) -> bytes:
-    """Cobertura XML (coverage-04.dtd) of a tracefile keyed by paths relative
-    to `source`: a package per directory, a class per file, branch lines
-    with their condition coverage."""
-    def rate(hit: int, total: int) -> str:
-        return f"{hit / total:.4f}" if total else "1.0000"
-
-    lf = sum(c.lines_found for c in data.values())
-    lh = sum(c.lines_hit for c in data.values())
-    bf = sum(c.branches_found for c in data.values())
-    bh = sum(c.branches_hit for c in data.values())
-    root = etree.Element("coverage", {
-        "line-rate": rate(lh, lf), "branch-rate": rate(bh, bf), "lines-covered": str(lh),
-        "lines-valid": str(lf), "branches-covered": str(bh), "branches-valid": str(bf),
-        "complexity": "0", "version": "tgtsim merge", "timestamp": str(int(time.time()))})
-    etree.SubElement(etree.SubElement(root, "sources"), "source").text = str(source)
-    packages = etree.SubElement(root, "packages")
-    by_dir: dict[str, list[str]] = {}
-    for path in sorted(data):
-        by_dir.setdefault(os.path.dirname(path), []).append(path)
-    for d, files in by_dir.items():
-        covs = [data[f] for f in files]
-        pkg = etree.SubElement(packages, "package", {
-            "name": d.replace("/", ".") or ".",
-            "line-rate": rate(sum(c.lines_hit for c in covs), sum(c.lines_found for c in covs)),
-            "branch-rate": rate(sum(c.branches_hit for c in covs),
-                                sum(c.branches_found for c in covs)),
-            "complexity": "0"})
-        classes = etree.SubElement(pkg, "classes")
-        for f in files:
-            c = data[f]
-            cls = etree.SubElement(classes, "class", {
-                "name": os.path.basename(f), "filename": f,
-                "line-rate": rate(c.lines_hit, c.lines_found),
-                "branch-rate": rate(c.branches_hit, c.branches_found), "complexity": "0"})
-            etree.SubElement(cls, "methods")
-            lines = etree.SubElement(cls, "lines")
-            for no in sorted(c.lines):
-                attrs = {"number": str(no), "hits": str(c.lines[no])}
-                brs = c.branches_on(no)
-                if brs:
-                    taken = sum(1 for _k, n in brs if n)
-                    attrs["branch"] = "true"
-                    attrs["condition-coverage"] = \
-                        f"{100 * taken // len(brs)}% ({taken}/{len(brs)})"
-                etree.SubElement(lines, "line", attrs)
-    return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="utf-8")
-
-
 def merge_coverage(paths: Paths, runs: list[CellRun], out: Path, gate: bool,
                    progress: Progress) -> Optional[dict[str, Any]]:
     """`lcov -a` of the cells' tracefiles, the reports and the gate; None
@@ -188,11 +139,7 @@ def merge_coverage(paths: Paths, runs: list[CellRun], out: Path, gate: bool,
         coverage.extract(info, paths.linux, scope, scoped, log, progress)
     coverage.genhtml(scoped, paths.linux, cov_dir / "html", log, progress)
     xml = cov_dir / "cobertura.xml"
-    xml.write_bytes(to_cobertura(lcovinfo.relative_to_tree(lcovinfo.load(scoped), paths.linux),
-                                 paths.linux))
-    problems = cobertura.check(xml)
-    if problems:
-        raise InfraError(f"merge: invalid Cobertura file {xml}", detail="\n".join(problems[:20]))
+    cobertura.write(scoped, paths.linux, xml, "tgtsim merge")
     entry["cells"] = [r.id for r in runs if (work / f"{r.id}.info").is_file()]
     entry["tree"] = str(paths.linux)
     return entry
