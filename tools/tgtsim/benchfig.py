@@ -423,18 +423,18 @@ def _stage_breakdown(figs: Figures) -> list[tuple[str, Optional[float]]]:
     lld = (v["lld_data"] - v["sg_map"]) + v["lld_response"]
     core = v["queue_command"] - lld
     return [
-        ("kmalloc_array() + kfree() of the bio_vec array", v["bvec_alloc"]),
         ("bio_init() + bio_add_pc_page() + bio_uninit()", v["bio_add"]),
         ("blk_rq_append_bio() + blk_update_request()", v["rq_append"] - v["bio_add"]),
-        ("sg_alloc_table_chained() + blk_rq_map_sg() + sg_free_table_chained()",
-         v["sg_map"] - v["rq_append"]),
-        ("the rest of the core (state, memset()s, calls, done)",
-         core - v["bvec_alloc"] - v["sg_map"]),
+        ("sg_alloc_table_chained() + blk_rq_map_sg() + sg_free_table_chained() (inline "
+         "entries, no allocation)", v["sg_map"] - v["rq_append"]),
+        ("the rest of the core (its state, memset()s, calls, done)", core - v["sg_map"]),
         ("= the core's own time", core),
         ("sim_lld's transfer_data() without copy (checks, counters, completion)",
          v["lld_data"] - v["sg_map"]),
         ("sim_lld's transfer_response()", v["lld_response"]),
         ("= scsi_tgt_queue_command() through sim_lld, no copy", v["queue_command"]),
+        ("not in a 4 KiB command: kmalloc_array() + kfree() of a bio_vec array (a command "
+         "of more than 4 pages)", v["bvec_alloc"]),
     ]
 
 
