@@ -639,6 +639,7 @@ void sim_lld_host_set_fault(struct sim_lld_host *sh,
 
 	spin_lock_irqsave(&sh->lock, flags);
 	sh->fault = *f;
+	WRITE_ONCE(sh->fault_armed, f->type != SIM_LLD_FAULT_NONE && f->times);
 	atomic_set(&sh->foreign_calls, 0);
 	spin_unlock_irqrestore(&sh->lock, flags);
 }
@@ -656,6 +657,7 @@ void sim_lld_host_set_sense(struct sim_lld_host *sh,
 
 	spin_lock_irqsave(&sh->lock, flags);
 	sh->sense = *s;
+	WRITE_ONCE(sh->sense_on, s->on);
 	spin_unlock_irqrestore(&sh->lock, flags);
 }
 EXPORT_SYMBOL_IF_KUNIT(sim_lld_host_set_sense);

@@ -46,6 +46,12 @@ struct sim_lld_host {
 	spinlock_t lock;		/* fault, sense, cmds, dropped, next_id */
 	struct sim_lld_fault fault;
 	struct sim_lld_sense sense;
+	/*
+	 * Written under lock, read without it: the data path takes the lock
+	 * only when a fault is armed or sense data is set.
+	 */
+	bool fault_armed;
+	bool sense_on;
 	struct list_head cmds;		/* struct sim_lld_cmd */
 	struct list_head dropped;	/* withheld completions */
 	u64 next_id;

@@ -268,14 +268,17 @@ static enum sim_lld_fault_type sim_fault_hit(struct sim_lld_host *sh,
 	struct sim_lld_fault *f = &sh->fault;
 	unsigned long flags;
 
-	spin_lock_irqsave(&sh->lock, flags);
-	if (f->type != SIM_LLD_FAULT_NONE && f->times &&
-	    f->resp == resp && (resp || f->chunk == call)) {
-		type = f->type;
-		if (f->times > 0)
-			f->times--;
+	/* nothing armed (the data path's usual case): no lock */
+	if (READ_ONCE(sh->fault_armed)) {
+		spin_lock_irqsave(&sh->lock, flags);
+		if (f->type != SIM_LLD_FAULT_NONE && f->times &&
+		    f->resp == resp && (resp || f->chunk == call)) {
+			type = f->type;
+			if (f->times > 0 && !--f->times)
+				WRITE_ONCE(sh->fault_armed, false);
+		}
+		spin_unlock_irqrestore(&sh->lock, flags);
 	}
-	spin_unlock_irqrestore(&sh->lock, flags);
 #ifdef CONFIG_FAULT_INJECTION
 	/*
 	 * Only when fail_transfer is configured: a task's fail_nth (a sweep
@@ -538,9 +541,13 @@ static int sim_transfer_response(struct scsi_cmnd *cmd,
 	unsigned long flags;
 
 	atomic64_inc(&sh->c_responses);
-	spin_lock_irqsave(&sh->lock, flags);
-	sense = sh->sense;
-	spin_unlock_irqrestore(&sh->lock, flags);
+	if (READ_ONCE(sh->sense_on)) {
+		spin_lock_irqsave(&sh->lock, flags);
+		sense = sh->sense;
+		spin_unlock_irqrestore(&sh->lock, flags);
+	} else {
+		memset(&sense, 0, sizeof(sense));
+	}
 	if (sc) {
 		sc->log.resp_seen = true;
 		sc->log.resp_status = cmd->result;
