@@ -409,3 +409,35 @@ def test_make_exit_2_is_read_from_its_error_line(tmp_path: Path) -> None:
     assert bench.tgtsim_code(0, log) == 0
     log.write_text("make: *** No rule to make target 'x'.  Stop.\n")
     assert bench.tgtsim_code(2, log) == 2
+
+
+def test_a_make_that_built_is_not_a_warm_make(tmp_path: Path, monkeypatch, quiet) -> None:
+    """The first `make` after a change builds the kernel: it is not counted
+    (its steps say so) and is run again, once; the others are counted."""
+    from types import SimpleNamespace
+    paths = Paths.make(tmp_path / "proj")
+    built_first = [{"name": "build coverage", "start": 0.0, "seconds": 20.0}]
+    warm = [{"name": "boot coverage", "start": 0.0, "seconds": 9.0}]
+    runs: list[Path] = []
+    made = []
+
+    def fake_timed(cmd, log, env=None):
+        made.append(log.name)
+        runs.append(tmp_path / f"run{len(runs)}")
+        return (30.0 if len(runs) == 1 else 10.0), 0
+
+    def fake_load(run):
+        return None, SimpleNamespace(steps=built_first if run == runs[0] else warm)
+
+    monkeypatch.setattr(bench, "timed", fake_timed)
+    monkeypatch.setattr(bench.report, "latest", lambda _out: runs[-1] if runs else None)
+    monkeypatch.setattr(bench.report, "load", fake_load)
+    monkeypatch.setattr(bench, "bare_boots", lambda *_a: 8.0)
+    b = bench.Bench(paths, bench.Options(profile="coverage", reps=3), quiet, tmp_path)
+    bench.make_part(b)
+    assert made == ["make-warm-0.log", "make-warm-1.log", "make-warm-2.log", "make-warm-3.log"]
+    f = b.figs.get("harness.make_warm.s")
+    assert f is not None and f.samples == [10.0, 10.0, 10.0]
+    ratio = b.figs.get("harness.make_warm.ratio")
+    assert ratio is not None and ratio.median == 1.25
+    assert bench.built(built_first, "coverage") and not bench.built(warm, "coverage")
