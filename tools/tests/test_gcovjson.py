@@ -141,30 +141,30 @@ def test_no_gcda_files(tmp_path: Path) -> None:
         gcovjson.capture(tmp_path, tmp_path, tmp_path / "o.info", "t", 2, print)
 
 
-def test_gcov_that_fails_is_the_capture_s_failure(tmp_path: Path) -> None:
-    gcda = tmp_path / "a.gcda"
-    gcda.write_bytes(b"")
+def fake_gcov(tmp_path: Path, body: str) -> str:
+    """A build directory with one (empty) .gcda file, and a gcov running `body`."""
+    (tmp_path / "a.gcda").write_bytes(b"")
     fake = tmp_path / "gcov"
-    fake.write_text("#!/bin/sh\necho 'a.gcno: cannot open notes file' >&2\nexit 1\n")
+    fake.write_text(f"#!/bin/sh\n{body}\n")
     fake.chmod(0o755)
+    return str(fake)
+
+
+def test_gcov_that_fails_is_the_capture_s_failure(tmp_path: Path) -> None:
+    gcov = fake_gcov(tmp_path, "echo 'a.gcno: cannot open notes file' >&2\nexit 1")
     logged: list[str] = []
     with pytest.raises(InfraError, match="gcov failed: gcov exited with 1 on 1 files") as e:
         gcovjson.capture(tmp_path, tmp_path, tmp_path / "o.info", "t", 2, logged.append,
-                         gcov=str(fake))
+                         gcov=gcov)
     assert "cannot open notes file" in e.value.detail
     assert logged == ["a.gcno: cannot open notes file"]
     assert not (tmp_path / "o.info").exists()
 
 
 def test_unreadable_json_is_the_capture_s_failure(tmp_path: Path) -> None:
-    gcda = tmp_path / "a.gcda"
-    gcda.write_bytes(b"")
-    fake = tmp_path / "gcov"
-    fake.write_text("#!/bin/sh\nprintf 'not json' | gzip > a.gcov.json.gz\n")
-    fake.chmod(0o755)
+    gcov = fake_gcov(tmp_path, "printf 'not json' | gzip > a.gcov.json.gz")
     with pytest.raises(InfraError, match="unreadable JSON file a.gcov.json.gz"):
-        gcovjson.capture(tmp_path, tmp_path, tmp_path / "o.info", "t", 1, print,
-                         gcov=str(fake))
+        gcovjson.capture(tmp_path, tmp_path, tmp_path / "o.info", "t", 1, print, gcov=gcov)
 
 
 HEADER = """static inline int twice(int x)
