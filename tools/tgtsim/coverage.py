@@ -82,10 +82,6 @@ def zero_counters(kbuild: Path) -> int:
     return n
 
 
-def count_gcda(kbuild: Path) -> int:
-    return sum(1 for _d, _s, files in os.walk(kbuild) for f in files if f.endswith(".gcda"))
-
-
 def _tool(name: str) -> str:
     exe = shutil.which(name)
     if exe is None:
@@ -111,11 +107,12 @@ def _run_tool(cmd: list[str], log: Path, progress: Progress, what: str,
                          detail="\n".join(tail))
 
 
-def capture(kbuild: Path, info: Path, log: Path, progress: Progress, jobs: int) -> int:
-    """The tracefile of the run: what `lcov -c -d KBUILD -b KBUILD` writes
-    (the objects were compiled in kbuild, paths relative to it with ccache's
-    base_dir), made by gcovjson from gcov's JSON, `jobs` gcov at once.
-    Returns the number of .gcda files."""
+def capture(kbuild: Path, gcda: list[Path], info: Path, log: Path, progress: Progress,
+            jobs: int) -> None:
+    """The tracefile of the run from the .gcda files `gcda` of `kbuild`: what
+    `lcov -c -d KBUILD -b KBUILD` writes (the objects were compiled in
+    kbuild, paths relative to it with ccache's base_dir), made by gcovjson
+    from gcov's JSON, `jobs` gcov at once."""
     gcov = _tool("gcov")
     with open(log, "a", encoding="utf-8", errors="backslashreplace") as f:
         f.write(f"$ {gcov} {' '.join(gcovjson.GCOV_OPTIONS)} <the .gcda files of {kbuild}, "
@@ -127,7 +124,7 @@ def capture(kbuild: Path, info: Path, log: Path, progress: Progress, jobs: int) 
             progress.output(line)
 
         with progress.step("coverage: capture"):
-            return gcovjson.capture(kbuild, kbuild, info, "tgtsim", jobs, on_line, gcov)
+            gcovjson.capture(kbuild, kbuild, info, "tgtsim", jobs, on_line, gcov, files=gcda)
 
 
 def read_scope(paths: Paths) -> list[str]:
@@ -488,13 +485,14 @@ class Coverage:
         log = out_dir / "coverage.log"
         started = time.monotonic()
         out_dir.mkdir(parents=True, exist_ok=True)
-        n = count_gcda(kbuild)
+        gcda = gcovjson.find_gcda(kbuild)
+        n = len(gcda)
         if n == 0:
             raise InfraError(f"no .gcda files in {kbuild} after the run: the kernel wrote "
                              "no coverage data (crashed before exit, or built without gcov)")
         info = out_dir / "coverage.info"
         xml = out_dir / "cobertura.xml"
-        capture(kbuild, info, log, progress, opts.jobs)
+        capture(kbuild, gcda, info, log, progress, opts.jobs)
         rep, sim, cov = analyze(paths, info, self.thresholds, opts.gate)
         (out_dir / "patch.txt").write_text(covgate.report_text(rep))
         (out_dir / "sim_lld.txt").write_text(sim_lld_text(sim))
