@@ -71,14 +71,12 @@ def thresholds_path(paths: Paths) -> Path:
 def zero_counters(kbuild: Path) -> int:
     """Delete the .gcda files under `kbuild` (what `lcov -z -d` does, faster)."""
     n = 0
-    for dirpath, _dirs, files in os.walk(kbuild):
-        for f in files:
-            if f.endswith(".gcda"):
-                try:
-                    os.unlink(os.path.join(dirpath, f))
-                    n += 1
-                except FileNotFoundError:
-                    pass
+    for gcda in gcovjson.find_gcda(kbuild):
+        try:
+            gcda.unlink()
+            n += 1
+        except FileNotFoundError:
+            pass
     return n
 
 

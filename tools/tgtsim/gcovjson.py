@@ -171,10 +171,10 @@ def batches(files: list[Path], n: int) -> list[list[Path]]:
         except OSError:
             return 0
 
-    for p in sorted(files, key=size, reverse=True):
+    for sz, p in sorted(((size(p), p) for p in files), key=lambda e: e[0], reverse=True):
         i = load.index(min(load))
         out[i].append(p)
-        load[i] += size(p) or 1
+        load[i] += sz or 1
     return [b for b in out if b]
 
 

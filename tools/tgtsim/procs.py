@@ -292,9 +292,12 @@ def run_watched(cmd: Sequence[str], *, cwd: Optional[Path] = None,
         if _STOPPING.is_set():
             raise Stopping()
         out_f = None
-        try:
-            if stdout is not None:
+        if stdout is not None:
+            try:
                 out_f = open(stdout, "wb")
+            except OSError as e:
+                raise InfraError(f"cannot write {stdout}: {e.strerror or e}") from None
+        try:
             proc = subprocess.Popen(
                 list(cmd), cwd=cwd, env=dict(env) if env is not None else None,
                 stdout=out_f if out_f is not None else subprocess.PIPE,
@@ -303,9 +306,7 @@ def run_watched(cmd: Sequence[str], *, cwd: Optional[Path] = None,
                 start_new_session=True, text=True, errors="backslashreplace",
                 bufsize=1)
         except OSError as e:
-            what = stdout if out_f is None and stdout is not None else cmd[0]
-            raise InfraError(f"cannot run {cmd[0]}: {e.strerror or e}" if what == cmd[0]
-                             else f"cannot write {what}: {e.strerror or e}") from None
+            raise InfraError(f"cannot run {cmd[0]}: {e.strerror or e}") from None
         finally:
             if out_f is not None:
                 out_f.close()    # the child has its own descriptor
