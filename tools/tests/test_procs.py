@@ -144,3 +144,38 @@ def test_a_signal_inside_a_weakref_callback_is_sent_again(monkeypatch) -> None:
 def sys_frame() -> object:
     import sys
     return sys._getframe()
+
+
+def test_an_interrupted_wait_still_waits_for_the_function() -> None:
+    """A signal that interrupts wait() leaves the function running; abandon()
+    then waits for its end. (Python 3.11's join(), interrupted the same way,
+    marks the running thread stopped: join() and is_alive() would lie.)"""
+    import os
+    import signal
+
+    def on_usr1(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt()
+
+    release, ended = threading.Event(), []
+
+    def fn() -> None:
+        release.wait(10)
+        time.sleep(0.2)
+        ended.append("end")
+
+    old = signal.signal(signal.SIGUSR1, on_usr1)
+    bg = procs.Background(fn)
+    bg.start()
+    try:
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+        with pytest.raises(KeyboardInterrupt):
+            bg.wait()
+        assert not bg.ended(0) and not ended
+        release.set()
+        bg.abandon()
+        assert ended == ["end"] and bg.ended(0)
+    finally:
+        release.set()
+        signal.signal(signal.SIGUSR1, old)
+        bg.ended(10)
+        procs._STOPPING.clear()

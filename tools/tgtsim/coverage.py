@@ -513,7 +513,7 @@ class Coverage:
                 html.wait()
         except BaseException:
             # failed or interrupted (also while waiting): genhtml ends first
-            if html is not None and html.is_alive():
+            if html is not None and not html.ended(0):
                 html.abandon()
             raise
         if entries:

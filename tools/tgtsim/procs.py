@@ -195,7 +195,7 @@ def interrupted(e: KeyboardInterrupt) -> int:
         threads = [t for t in _BACKGROUND if t is not threading.current_thread()]
     deadline = time.monotonic() + 3.0
     for t in threads:   # their children are gone: they end at once
-        t.join(timeout=max(0.0, deadline - time.monotonic()))
+        t.ended(timeout=max(0.0, deadline - time.monotonic()))
     term = isinstance(e, Terminated)
     try:
         sys.stderr.write(f"\ntgtsim: {'terminated' if term else 'interrupted'}\n")
@@ -217,12 +217,18 @@ class Background(threading.Thread):
     """A function run beside the caller; wait() returns after it ended and
     raises what it raised. An interrupted command waits for the ones still
     running (interrupted()), so that nothing they print comes after its
-    last line."""
+    last line.
+
+    The end is an Event of its own, not join()/is_alive(): Python 3.11's
+    join(), interrupted by a signal handler's exception, marks a thread that
+    is still running as stopped (bpo-45274), after which join() returns at
+    once and is_alive() is False."""
 
     def __init__(self, fn: Callable[[], None]) -> None:
         super().__init__(daemon=False)
         self.fn = fn
         self.error: Optional[BaseException] = None
+        self._ended = threading.Event()
 
     def start(self) -> None:
         with _LIVE_LOCK:
@@ -233,6 +239,7 @@ class Background(threading.Thread):
             if self.ident is None:     # it never ran (an interrupt may come after it started)
                 with _LIVE_LOCK:
                     _BACKGROUND.discard(self)
+                self._ended.set()
             raise
 
     def run(self) -> None:
@@ -243,19 +250,26 @@ class Background(threading.Thread):
         finally:
             with _LIVE_LOCK:
                 _BACKGROUND.discard(self)
+            self._ended.set()
+
+    def ended(self, timeout: Optional[float] = None) -> bool:
+        """Wait up to `timeout` seconds (None: until it happens) for the
+        function to end; whether it has."""
+        return self._ended.wait(timeout)
 
     def wait(self) -> None:
-        self.join()
+        self.ended()
         if self.error is not None:
             raise self.error
 
     def abandon(self) -> None:
         """The caller is failing: kill every child process group (those the
-        function started among them) and wait for the thread to end; it can
-        start no new child meanwhile. Unless the command is being interrupted
-        (then nothing starts any more), children may start again after."""
+        function started among them) and wait for the function to end; it
+        can start no new child meanwhile. Unless the command is being
+        interrupted (then nothing starts any more), children may start again
+        after."""
         kill_all_children()
-        self.join()
+        self.ended()
         if not _FIRED[0]:
             _STOPPING.clear()
 
