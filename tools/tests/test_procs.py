@@ -167,8 +167,8 @@ def test_an_interrupted_wait_still_waits_for_the_function() -> None:
     bg = procs.Background(fn)
     bg.start()
     try:
-        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGUSR1)).start()
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt):   # wherever in the block it lands
+            threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGUSR1)).start()
             bg.wait()
         assert not bg.ended(0) and not ended
         release.set()
