@@ -8,6 +8,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cacheflush.h>
 #include <linux/fault-inject.h>
 #include <linux/highmem.h>
 #include <linux/hrtimer.h>
@@ -396,21 +397,23 @@ static u32 sim_reason_result(enum sim_lld_reason r)
  * every page is in the direct map and a CPU write needs no cache flush;
  * elsewhere page by page through sg_copy_*() (kmap, flush_dcache_page()).
  * A page at a time costs about a tenth more than one memcpy() for a
- * 1 MiB command (tgtsim bench).
+ * 1 MiB command (tgtsim bench). ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE is 0
+ * (asm-generic) or 1, never undefined: test its value, not defined().
  */
 static void sim_copy_sg(struct scatterlist *sgl, unsigned int nents,
 			void *buf, u32 len, bool to_buf)
 {
-#if defined(CONFIG_HIGHMEM) || defined(ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE)
-	if (to_buf)
-		sg_copy_to_buffer(sgl, nents, buf, len);
-	else
-		sg_copy_from_buffer(sgl, nents, buf, len);
-#else
 	struct scatterlist *sg;
 	unsigned int i;
 	u32 n;
 
+	if (IS_ENABLED(CONFIG_HIGHMEM) || ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE) {
+		if (to_buf)
+			sg_copy_to_buffer(sgl, nents, buf, len);
+		else
+			sg_copy_from_buffer(sgl, nents, buf, len);
+		return;
+	}
 	for_each_sg(sgl, sg, nents, i) {
 		if (!len)
 			break;
@@ -422,7 +425,6 @@ static void sim_copy_sg(struct scatterlist *sgl, unsigned int nents,
 		buf += n;
 		len -= n;
 	}
-#endif
 }
 
 /*
