@@ -23,10 +23,10 @@ PFX = "    # tgt_bench_datapath.inline: "
 
 
 def synthetic(reps: int = 3, per_cmd: float = 500.0, per_chunk: float = 200.0,
-              per_page: float = 50.0) -> list[str]:
+              per_page: float = 50.0, memcpy_ns_per_byte: float = 0.25) -> list[str]:
     """A console whose no-copy inline commands cost exactly
     per_cmd + per_chunk * chunks + per_page * pages ns, and memcpy 1 ns per
-    byte / 4 (4 GB/s)."""
+    byte / 4 (4 GB/s) unless told otherwise."""
     lines = ["KTAP version 1", PFX + "tgt-bench: v1 begin reps=3 min_ms=30 hz=100 "
              "tick_chunks=64 page_size=4096",
              PFX + "tgt-bench: v1 lim name=default sg_tablesize=128 max_sectors=1024 "
@@ -36,7 +36,7 @@ def synthetic(reps: int = 3, per_cmd: float = 500.0, per_chunk: float = 200.0,
     for rep in range(reps):
         for size in benchfig.SIZES:
             lines.append(PFX + f"tgt-bench: v1 memcpy rep={rep} size={size} n=10 "
-                         f"ns={10 * size // 4}")
+                         f"ns={int(10 * size * memcpy_ns_per_byte)}")
             for lim, ch in chunks.items():
                 for d in ("to", "from"):
                     for copy in (1, 0):
@@ -147,6 +147,30 @@ def test_compare_flags_more_than_20_percent_worse() -> None:
     assert "2 more than 20 % worse" in md and "**worse**" in md and "`gone`" in md
 
 
+def test_compare_says_when_the_machine_itself_was_slower(tmp_path: Path, capsys) -> None:
+    def figs_of(per_cmd: float = 500.0, memcpy_ns_per_byte: float = 0.25
+                ) -> dict[str, benchfig.Figure]:
+        figs = benchfig.Figures()
+        benchfig.kernel_figures(benchfig.parse(
+            synthetic(per_cmd=per_cmd, memcpy_ns_per_byte=memcpy_ns_per_byte)), figs)
+        return {f.key: f for f in figs}
+    old = figs_of()
+    changes, _ = benchfig.compare(old, figs_of(per_cmd=1500))     # the code: slower
+    assert any(c.worse for c in changes) and benchfig.gauge_note(changes) is None
+    assert "machine itself" not in benchfig.compare_md(changes, [], Path("old.json"))
+    changes, _ = benchfig.compare(old, figs_of(memcpy_ns_per_byte=0.5))   # the machine
+    note = benchfig.gauge_note(changes)
+    assert note is not None and "2,000 MB/s against 4,000 (cost x2.00)" in note
+    assert f"**Note:** {note}." in benchfig.compare_md(changes, [], Path("old.json"))
+    for name, per_byte in (("old", 0.25), ("slow", 0.5)):
+        figs = benchfig.Figures()
+        benchfig.kernel_figures(benchfig.parse(synthetic(memcpy_ns_per_byte=per_byte)), figs)
+        (tmp_path / f"{name}.json").write_text(json.dumps(benchfig.to_json(figs, {}, None, [])))
+    assert cli.main(["--out", str(tmp_path / "out"), "bench", "--compare",
+                     str(tmp_path / "old.json"), "--against", str(tmp_path / "slow.json")]) == 1
+    assert "the machine itself was slower" in capsys.readouterr().err
+
+
 def test_bench_json_round_trips_and_bad_files_are_usage_errors(tmp_path: Path) -> None:
     figs = benchfig.Figures()
     data = benchfig.kernel_figures(benchfig.parse(synthetic()), figs)
@@ -205,7 +229,8 @@ def test_markdown_and_plot_of_recorded_figures(tmp_path: Path) -> None:
                  "| the rest of the core (its state, memset()s, calls, done) | 400 |",
                  "| not in a 4 KiB command: kmalloc_array() + kfree() of a bio_vec array "
                  "(a command of more than 4 pages) | 60.0 |",
-                 "Not timed (hrtimer", "kernel: oops", "| 1 MiB | seg | 16.0 |"):
+                 "Not timed (hrtimer", "kernel: oops", "| 1 MiB | seg | 16.0 |",
+                 "a memcpy() of 4 KiB ran at 4,000 [4,000-4,000] MB/s"):
         assert text in md, text
     dat, present = benchfig.plot_data(figs)
     blocks = dat.split("\n\n\n")

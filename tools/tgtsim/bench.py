@@ -457,6 +457,9 @@ def compare_files(old: Path, new: Path, out: Optional[Path], progress: Progress)
     for c in worse:
         progress.info(f"bench: worse: {c.label} ({c.key}): {benchfig.fmt(c.old)} -> "
                       f"{benchfig.fmt(c.new)} {c.unit} (cost x{c.cost:.2f})")
+    note = benchfig.gauge_note(changes)
+    if note:
+        progress.info(f"bench: {note}")
     sys.stdout.write(f"compare: {len(changes)} figures, {len(worse)} more than "
                      f"{round((benchfig.WORSE - 1) * 100)} % worse than {old}\n")
     return EXIT_TEST_FAILURE if worse else EXIT_OK

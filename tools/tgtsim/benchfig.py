@@ -374,11 +374,30 @@ def compare(old: dict[str, Figure], new: dict[str, Figure]) -> tuple[list[Change
     return changes, only
 
 
+# the machine's speed: a memcpy() of 4 KiB (L1-resident) in the bench boot
+GAUGE = "kernel.memcpy.4096"
+
+
+def gauge_note(changes: list[Change]) -> Optional[str]:
+    """When the gauge is more than 20 % worse the machine itself was slower:
+    what a reader of the comparison must know before blaming the code."""
+    g = next((c for c in changes if c.key == GAUGE), None)
+    if g is None or not g.worse:
+        return None
+    return (f"the machine itself was slower: a memcpy() of 4 KiB ran at {fmt(g.new)} "
+            f"MB/s against {fmt(g.old)} (cost x{g.cost:.2f}); kernel figures flagged "
+            "with it may be the machine's, not the code's: run both again")
+
+
 def compare_md(changes: list[Change], only: list[str], old_path: Path) -> str:
     worse = [c for c in changes if c.worse]
+    note = gauge_note(changes)
     lines = [f"# tgtsim bench --compare {old_path}", "",
              f"{len(changes)} figures compared (medians), {len(worse)} more than "
-             f"{round((WORSE - 1) * 100)} % worse.", "",
+             f"{round((WORSE - 1) * 100)} % worse.", ""]
+    if note:
+        lines += [f"**Note:** {note}.", ""]
+    lines += [
              "| figure | old | new | cost ratio | |", "| --- | --- | --- | --- | --- |"]
     for c in sorted(changes, key=lambda c: -c.cost):
         lines.append(f"| {c.label} (`{c.key}`) | {fmt(c.old)} {c.unit} | {fmt(c.new)} {c.unit} "
@@ -448,6 +467,11 @@ def markdown(figs: Figures, data: Optional[KernelData], chk: list[Check],
     if meta.get("load"):
         L.append(f"Load average when it started: {meta['load']}"
                  + (f"; when it ended: {meta['load_end']}." if meta.get("load_end") else "."))
+    gauge = figs.get(GAUGE)
+    if gauge is not None and gauge.samples:
+        L.append(f"The machine's speed, to compare runs by: a memcpy() of 4 KiB ran at "
+                 f"{cell(gauge)} MB/s; the figures in absolute time, and the core's "
+                 "ratios to memcpy(), follow it.")
     if meta.get("errors"):
         L += ["", "**Errors:**", ""] + [f"- {e}" for e in meta["errors"]]
     L += ["", "## Acceptance limits (issue 21)", "", "| | limit | median | |",
