@@ -143,7 +143,14 @@ static void sim_call_done(struct sim_lld_host *sh, struct scsi_cmnd *cmd,
 	 */
 	atomic_dec(&sh->pending);
 	done(cmd);
-	wake_up(&sh->idle_wq);
+	/*
+	 * Only a host removal waits on idle_wq: do not take its lock for
+	 * every chunk. The full barrier of wq_has_sleeper() pairs with the
+	 * one of the waiter's prepare_to_wait_event(), so either the waiter
+	 * sees the new counts or this sees the waiter.
+	 */
+	if (wq_has_sleeper(&sh->idle_wq))
+		wake_up(&sh->idle_wq);
 	/* last use of sh by this completion; our reference pins sh */
 	sim_lld_host_put(sh);
 }
