@@ -148,23 +148,24 @@ def test_compare_flags_more_than_20_percent_worse() -> None:
 
 
 def test_compare_says_when_the_machine_itself_was_slower(tmp_path: Path, capsys) -> None:
-    def figs_of(per_cmd: float = 500.0, memcpy_ns_per_byte: float = 0.25
-                ) -> dict[str, benchfig.Figure]:
+    def figs_of(per_cmd: float = 500.0, memcpy_ns_per_byte: float = 0.25) -> benchfig.Figures:
         figs = benchfig.Figures()
         benchfig.kernel_figures(benchfig.parse(
             synthetic(per_cmd=per_cmd, memcpy_ns_per_byte=memcpy_ns_per_byte)), figs)
+        return figs
+
+    def by_key(figs: benchfig.Figures) -> dict[str, benchfig.Figure]:
         return {f.key: f for f in figs}
-    old = figs_of()
-    changes, _ = benchfig.compare(old, figs_of(per_cmd=1500))     # the code: slower
+    old, code_slower, machine_slower = figs_of(), figs_of(per_cmd=1500), \
+        figs_of(memcpy_ns_per_byte=0.5)
+    changes, _ = benchfig.compare(by_key(old), by_key(code_slower))
     assert any(c.worse for c in changes) and benchfig.gauge_note(changes) is None
     assert "machine itself" not in benchfig.compare_md(changes, [], Path("old.json"))
-    changes, _ = benchfig.compare(old, figs_of(memcpy_ns_per_byte=0.5))   # the machine
+    changes, _ = benchfig.compare(by_key(old), by_key(machine_slower))
     note = benchfig.gauge_note(changes)
     assert note is not None and "2,000 MB/s against 4,000 (cost x2.00)" in note
     assert f"**Note:** {note}." in benchfig.compare_md(changes, [], Path("old.json"))
-    for name, per_byte in (("old", 0.25), ("slow", 0.5)):
-        figs = benchfig.Figures()
-        benchfig.kernel_figures(benchfig.parse(synthetic(memcpy_ns_per_byte=per_byte)), figs)
+    for name, figs in (("old", old), ("slow", machine_slower)):
         (tmp_path / f"{name}.json").write_text(json.dumps(benchfig.to_json(figs, {}, None, [])))
     assert cli.main(["--out", str(tmp_path / "out"), "bench", "--compare",
                      str(tmp_path / "old.json"), "--against", str(tmp_path / "slow.json")]) == 1
