@@ -397,8 +397,7 @@ def compare_md(changes: list[Change], only: list[str], old_path: Path) -> str:
              f"{round((WORSE - 1) * 100)} % worse.", ""]
     if note:
         lines += [f"**Note:** {note}.", ""]
-    lines += [
-             "| figure | old | new | cost ratio | |", "| --- | --- | --- | --- | --- |"]
+    lines += ["| figure | old | new | cost ratio | |", "| --- | --- | --- | --- | --- |"]
     for c in sorted(changes, key=lambda c: -c.cost):
         lines.append(f"| {c.label} (`{c.key}`) | {fmt(c.old)} {c.unit} | {fmt(c.new)} {c.unit} "
                      f"| {c.cost:.2f} | {'**worse**' if c.worse else ''} |")
