@@ -21,6 +21,28 @@ def add_patch(paths: Paths, tmp_path: Path, name: str, line: str, subject: str) 
         s.write(name + "\n")
 
 
+def add_stacked_patches(paths: Paths, tmp_path: Path,
+                        edits: list[tuple[str, str]]) -> list[str]:
+    """One patch per (old, new) line edit of scsi.c, each made on top of
+    the ones before it; their names, in series order."""
+    names = []
+    for i, (old, new) in enumerate(edits):
+        def base(root: Path, done: list[tuple[str, str]] = edits[:i]) -> None:
+            make_tree_files(root)
+            f = root / "drivers/scsi/scsi.c"
+            for o, n in done:
+                f.write_text(f.read_text().replace(o, n))
+
+        def edit(repo: Path, old: str = old, new: str = new) -> None:
+            f = repo / "drivers/scsi/scsi.c"
+            f.write_text(f.read_text().replace(old, new))
+        name = f"000{i + 1}-scsi-{new.split()[1].rstrip(';')}.patch"
+        (paths.patches / name).write_text(patch_for(tmp_path, base, edit, f"scsi: {new}", name))
+        names.append(name)
+    paths.series.write_text("".join(n + "\n" for n in names))
+    return names
+
+
 def log(paths: Paths) -> list[str]:
     return git(paths.linux, "log", "--format=%s").splitlines()
 
@@ -122,6 +144,39 @@ def test_patch_that_does_not_apply(project: Paths, quiet, tmp_path: Path) -> Non
     # fixing the series makes prepare work again
     project.series.write_text("0001-scsi-b.patch\n")
     assert prepare.prepare(project, quiet).changed
+
+
+def test_series_gives_one_commit_per_patch(project: Paths, quiet, tmp_path: Path) -> None:
+    edits = [("int a;", "int a2;"), ("int b;", "int b2;"), ("int c;", "int c2;")]
+    names = add_stacked_patches(project, tmp_path, edits)
+    r = prepare.prepare(project, quiet)
+    assert r.applied == names
+    state = prepare.load_state(project.linux)
+    assert [p["name"] for p in state.patches] == names
+    # each recorded commit is its own patch: its subject, and the file as
+    # that patch and the ones before it left it
+    for i, (rec, (_old, new)) in enumerate(zip(state.patches, edits)):
+        assert git(project.linux, "log", "-1", "--format=%s", rec["commit"]) == f"scsi: {new}"
+        text = git(project.linux, "show", f"{rec['commit']}:drivers/scsi/scsi.c")
+        assert [n in text for _o, n in edits] == [j <= i for j in range(len(edits))]
+    assert log(project)[1:4] == ["scsi: int c2;", "scsi: int b2;", "scsi: int a2;"]
+
+
+def test_patch_that_does_not_apply_in_the_middle(project: Paths, quiet, tmp_path: Path) -> None:
+    names = add_stacked_patches(project, tmp_path,
+                                [("int a;", "int a2;"), ("int b;", "int b2;"),
+                                 ("int c;", "int c2;")])
+    second = project.patches / names[1]
+    second.write_text(second.read_text().replace("-int b;", "-int zzz;"))
+    with pytest.raises(BuildError) as e:
+        prepare.prepare(project, quiet)
+    assert f"patch {names[1]} does not apply" in e.value.message
+    assert names[0] not in e.value.message and names[2] not in e.value.message
+    assert not (project.linux / ".git/rebase-apply").exists()
+    # the patch before it stays applied and recorded, nothing after it
+    assert log(project)[0] == "scsi: int a2;"
+    assert [p["name"] for p in prepare.load_state(project.linux).patches] == names[:1]
+    assert "int a2;\nint b;\nint c;\n" == (project.linux / "drivers/scsi/scsi.c").read_text()
 
 
 def test_missing_patch_file(project: Paths, quiet) -> None:
