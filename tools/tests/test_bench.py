@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -467,3 +468,54 @@ def test_a_make_that_built_is_not_a_warm_make(tmp_path: Path, monkeypatch, quiet
     ratio = b.figs.get("harness.make_warm.ratio")
     assert ratio is not None and ratio.median == 1.25
     assert bench.built(built_first, "coverage") and not bench.built(warm, "coverage")
+
+
+def test_bisect_steps_are_timed_and_broken_down(tmp_path: Path, monkeypatch, quiet) -> None:
+    """Each repetition: a cold step in an emptied build directory, then the
+    next commit in the same one; each step's recorded steps give where its
+    time went, shown side by side in bench.md."""
+    from types import SimpleNamespace
+    paths = Paths.make(tmp_path / "proj")
+    bdir = paths.build / bench.BENCH_SUBDIR / "bisect"
+    cold = [{"name": "prepare: base", "start": 0.0, "seconds": 30.0},
+            {"name": "build kunit", "start": 30.0, "seconds": 70.0},
+            {"name": "boot kunit", "start": 100.0, "seconds": 6.0}]
+    second = [{"name": "prepare: base", "start": 0.0, "seconds": 0.5},
+              {"name": "build kunit", "start": 0.5, "seconds": 15.0},
+              {"name": "boot kunit", "start": 15.5, "seconds": 6.0}]
+    runs: list[tuple[Path, list[dict[str, Any]]]] = []
+    seen = []
+
+    def fake_timed(cmd, log, env=None):
+        step = "cold" if log.name.endswith("-cold.log") else "second"
+        # a cold step starts in an empty build directory, the next in the same one
+        seen.append((step, cmd[cmd.index("--commit") + 1], bdir.exists()))
+        bdir.mkdir(parents=True, exist_ok=True)
+        runs.append((tmp_path / f"run{len(runs)}", cold if step == "cold" else second))
+        return (110.0 if step == "cold" else 25.0), 0
+
+    monkeypatch.setattr(bench, "scratch_tree", lambda _b: (tmp_path / "src", "a" * 40, "b" * 40))
+    monkeypatch.setattr(bench, "timed", fake_timed)
+    monkeypatch.setattr(bench.report, "latest", lambda _o: runs[-1][0] if runs else None)
+    monkeypatch.setattr(bench.report, "load", lambda run: (None, SimpleNamespace(
+        steps=dict(runs)[run])))
+    b = bench.Bench(paths, bench.Options(profile="coverage", reps=3), quiet, tmp_path)
+    bench.bisect_part(b)
+    assert seen == [("cold", "a" * 40, False), ("second", "b" * 40, True)] * 3
+    ratio = b.figs.get("harness.bisect.ratio")
+    assert ratio is not None and ratio.samples == [25.0 / 110.0] * 3
+    base = b.figs.get("harness.bisect.cold.step.prepare_base")
+    assert base is not None and base.samples == [30.0] * 3
+    out = b.figs.get("harness.bisect.second.step.outside_the_steps")
+    assert out is not None and out.median == pytest.approx(25.0 - 21.5)
+    md = benchfig.markdown(b.figs, None, [], {"id": "x", "reps": 3})
+    assert "## Where the time of a `bisect-step` goes" in md
+    assert "| prepare: base | 30.0 [30.0-30.0] | 0.500 [0.500-0.500] |" in md
+    assert "| build kunit | 70.0 [70.0-70.0] | 15.0 [15.0-15.0] |" in md
+    assert "| outside the steps (start-up, analysis, reports) | 4.00 [4.00-4.00] |" in md
+
+    # a step that fails stops the part with the step's log named
+    monkeypatch.setattr(bench, "timed", lambda cmd, log, env=None: (1.0, 3))
+    with pytest.raises(InfraError, match=r"bisect-step at aaaaaaaaaaaa exited 3 \(log .*"
+                                         r"bisect-0-cold\.log\)"):
+        bench.bisect_part(b)

@@ -209,10 +209,15 @@ def bare_boots(paths: Paths, profile: str, out: Path, rep: int) -> float:
     return time.monotonic() - t0
 
 
-def step_breakdown(steps: Sequence[dict[str, Any]], total: float) -> list[tuple[str, float]]:
-    """Where the time of a `make` went, from the steps its run recorded
+OUTSIDE_MAKE = "outside the steps (start-up, deps, prepare, reports)"
+OUTSIDE_STEP = "outside the steps (start-up, analysis, reports)"
+
+
+def step_breakdown(steps: Sequence[dict[str, Any]], total: float,
+                   outside: str = OUTSIDE_MAKE) -> list[tuple[str, float]]:
+    """Where the time of a command went, from the steps its run recorded
     (name, start, seconds; steps that ran side by side overlap): each step,
-    then the time inside no step (start-up, deps, prepare, reports)."""
+    then the time inside no step (`outside`)."""
     spans = sorted((float(s["start"]), float(s["start"]) + float(s["seconds"]))
                    for s in steps if "start" in s and "seconds" in s)
     covered, end = 0.0, -math.inf
@@ -221,7 +226,7 @@ def step_breakdown(steps: Sequence[dict[str, Any]], total: float) -> list[tuple[
             covered += z - max(a, end)
             end = z
     out = [(str(s["name"]), float(s["seconds"])) for s in steps]
-    out.append(("outside the steps (start-up, deps, prepare, reports)", max(0.0, total - covered)))
+    out.append((outside, max(0.0, total - covered)))
     return out
 
 
@@ -383,20 +388,29 @@ def bisect_part(b: Bench) -> None:
     src, a, bb = scratch_tree(b)
     bdir = p.build / BENCH_SUBDIR / "bisect"
     launcher = p.root / "tools" / "bin" / "tgtsim"
+    runs = b.out / "bisect-out"
     for rep in range(b.opts.reps):
         if bdir.exists():
             shutil.rmtree(bdir)
         took = []
         for step, commit in (("cold", a), ("second", bb)):
-            cmd = [str(launcher), "--build-dir", str(bdir), "--out", str(b.out / "bisect-out"),
+            cmd = [str(launcher), "--build-dir", str(bdir), "--out", str(runs),
                    "--jobs", str(b.opts.jobs), "bisect-step", "--kernel-src", str(src),
                    "--commit", commit, *BISECT_ARGS]
             log = b.out / f"bisect-{rep}-{step}.log"
+            before = report.latest(runs)
             with b.progress.step(f"bench: bisect-step {step} {rep + 1}/{b.opts.reps}"):
                 t, rc = timed(cmd, log, env=clean_env())
             if rc != 0:
                 raise InfraError(f"bisect-step at {commit[:12]} exited {rc} (log {log})")
             took.append(t)
+            latest = report.latest(runs)
+            steps: list[dict[str, Any]] = []
+            if latest is not None and latest != before:
+                steps = list(report.load(latest)[1].steps or [])
+            for name, secs in step_breakdown(steps, t, OUTSIDE_STEP):
+                b.figs.add(f"harness.bisect.{step}.step.{_slug(name)}",
+                           f"{step} bisect-step: {name}", "s", "lower", f"bisect_{step}", secs)
         b.figs.add("harness.bisect.cold_s", "a cold `bisect-step` (empty build directory)", "s",
                    "lower", "harness", took[0])
         b.figs.add("harness.bisect.second_s", "the next step, one commit later", "s", "lower",

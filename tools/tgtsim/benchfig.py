@@ -490,6 +490,18 @@ def markdown(figs: Figures, data: Optional[KernelData], chk: list[Check],
               "overlap), and the time outside them.", "",
               "| step | s, median [min-max] |", "| --- | --- |"]
         L += [f"| {f.label.split(': ', 1)[-1]} | {cell(f)} |" for f in steps]
+    cold = figs.group("bisect_cold")
+    if cold:
+        L += ["", "## Where the time of a `bisect-step` goes", "",
+              "The steps each run recorded. The cold step clones the tree and checks it out, "
+              "applies the series and builds in an empty build directory (ccache warm); "
+              "the next one checks out a commit one later in place, applies the series "
+              "again and rebuilds what changed.", "",
+              "| step | cold, s | next, s |", "| --- | --- | --- |"]
+        for f in cold:
+            nxt = figs.get(f.key.replace(".cold.", ".second.", 1))
+            L.append(f"| {f.label.split(': ', 1)[-1]} | {cell(f)} | "
+                     f"{cell(nxt)} |")
     if data is not None and figs.group("datapath"):
         L += _datapath_md(figs, data)
     core = figs.group("core") + figs.group("fit")
