@@ -1,12 +1,13 @@
 import time
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import git, make_tree_files, patch_for
 from tgtsim import prepare
-from tgtsim.errors import BuildError, UsageError
+from tgtsim.errors import BuildError, InfraError, UsageError
 from tgtsim.gitutil import Git
 from tgtsim.paths import Paths
 
@@ -177,6 +178,38 @@ def test_patch_that_does_not_apply_in_the_middle(project: Paths, quiet, tmp_path
     assert log(project)[0] == "scsi: int a2;"
     assert [p["name"] for p in prepare.load_state(project.linux).patches] == names[:1]
     assert "int a2;\nint b;\nint c;\n" == (project.linux / "drivers/scsi/scsi.c").read_text()
+
+
+def test_host_failure_in_the_series_am_names_the_patch(
+        project: Paths, quiet, tmp_path: Path, monkeypatch) -> None:
+    """The disk fills up while the second patch of a series is applied:
+    the host's failure, named with that patch, and nothing half done."""
+    names = add_stacked_patches(project, tmp_path,
+                                [("int a;", "int a2;"), ("int b;", "int b2;"),
+                                 ("int c;", "int c2;")])
+    prepare.prepare(project, quiet)
+    base = prepare.load_state(project.linux).base_commit
+    git(project.linux, "reset", "-q", "--hard", base)
+    state = prepare.load_state(project.linux)
+    state.patches, state.head = [], base
+    state.save(Git(project.linux))
+    real = Git.run
+
+    def full_disk(self: Git, *args: str, **kw: Any) -> Any:
+        if args[:1] == ("am",) and len(args) > 5:     # the whole series at once
+            cp = real(self, "am", "-q", "--keep-cr", args[-3], **kw)
+            assert cp.returncode == 0
+            return cp.__class__(cp.args, 128, "",
+                                "error: unable to write file: No space left on device\n")
+        return real(self, *args, **kw)
+    monkeypatch.setattr(Git, "run", full_disk)
+    with pytest.raises(InfraError) as e:
+        prepare.prepare(project, quiet)
+    assert e.value.message == f"git am of {names[1]} failed: " \
+        "error: unable to write file: No space left on device"
+    assert not (project.linux / ".git/rebase-apply").exists()
+    assert git(project.linux, "rev-parse", "HEAD") == base
+    assert prepare.load_state(project.linux).patches == []
 
 
 def test_missing_patch_file(project: Paths, quiet) -> None:

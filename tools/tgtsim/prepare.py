@@ -86,22 +86,35 @@ def _am(git: Git, patch: series.Patch) -> str:
     return git.head()
 
 
+def _host_failure(reason: str) -> Optional[str]:
+    """The lines of git's output that say the host failed (not the
+    series), or None."""
+    if not any(m in reason for m in HOST_FAILURES):
+        return None
+    lines = [ln for ln in reason.splitlines() if ln.strip() and not ln.startswith("hint:")]
+    return "\n".join(lines[:20])
+
+
 def _am_all(git: Git, todo: list[series.Patch]) -> Optional[list[str]]:
     """All of `todo` in one `git am` (each call refreshes and writes the
     index of the whole tree: one call instead of one per patch saves
     seconds on every bisection step): the commit of each patch, or None
     when that did not give one commit per patch, with the tree back where
     it was (the caller then applies them one at a time, which names the
-    patch that fails)."""
+    patch that fails). A failure of the host is raised at once."""
     start = git.head()
-    cp = git.run("am", "-q", "--keep-cr", *[str(p.path) for p in todo], check=False)
-    if cp.returncode == 0:
-        commits = git.out("rev-list", "--reverse", f"{start}..HEAD").split()
-        if len(commits) == len(todo):
-            return commits
+    cp = git.run("am", "-q", "--keep-cr", "--patch-format=mbox",
+                 *[str(p.path) for p in todo], check=False)
+    made = git.out("rev-list", "--reverse", f"{start}..HEAD").split()
+    if cp.returncode == 0 and len(made) == len(todo):
+        return made
     if (git.git_dir() / "rebase-apply").exists():
         git.run("am", "--abort", check=False)
-    git.run("reset", "-q", "--hard", start)
+    git.run("reset", "-q", "--hard", start, check=False)
+    host = _host_failure(cp.stderr or cp.stdout or "") if cp.returncode != 0 else None
+    if host is not None:
+        name = todo[min(len(made), len(todo) - 1)].name
+        raise InfraError(f"git am of {name} failed: " + host.splitlines()[-1], detail=host)
     return None
 
 
@@ -183,12 +196,17 @@ def prepare(paths: Paths, progress: Progress, kernel_src: Optional[str] = None,
     if todo:
         with progress.step("prepare: patches"):
             commits = _am_all(git, todo) if len(todo) > 1 else None
+            if commits is None and len(todo) > 1:
+                progress.info("prepare: the series did not apply in one `git am`; "
+                              "applying it one patch at a time")
             for i, p in enumerate(todo):
                 commit = commits[i] if commits is not None else _am(git, p)
                 applied.append(p.name)
                 state.patches.append({"name": p.name, "sha256": p.sha256, "commit": commit})
                 state.head = commit
-                state.save(git)
+                if commits is None:     # HEAD is at this commit: save as we go
+                    state.save(git)
+            state.save(git)
     # 3. the overlay
     head = _overlay_commit(git, tree, ov)
     state.overlay, state.head = ov.digest(), head
