@@ -108,6 +108,11 @@ def test_second_build_of_the_same_commit_and_config_is_skipped(paths: Paths, qui
     (paths.kbuild("kunit") / "linux").write_text("replaced\n")
     build.build(paths, "kunit", quiet, 2, use_ccache=False)
     assert make_runs(paths) == 4
+    # the same content under another commit (a patch redone, its message
+    # changed): nothing to build
+    Git(paths.linux).run("commit", "-q", "--amend", "-m", "more, reworded")
+    build.build(paths, "kunit", quiet, 2, use_ccache=False)
+    assert make_runs(paths) == 4
 
 
 def test_a_tree_with_uncommitted_changes_is_always_made(paths: Paths, quiet) -> None:

@@ -106,13 +106,15 @@ STAMP = "tgtsim-build.json"
 
 
 def inputs_digest(tree: Path, frags: list[Path], opts: list[str]) -> Optional[str]:
-    """What a build of `tree` depends on: its commit, the config fragments and
-    the make options. None when the tree has uncommitted changes (then only
-    make can tell what is up to date)."""
+    """What a build of `tree` depends on: the content of its commit (the
+    tree object: a commit redone with the same content, as prepare does
+    when a patch's message changes, needs no build), the config fragments
+    and the make options. None when the tree has uncommitted changes (then
+    only make can tell what is up to date)."""
     git = Git(tree)
     if not git.is_repo() or not git.is_clean():
         return None
-    h = hashlib.sha256(git.head().encode())
+    h = hashlib.sha256(git.out("rev-parse", "HEAD^{tree}").encode())
     for f in frags:
         h.update(b"\0" + f.read_bytes())
     h.update("\0".join(opts).encode())
