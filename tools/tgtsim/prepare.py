@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -263,9 +264,10 @@ def _switchable(git: Git, spec: kernel_source.BaseSpec, state: Optional[State]
 def _snapshot(git: Git) -> dict[str, tuple[str, int]]:
     """The blob and mtime of each file of the index."""
     snap = {}
+    root = str(git.repo)        # str paths: pathlib costs seconds over 86,000 files
     for path, blob in _files(git).items():
         try:
-            snap[path] = (blob, os.lstat(git.repo / path).st_mtime_ns)
+            snap[path] = (blob, os.lstat(os.path.join(root, path)).st_mtime_ns)
         except OSError:
             continue
     return snap
@@ -277,14 +279,16 @@ def _keep_mtimes(git: Git, tree: Path, snapshot: dict[str, tuple[str, int]]) -> 
     rewrote it (checkout or reset, then git am), make must not rebuild
     what depends on it. Only the files that really changed keep their new
     mtime."""
+    root = str(tree)
     for path, blob in _files(git).items():
         old = snapshot.get(path)
         if old is None or old[0] != blob:
             continue
+        full = os.path.join(root, path)
         try:
-            st = os.lstat(tree / path)
-            if st.st_mtime_ns != old[1] and not os.path.islink(tree / path):
-                os.utime(tree / path, ns=(st.st_atime_ns, old[1]))
+            st = os.lstat(full)
+            if st.st_mtime_ns != old[1] and not stat.S_ISLNK(st.st_mode):
+                os.utime(full, ns=(st.st_atime_ns, old[1]))
         except OSError:
             continue
     git.run("update-index", "-q", "--refresh", check=False)
