@@ -321,6 +321,20 @@ def test_scratch_tree_has_two_commits_one_file_apart(project: Paths, quiet: Prog
     assert git(src, "show", f"{bb}:drivers/scsi/scsi_lib.c").endswith(
         "/* tgtsim bench: a commit to bisect over */")
     assert not (src / "drivers").exists()                 # no work tree was checked out
+    # its objects are its own, packed: it outlives build/linux's objects
+    assert not (src / ".git/objects/info/alternates").exists()
+    objs = dict(ln.split(": ", 1) for ln in git(src, "count-objects", "-v").splitlines())
+    assert objs["packs"] == "1" and int(objs["in-pack"]) > 0
+    assert objs["count"] == "5"          # loose: B's commit, its 3 trees and its blob
+    # kept for the next bench while it holds the base; a new base, a new clone
+    (src / "kept").write_text("")
+    assert bench.scratch_tree(b)[:2] == (src, a)
+    assert (src / "kept").exists()
+    git(project.linux, "commit", "-q", "--allow-empty", "-m", "another base")
+    state.base_commit = git(project.linux, "rev-parse", "HEAD")
+    state.save(prepare.Git(project.linux))
+    assert bench.scratch_tree(b)[1] == state.base_commit
+    assert not (src / "kept").exists()
 
 
 def test_make_targets_and_deps_know_bench() -> None:

@@ -357,18 +357,36 @@ def _git(repo: Path, *args: str, env: Optional[dict[str, str]] = None,
     return cp.stdout.strip()
 
 
+def _packed_clone_of(src: Path, commit: str) -> bool:
+    """`src` is a finished scratch tree holding `commit`: its objects in
+    its own pack (the alternates file, removed last, is gone)."""
+    if not (src / ".git").is_dir() or (src / ".git/objects/info/alternates").exists():
+        return False
+    cp = subprocess.run(["git", "-C", str(src), "cat-file", "-e", f"{commit}^{{commit}}"],
+                        env=git_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cp.returncode == 0
+
+
 def scratch_tree(b: Bench) -> tuple[Path, str, str]:
-    """build/bench/src: a clone of build/linux (no checkout) with two
+    """build/bench/src: a clone of build/linux (no work tree) with two
     commits to bisect over: the base A and B = A + a comment in
-    drivers/scsi/scsi_lib.c, made without a work tree."""
+    drivers/scsi/scsi_lib.c, made without a work tree. Its objects are
+    packed, as in a kernel git tree a user bisects (a checkout from
+    build/linux's loose objects takes twice as long), once: the clone is
+    kept for the next bench while it holds build/linux's base."""
     p = b.paths
     state = prepare.load_state(p.linux)
     src = p.build / BENCH_SUBDIR / "src"
-    if src.exists():
-        shutil.rmtree(src)
-    src.parent.mkdir(parents=True, exist_ok=True)
-    _git(p.linux, "clone", "-q", "--shared", "--no-checkout", str(p.linux), str(src))
     a = state.base_commit
+    if not _packed_clone_of(src, a):
+        if src.exists():
+            shutil.rmtree(src)
+        src.parent.mkdir(parents=True, exist_ok=True)
+        with b.progress.step("bench: scratch kernel tree (packed once, kept)"):
+            _git(p.linux, "clone", "-q", "--shared", "--no-checkout", str(p.linux), str(src))
+            _git(src, "-c", "pack.compression=0", "repack", "-q", "-a", "-d",
+                 "--window=0", "--depth=0")
+            (src / ".git/objects/info/alternates").unlink()
     path = "drivers/scsi/scsi_lib.c"
     text = _git(src, "show", f"{a}:{path}") + "\n/* tgtsim bench: a commit to bisect over */\n"
     blob = _git(src, "hash-object", "-w", "--stdin", input=text)
