@@ -42,7 +42,7 @@ from typing import Any, Callable, Optional, Sequence
 from tgtsim import analysis, benchfig, build, coverage, prepare, profiles, report, run
 from tgtsim.errors import (EXIT_INFRA, EXIT_OK, EXIT_TEST_FAILURE, InfraError, TgtsimError,
                            UsageError)
-from tgtsim.gitutil import git_env
+from tgtsim.gitutil import Git, git_env
 from tgtsim.paths import Paths
 from tgtsim.procs import Background, run_watched
 from tgtsim.progress import Progress
@@ -362,9 +362,7 @@ def _packed_clone_of(src: Path, commit: str) -> bool:
     its own pack (the alternates file, removed last, is gone)."""
     if not (src / ".git").is_dir() or (src / ".git/objects/info/alternates").exists():
         return False
-    cp = subprocess.run(["git", "-C", str(src), "cat-file", "-e", f"{commit}^{{commit}}"],
-                        env=git_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return cp.returncode == 0
+    return Git(src).resolve(commit) is not None
 
 
 def scratch_tree(b: Bench) -> tuple[Path, str, str]:

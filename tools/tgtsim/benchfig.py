@@ -500,8 +500,7 @@ def markdown(figs: Figures, data: Optional[KernelData], chk: list[Check],
               "| step | cold, s | next, s |", "| --- | --- | --- |"]
         for f in cold:
             nxt = figs.get(f.key.replace(".cold.", ".second.", 1))
-            L.append(f"| {f.label.split(': ', 1)[-1]} | {cell(f)} | "
-                     f"{cell(nxt)} |")
+            L.append(f"| {f.label.split(': ', 1)[-1]} | {cell(f)} | {cell(nxt)} |")
     if data is not None and figs.group("datapath"):
         L += _datapath_md(figs, data)
     core = figs.group("core") + figs.group("fit")

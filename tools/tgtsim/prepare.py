@@ -77,23 +77,25 @@ def _am(git: Git, patch: series.Patch) -> str:
     if cp.returncode != 0:
         reason = (cp.stderr or cp.stdout).strip()
         git.run("am", "--abort", check=False)
-        lines = [ln for ln in reason.splitlines() if ln.strip() and not ln.startswith("hint:")]
-        if any(m in reason for m in HOST_FAILURES):     # not the patch's fault
-            raise InfraError(f"git am of {patch.name} failed: " + (lines[-1] if lines else ""),
-                             detail="\n".join(lines[:20]))
+        _raise_host_failure(patch, reason)
+        lines = _reason_lines(reason)
         raise BuildError(f"patch {patch.name} does not apply: "
                          + (lines[0] if lines else "git am failed"),
                          detail="\n".join(lines[:20]))
     return git.head()
 
 
-def _host_failure(reason: str) -> Optional[str]:
-    """The lines of git's output that say the host failed (not the
-    series), or None."""
-    if not any(m in reason for m in HOST_FAILURES):
-        return None
-    lines = [ln for ln in reason.splitlines() if ln.strip() and not ln.startswith("hint:")]
-    return "\n".join(lines[:20])
+def _reason_lines(reason: str) -> list[str]:
+    return [ln for ln in reason.splitlines() if ln.strip() and not ln.startswith("hint:")]
+
+
+def _raise_host_failure(patch: series.Patch, reason: str) -> None:
+    """git am of `patch` failed for the host's sake (not the patch's
+    fault): an InfraError; else nothing."""
+    if any(m in reason for m in HOST_FAILURES):
+        lines = _reason_lines(reason)
+        raise InfraError(f"git am of {patch.name} failed: " + (lines[-1] if lines else ""),
+                         detail="\n".join(lines[:20]))
 
 
 def _am_all(git: Git, todo: list[series.Patch]) -> Optional[list[str]]:
@@ -112,10 +114,8 @@ def _am_all(git: Git, todo: list[series.Patch]) -> Optional[list[str]]:
     if (git.git_dir() / "rebase-apply").exists():
         git.run("am", "--abort", check=False)
     git.run("reset", "-q", "--hard", start, check=False)
-    host = _host_failure(cp.stderr or cp.stdout or "") if cp.returncode != 0 else None
-    if host is not None:
-        name = todo[min(len(made), len(todo) - 1)].name
-        raise InfraError(f"git am of {name} failed: " + host.splitlines()[-1], detail=host)
+    if cp.returncode != 0:
+        _raise_host_failure(todo[min(len(made), len(todo) - 1)], (cp.stderr or cp.stdout).strip())
     return None
 
 
