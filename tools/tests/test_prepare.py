@@ -94,7 +94,7 @@ def test_changed_patch_redone_from_there(project: Paths, quiet, tmp_path: Path) 
 
 
 def test_redone_commits_keep_the_mtimes_of_what_comes_out_the_same(
-        project: Paths, quiet, tmp_path: Path) -> None:
+        project: Paths, quiet, tmp_path: Path, monkeypatch) -> None:
     """A changed patch: the reset and the commits redone rewrite the files of
     the patch and of the overlay; only the file whose content changed gets a
     new mtime (an incremental make rebuilds only it)."""
@@ -107,8 +107,21 @@ def test_redone_commits_keep_the_mtimes_of_what_comes_out_the_same(
     (project.patches / "0001-scsi-b.patch").unlink()
     project.series.write_text("")
     add_patch(project, tmp_path, "0001-scsi-b.patch", "int b3;", "scsi: change b again")
+    snaps: list[prepare.Snapshot] = []
+    real = prepare._snapshot
+
+    def spy(g: Git, target: str) -> prepare.Snapshot:
+        snaps.append(real(g, target))
+        return snaps[-1]
+
+    monkeypatch.setattr(prepare, "_snapshot", spy)
     r = prepare.prepare(project, quiet)
     assert r.changed and r.applied == ["0001-scsi-b.patch"]
+    # only the files git rewrites (the patch's and the overlay's) are looked at
+    assert [sorted(s.mtimes) for s in snaps] == [[
+        "drivers/scsi/Kconfig", "drivers/scsi/Makefile", "drivers/scsi/scsi.c",
+        "drivers/scsi/sim_lld/Kconfig", "drivers/scsi/sim_lld/Makefile",
+        "drivers/scsi/sim_lld/sim_lld.c"]]
     assert {f: (tree / f).stat().st_mtime for f in same} == {f: 1000 for f in same}
     assert (tree / "drivers/scsi/scsi.c").stat().st_mtime > 1000
     assert "int b3;" in (tree / "drivers/scsi/scsi.c").read_text()

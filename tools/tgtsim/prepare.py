@@ -142,7 +142,7 @@ def prepare(paths: Paths, progress: Progress, kernel_src: Optional[str] = None,
     state = State.load(git) if git.is_repo() else None
 
     # 1. the base
-    snapshot: Optional[dict[str, tuple[str, int]]] = None
+    snapshot: Optional[Snapshot] = None
     if state is None or state.base != spec.ident or not git.resolve(state.base_commit or "x"):
         snapshot = _switchable(git, spec, state)
         if snapshot is not None:
@@ -156,6 +156,7 @@ def prepare(paths: Paths, progress: Progress, kernel_src: Optional[str] = None,
             with progress.step("prepare: base"):
                 progress.info(f"prepare: creating {tree} from {spec.describe()}")
                 base_commit = kernel_source.create(spec, tree)
+            snapshot = Snapshot(base_commit, {})    # a new tree: no mtimes to keep
         state = State(base=spec.ident, base_commit=base_commit, head=base_commit)
         state.save(git)
         keep = 0
@@ -180,13 +181,14 @@ def prepare(paths: Paths, progress: Progress, kernel_src: Optional[str] = None,
         if (head == state.head and keep == len(state.patches) == len(patches)
                 and state.overlay == ov.digest()):
             return PrepareResult(False, head, [])
-        # the commits from the first changed patch on are redone: the files
-        # they give the same content again keep their mtimes, so that make
-        # rebuilds only what really changed
-        snapshot = _snapshot(git)
 
     # 2. reset to the last valid commit, then the patches
     target = state.patches[keep - 1]["commit"] if keep else state.base_commit
+    if snapshot is None:
+        # the commits from the first changed patch on are redone: the files
+        # they give the same content again keep their mtimes, so that make
+        # rebuilds only what really changed
+        snapshot = _snapshot(git, target)
     if git.head() != target:
         git.run("reset", "-q", "--hard", target)
     state.patches = state.patches[:keep]
@@ -212,8 +214,7 @@ def prepare(paths: Paths, progress: Progress, kernel_src: Optional[str] = None,
     head = _overlay_commit(git, tree, ov)
     state.overlay, state.head = ov.digest(), head
     state.save(git)
-    if snapshot is not None:
-        _keep_mtimes(git, tree, snapshot)
+    _keep_mtimes(git, tree, snapshot)
     progress.info(f"prepare: {tree} at {head[:12]} ({len(patches)} patches"
                   f"{', applied ' + ', '.join(applied) if applied else ''}, "
                   f"{len(ov.files)} overlay files)")
@@ -235,18 +236,8 @@ def keep_base(paths: Paths, progress: Progress) -> PrepareResult:
     return prepare(paths, progress)
 
 
-def _files(git: Git) -> dict[str, str]:
-    """path -> blob of the tree's index."""
-    out = {}
-    for entry in git.out("ls-files", "-s", "-z").split("\0"):
-        if "\t" in entry:
-            meta, path = entry.split("\t", 1)
-            out[path] = meta.split()[1]
-    return out
-
-
 def _switchable(git: Git, spec: kernel_source.BaseSpec, state: Optional[State]
-                ) -> Optional[dict[str, tuple[str, int]]]:
+                ) -> Optional[Snapshot]:
     """When build/linux is a clean clone of the same git tree as the new
     base, the blob and mtime of each of its files (else None: recreate).
     The new commit's objects are there already: the clone shares the
@@ -258,37 +249,54 @@ def _switchable(git: Git, spec: kernel_source.BaseSpec, state: Optional[State]
     origin = git.run("config", "remote.origin.url", check=False).stdout.strip()
     if not origin or Path(origin).resolve() != spec.location or git.resolve(spec.commit) is None:
         return None
-    return _snapshot(git)
+    return _snapshot(git, spec.commit)
 
 
-def _snapshot(git: Git) -> dict[str, tuple[str, int]]:
-    """The blob and mtime of each file of the index."""
-    snap = {}
-    root = str(git.repo)        # str paths: pathlib costs seconds over 86,000 files
-    for path, blob in _files(git).items():
+@dataclass
+class Snapshot:
+    """Before git rewrites the work tree: its HEAD and the mtime of each file
+    git will rewrite (the files that differ from the commit it goes to:
+    the others it does not touch)."""
+    head: str
+    mtimes: dict[str, int]
+
+
+def _changed(git: Git, a: str, b: str) -> set[str]:
+    """The paths whose content or mode differs between commits a and b."""
+    out = git.out("diff", "--name-only", "-z", "--no-renames", a, b)
+    return {path for path in out.split("\0") if path}
+
+
+def _snapshot(git: Git, target: str) -> Snapshot:
+    """HEAD and the mtime of each file that differs from `target`, before
+    git resets or checks out the (clean) work tree to it."""
+    head = git.head()
+    root = str(git.repo)        # str paths: pathlib costs seconds over many files
+    mtimes = {}
+    for path in _changed(git, head, target):
         try:
-            snap[path] = (blob, os.lstat(os.path.join(root, path)).st_mtime_ns)
+            mtimes[path] = os.lstat(os.path.join(root, path)).st_mtime_ns
         except OSError:
             continue
-    return snap
+    return Snapshot(head, mtimes)
 
 
-def _keep_mtimes(git: Git, tree: Path, snapshot: dict[str, tuple[str, int]]) -> None:
-    """Give each file whose content is what it was before the switch (or
-    before the changed patches were redone) its old mtime back: git
-    rewrote it (checkout or reset, then git am), make must not rebuild
-    what depends on it. Only the files that really changed keep their new
-    mtime."""
+def _keep_mtimes(git: Git, tree: Path, snapshot: Snapshot) -> None:
+    """Give each file git rewrote whose content is what it was before the
+    switch (or before the changed patches were redone), the same in the new
+    HEAD as in the old one, its old mtime back, so that make does not
+    rebuild what depends on it. Only the files that really changed keep
+    their new mtime."""
+    if not snapshot.mtimes:
+        return
     root = str(tree)
-    for path, blob in _files(git).items():
-        old = snapshot.get(path)
-        if old is None or old[0] != blob:
-            continue
+    same = set(snapshot.mtimes) - _changed(git, snapshot.head, git.head())
+    for path in same:
         full = os.path.join(root, path)
         try:
             st = os.lstat(full)
-            if st.st_mtime_ns != old[1] and not stat.S_ISLNK(st.st_mode):
-                os.utime(full, ns=(st.st_atime_ns, old[1]))
+            if st.st_mtime_ns != snapshot.mtimes[path] and not stat.S_ISLNK(st.st_mode):
+                os.utime(full, ns=(st.st_atime_ns, snapshot.mtimes[path]))
         except OSError:
             continue
     git.run("update-index", "-q", "--refresh", check=False)
