@@ -501,6 +501,7 @@ def test_bisect_steps_are_timed_and_broken_down(tmp_path: Path, monkeypatch, qui
     seen = []
 
     def fake_timed(cmd, log, env=None):
+        assert env is not None and env["CCACHE_BASEDIR"] == str(bdir.parent)
         step = "cold" if log.name.endswith("-cold.log") else "second"
         # a cold step starts in an empty build directory, the next in the same one
         seen.append((step, cmd[cmd.index("--commit") + 1], bdir.exists()))
@@ -509,6 +510,7 @@ def test_bisect_steps_are_timed_and_broken_down(tmp_path: Path, monkeypatch, qui
         return (110.0 if step == "cold" else 25.0), 0
 
     monkeypatch.setattr(bench, "scratch_tree", lambda _b: (tmp_path / "src", "a" * 40, "b" * 40))
+    monkeypatch.setattr(bench, "scratch_place", lambda _p, _g: (None, "on disk"))
     monkeypatch.setattr(bench, "timed", fake_timed)
     monkeypatch.setattr(bench.report, "latest", lambda _o: runs[-1][0] if runs else None)
     monkeypatch.setattr(bench.report, "load", lambda run: (None, SimpleNamespace(
@@ -533,3 +535,78 @@ def test_bisect_steps_are_timed_and_broken_down(tmp_path: Path, monkeypatch, qui
     with pytest.raises(InfraError, match=r"bisect-step at aaaaaaaaaaaa exited 3 \(log .*"
                                          r"bisect-0-cold\.log\)"):
         bench.bisect_part(b)
+
+
+def test_bisect_builds_in_a_private_scratch_directory_removed_after(
+        tmp_path: Path, monkeypatch, quiet) -> None:
+    """With a scratch place (a tmpfs), the steps build in a directory of
+    this process's own there, ccache keyed relative to it, removed when the
+    part ends, also when a step fails; one left by a killed bench goes."""
+    from types import SimpleNamespace
+    paths = Paths.make(tmp_path / "proj")
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    stale = shm / "tgtsim-bench-999999999"       # no such process
+    (stale / "bisect").mkdir(parents=True)
+    live = shm / "tgtsim-bench-1"                # init: alive, kept
+    live.mkdir()
+    bdir = shm / f"tgtsim-bench-{os.getpid()}" / "bisect"
+    seen = []
+
+    def fake_timed(cmd, log, env=None):
+        seen.append((cmd[cmd.index("--build-dir") + 1], env["CCACHE_BASEDIR"]))
+        bdir.mkdir(parents=True, exist_ok=True)
+        return 10.0, 0
+
+    monkeypatch.setattr(bench, "scratch_tree", lambda _b: (tmp_path / "src", "a" * 40, "b" * 40))
+    monkeypatch.setattr(bench, "timed", fake_timed)
+    monkeypatch.setattr(bench.report, "latest", lambda _o: None)
+    monkeypatch.setattr(bench.report, "load", lambda run: (None, SimpleNamespace(steps=[])))
+    b = bench.Bench(paths, bench.Options(profile="coverage", reps=3, scratch=shm), quiet,
+                    tmp_path)
+    bench.bisect_part(b)
+    assert seen == [(str(bdir), str(bdir.parent))] * 6
+    assert not bdir.parent.exists() and not stale.exists() and live.exists()
+    assert b.meta["bisect_scratch"].startswith(f"in {shm} (")
+
+    def failing(cmd, log, env=None):
+        bdir.mkdir(parents=True, exist_ok=True)
+        return 1.0, 3
+
+    monkeypatch.setattr(bench, "timed", failing)
+    with pytest.raises(InfraError, match="exited 3"):
+        bench.bisect_part(b)
+    assert not bdir.parent.exists()
+
+
+def test_scratch_place_is_a_roomy_tmpfs_that_allows_exec(tmp_path: Path, monkeypatch) -> None:
+    paths = Paths.make(tmp_path / "proj")
+    big = bench.SCRATCH_NEED
+    mounts = {"fs": ("tmpfs", ["rw", "nosuid", "nodev"])}
+    monkeypatch.setattr(bench, "_mount", lambda _p: mounts["fs"])
+    monkeypatch.setattr(bench, "_free", lambda _p: big)
+    monkeypatch.setattr(bench, "mem_available", lambda: big)
+    assert bench.scratch_place(paths, None) == (
+        bench.SHM, "on tmpfs, in /dev/shm (removed when the part ended)")
+    monkeypatch.setattr(bench, "mem_available", lambda: big - 1)
+    base, why = bench.scratch_place(paths, None)
+    assert base is None and why.endswith("GiB of memory available; it needs 6 GiB)")
+    assert why.startswith(f"on disk, in {paths.build / 'bench' / 'bisect'} (/dev/shm: ")
+    monkeypatch.setattr(bench, "mem_available", lambda: big)
+    mounts["fs"] = ("tmpfs", ["rw", "noexec"])
+    assert bench.scratch_place(paths, None)[1].endswith("(/dev/shm does not allow exec)")
+    mounts["fs"] = ("ext4", ["rw"])
+    assert bench.scratch_place(paths, None)[1].endswith("(/dev/shm is not a tmpfs)")
+    with pytest.raises(UsageError, match="--scratch .*nowhere: not a writable directory"):
+        bench.scratch_place(paths, tmp_path / "nowhere")
+    assert bench.scratch_place(paths, tmp_path)[0] == tmp_path
+
+
+def test_mount_is_the_longest_mount_point_holding_the_path(tmp_path: Path) -> None:
+    mounts = tmp_path / "mounts"
+    mounts.write_text("/dev/vda / ext4 rw,relatime 0 0\n"
+                      "tmpfs /dev/shm tmpfs rw,nosuid,nodev 0 0\n"
+                      "tmpfs /dev/shmx tmpfs rw,noexec 0 0\n")
+    assert bench._mount(Path("/dev/shm/x"), mounts) == ("tmpfs", ["rw", "nosuid", "nodev"])
+    assert bench._mount(Path("/dev/shmy"), mounts) == ("ext4", ["rw", "relatime"])
+    assert bench._mount(Path("/dev/shm"), tmp_path / "none") == ("", [])

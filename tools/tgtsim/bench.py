@@ -18,7 +18,10 @@ Parts (all by default, `--parts` picks):
   that tree after touching the file;
 - bisect: `tgtsim bisect-step` in a fresh build directory (a cold step)
   against the next step, one commit later, in the same directory, on a
-  scratch clone of build/linux's base (build/bench/).
+  scratch clone of build/linux's base (build/bench/src). The build
+  directory goes to /dev/shm when that is a tmpfs with room (`--scratch`
+  picks another place), removed when the part ends, else to
+  build/bench/bisect.
 
 `--compare OLD.json` compares the medians with an earlier bench.json and
 exits 1 when a figure is more than 20 % worse; `--against NEW.json`
@@ -55,6 +58,11 @@ BENCH_SUBDIR = "bench"         # out/bench/<id>, build/bench/
 PORT_FILE = "drivers/scsi/scsi_tgt_lib.c"
 BISECT_ARGS = ("--profile", "kunit", "--filter", "tgt_cmd_offsets", "--no-selftests")
 STEP_TIMEOUT = 3600.0
+SHM = Path("/dev/shm")
+SCRATCH_PREFIX = "tgtsim-bench-"
+# room the bisect part needs on a tmpfs: the clone's work tree (1.7 GB), a
+# kunit build (0.1 GB) and the memory file of its UML boots (1 GiB), with margin
+SCRATCH_NEED = 6 << 30
 # variables of an outer make that must not reach the make we time
 MAKE_ENV_DROP = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKE_TERMOUT",
                  "MAKE_TERMERR")
@@ -71,6 +79,7 @@ class Options:
     jobs: int = 2
     use_ccache: bool = True
     timeout: float = 900.0
+    scratch: Optional[Path] = None    # where the bisect part builds (None: /dev/shm or build/)
 
 
 @dataclass
@@ -84,6 +93,7 @@ class Bench:
     kernel: Optional[benchfig.KernelData] = None
     errors: list[str] = field(default_factory=list)
     failed: bool = False              # the kernel suite failed or a part could not run
+    meta: dict[str, Any] = field(default_factory=dict)   # what the parts add to bench.json
 
 
 def new_dir(out: Path) -> Path:
@@ -397,42 +407,133 @@ def scratch_tree(b: Bench) -> tuple[Path, str, str]:
     return src, a, bb
 
 
+def _mount(path: Path, table: Path = Path("/proc/mounts")) -> tuple[str, list[str]]:
+    """The type and options of the mount holding `path` ("" if unknown)."""
+    try:
+        lines = table.read_text().splitlines()
+    except OSError:
+        return "", []
+    best, kind, opts = "", "", []
+    for line in lines:
+        f = line.split()
+        if len(f) < 4:
+            continue
+        mnt = f[1].replace("\\040", " ")
+        inside = str(path) == mnt or str(path).startswith(mnt.rstrip("/") + "/")
+        if inside and len(mnt) >= len(best):
+            best, kind, opts = mnt, f[2], f[3].split(",")
+    return kind, opts
+
+
+def mem_available() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _free(path: Path) -> int:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
+
+
+def scratch_place(p: Paths, given: Optional[Path]) -> tuple[Optional[Path], str]:
+    """Where the bisect part's build directory goes: a directory to make a
+    private one in (removed when the part ends), or None for
+    build/bench/bisect; and the sentence bench.md says about it. /dev/shm
+    when it is a tmpfs that allows exec and has the room (with the memory
+    to back it): the clone and the build write 1.8 GB, which on this
+    2-core VM's disk costs 10 s per checkout and 11 s per removal."""
+    if given is not None:
+        if not given.is_dir() or not os.access(given, os.W_OK | os.X_OK):
+            raise UsageError(f"--scratch {given}: not a writable directory")
+        kind = _mount(given.resolve())[0] or "?"
+        return given, f"in {given} ({kind}, --scratch)"
+    disk = f"on disk, in {p.build / BENCH_SUBDIR / 'bisect'}"
+    kind, opts = _mount(SHM)
+    if kind != "tmpfs":
+        return None, f"{disk} (/dev/shm is not a tmpfs)"
+    if "noexec" in opts:
+        return None, f"{disk} (/dev/shm does not allow exec)"
+    free, avail = _free(SHM), mem_available()
+    if min(free, avail) < SCRATCH_NEED:
+        return None, (f"{disk} (/dev/shm: {free / 2**30:.1f} GiB free, {avail / 2**30:.1f} GiB "
+                      f"of memory available; it needs {SCRATCH_NEED >> 30} GiB)")
+    return SHM, "on tmpfs, in /dev/shm (removed when the part ended)"
+
+
+def _remove_stale(base: Path) -> None:
+    """Private scratch directories of benches that were killed."""
+    for d in base.glob(SCRATCH_PREFIX + "*"):
+        try:
+            pid = int(d.name[len(SCRATCH_PREFIX):])
+            if d.stat().st_uid != os.getuid() or pid == os.getpid():
+                continue
+            os.kill(pid, 0)
+        except (ValueError, OSError) as e:
+            if isinstance(e, ProcessLookupError):
+                shutil.rmtree(d, ignore_errors=True)
+
+
 def bisect_part(b: Bench) -> None:
     """A cold bisect-step (empty build directory) against the next one,
     one commit later, in the same directory; `reps` times."""
     p = b.paths
     src, a, bb = scratch_tree(b)
-    bdir = p.build / BENCH_SUBDIR / "bisect"
+    base, where = scratch_place(p, b.opts.scratch)
+    own: Optional[Path] = None
+    if base is None:
+        bdir = p.build / BENCH_SUBDIR / "bisect"
+    else:
+        _remove_stale(base)
+        own = base / f"{SCRATCH_PREFIX}{os.getpid()}"
+        bdir = own / "bisect"
+    b.meta["bisect_scratch"] = where
+    b.progress.info(f"bench: bisect-step builds {where}")
+    # ccache keys with paths relative to the build directory's parent: the
+    # same entries wherever it is
+    env = clean_env({"CCACHE_BASEDIR": str(bdir.parent)})
     launcher = p.root / "tools" / "bin" / "tgtsim"
     runs = b.out / "bisect-out"
-    for rep in range(b.opts.reps):
-        if bdir.exists():
-            shutil.rmtree(bdir)
-        took = []
-        for step, commit in (("cold", a), ("second", bb)):
-            cmd = [str(launcher), "--build-dir", str(bdir), "--out", str(runs),
-                   "--jobs", str(b.opts.jobs), "bisect-step", "--kernel-src", str(src),
-                   "--commit", commit, *BISECT_ARGS]
-            log = b.out / f"bisect-{rep}-{step}.log"
-            before = report.latest(runs)
-            with b.progress.step(f"bench: bisect-step {step} {rep + 1}/{b.opts.reps}"):
-                t, rc = timed(cmd, log, env=clean_env())
-            if rc != 0:
-                raise InfraError(f"bisect-step at {commit[:12]} exited {rc} (log {log})")
-            took.append(t)
-            latest = report.latest(runs)
-            steps: list[dict[str, Any]] = []
-            if latest is not None and latest != before:
-                steps = list(report.load(latest)[1].steps or [])
-            for name, secs in step_breakdown(steps, t, OUTSIDE_STEP):
-                b.figs.add(f"harness.bisect.{step}.step.{_slug(name)}",
-                           f"{step} bisect-step: {name}", "s", "lower", f"bisect_{step}", secs)
-        b.figs.add("harness.bisect.cold_s", "a cold `bisect-step` (empty build directory)", "s",
-                   "lower", "harness", took[0])
-        b.figs.add("harness.bisect.second_s", "the next step, one commit later", "s", "lower",
-                   "harness", took[1])
-        b.figs.add("harness.bisect.ratio", "second step / cold step", "x", "lower", "harness",
-                   took[1] / took[0])
+    try:
+        for rep in range(b.opts.reps):
+            if bdir.exists():
+                shutil.rmtree(bdir)
+            took = []
+            for step, commit in (("cold", a), ("second", bb)):
+                cmd = [str(launcher), "--build-dir", str(bdir), "--out", str(runs),
+                       "--jobs", str(b.opts.jobs), "bisect-step", "--kernel-src", str(src),
+                       "--commit", commit, *BISECT_ARGS]
+                log = b.out / f"bisect-{rep}-{step}.log"
+                before = report.latest(runs)
+                with b.progress.step(f"bench: bisect-step {step} {rep + 1}/{b.opts.reps}"):
+                    t, rc = timed(cmd, log, env=env)
+                if rc != 0:
+                    raise InfraError(f"bisect-step at {commit[:12]} exited {rc} (log {log})")
+                took.append(t)
+                latest = report.latest(runs)
+                steps: list[dict[str, Any]] = []
+                if latest is not None and latest != before:
+                    steps = list(report.load(latest)[1].steps or [])
+                for name, secs in step_breakdown(steps, t, OUTSIDE_STEP):
+                    b.figs.add(f"harness.bisect.{step}.step.{_slug(name)}",
+                               f"{step} bisect-step: {name}", "s", "lower", f"bisect_{step}",
+                               secs)
+            b.figs.add("harness.bisect.cold_s", "a cold `bisect-step` (empty build directory)",
+                       "s", "lower", "harness", took[0])
+            b.figs.add("harness.bisect.second_s", "the next step, one commit later", "s",
+                       "lower", "harness", took[1])
+            b.figs.add("harness.bisect.ratio", "second step / cold step", "x", "lower",
+                       "harness", took[1] / took[0])
+    finally:
+        if own is not None:
+            shutil.rmtree(own, ignore_errors=True)
 
 
 # -- outputs -------------------------------------------------------------------------
@@ -538,6 +639,7 @@ def run_bench(paths: Paths, opts: Options, progress: Progress) -> int:
     finally:
         meta["duration_s"] = round(time.time() - started, 1)
         meta["load_end"] = load_avg()
+        meta.update(b.meta)
         rc = write(b, meta)
     sys.stdout.write((out / "bench.md").read_text().split("\n## What")[0].rstrip() + "\n")
     sys.stdout.write(f"bench: {out}/bench.md, bench.json, bench.svg\n")

@@ -496,7 +496,9 @@ def markdown(figs: Figures, data: Optional[KernelData], chk: list[Check],
               "The steps each run recorded. The cold step clones the tree and checks it out, "
               "applies the series and builds in an empty build directory (ccache warm); "
               "the next one checks out a commit one later in place, applies the series "
-              "again and rebuilds what changed.", "",
+              "again and rebuilds what changed."
+              + (f" The clone and its build directory were {meta['bisect_scratch']}."
+                 if meta.get("bisect_scratch") else ""), "",
               "| step | cold, s | next, s |", "| --- | --- | --- |"]
         for f in cold:
             nxt = figs.get(f.key.replace(".cold.", ".second.", 1))

@@ -622,6 +622,10 @@ def _bench_opts(sp: Parser) -> None:
                     help="with --compare: compare this bench.json instead of measuring")
     sp.add_argument("--timeout", type=_positive_float, default=900.0, metavar="S",
                     help="kill the benchmark boot after S seconds (default 900)")
+    sp.add_argument("--scratch", type=Path, metavar="DIR",
+                    help="where the bisect part clones and builds (a private directory, "
+                    "removed after; default: /dev/shm when it is a tmpfs with 6 GiB free, "
+                    "else build/bench/bisect)")
     _ccache_opt(sp)
 
 
@@ -629,7 +633,8 @@ def cmd_bench(paths: Paths, args: argparse.Namespace, progress: Progress) -> int
     parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
     opts = bench.Options(profile=args.profile, reps=args.reps, min_ms=args.min_ms,
                          parts=parts, compare=args.compare, against=args.against,
-                         jobs=args.jobs, use_ccache=not args.no_ccache, timeout=args.timeout)
+                         jobs=args.jobs, use_ccache=not args.no_ccache, timeout=args.timeout,
+                         scratch=args.scratch)
     return bench.run_bench(paths, opts, progress)
 
 
