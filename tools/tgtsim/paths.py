@@ -29,12 +29,10 @@ class Paths:
     @classmethod
     def make(cls, root: Path, build: str | Path | None = None,
              out: str | Path | None = None) -> "Paths":
-        b = Path(build) if build else root / "build"
-        o = Path(out) if out else root / "out"
-        if not b.is_absolute():
-            b = Path.cwd() / b
-        if not o.is_absolute():
-            o = Path.cwd() / o
+        # absolute and without "..": kbuild's O= and the coverage
+        # tracefile's paths must be the same however the directory is named
+        b = Path(os.path.abspath(build if build else root / "build"))
+        o = Path(os.path.abspath(out if out else root / "out"))
         tarball = Path(os.environ.get("TGTSIM_TARBALL", str(DEFAULT_TARBALL)))
         return cls(root=root, build=b, out=o, tarball=tarball)
 
