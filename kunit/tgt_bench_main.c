@@ -57,9 +57,10 @@ module_param_named(min_ms, tgt_bench_min_ms, uint, 0444);
 MODULE_PARM_DESC(min_ms, "least time of one repetition in ms (def=30)");
 
 /*
- * Without CONFIG_HIGH_RES_TIMERS (UML) an hrtimer completion waits for the
- * next tick: commands of more chunks than this are not timed in hrtimer
- * mode (a "skip" record says so).
+ * In hrtimer mode every chunk waits for a timer interrupt (about 40 us in
+ * UML with CONFIG_HIGH_RES_TIMERS, which the bench profile sets; the next
+ * tick without it): commands of more chunks than this are not timed in
+ * that mode (a "skip" record says so).
  */
 static unsigned int tick_chunks = 64;
 module_param(tick_chunks, uint, 0444);
@@ -374,7 +375,7 @@ static int tgt_bench_dp_sample(struct tgt_bench_dp *dp, unsigned int rep,
 		goto out;
 	if (dp->mode == SIM_LLD_COMPL_HRTIMER && chunks > tick_chunks) {
 		tgt_bench_out(test,
-			      "skip rep=%u dir=%s lim=%s compl=%s copy=%d size=%u chunks=%llu why=tick",
+			      "skip rep=%u dir=%s lim=%s compl=%s copy=%d size=%u chunks=%llu why=timer",
 			      rep, tgt_bench_dir_name(dir),
 			      tgt_bench_lim_names[lim],
 			      tgt_bench_mode_names[dp->mode], copy, buf->len,
@@ -472,9 +473,9 @@ static int tgt_bench_dp_body(void *arg)
 static void tgt_bench_begin(struct kunit *test)
 {
 	tgt_bench_out(test,
-		      "begin reps=%u min_ms=%u hz=%d tick_chunks=%u page_size=%lu",
-		      tgt_bench_reps, tgt_bench_min_ms, HZ, tick_chunks,
-		      PAGE_SIZE);
+		      "begin reps=%u min_ms=%u hz=%d hres=%d tick_chunks=%u page_size=%lu",
+		      tgt_bench_reps, tgt_bench_min_ms, HZ,
+		      IS_ENABLED(CONFIG_HIGH_RES_TIMERS), tick_chunks, PAGE_SIZE);
 }
 
 static const int tgt_bench_modes[] = {

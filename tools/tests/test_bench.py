@@ -28,7 +28,7 @@ def synthetic(reps: int = 3, per_cmd: float = 500.0, per_chunk: float = 200.0,
     """A console whose no-copy inline commands cost exactly
     per_cmd + per_chunk * chunks + per_page * pages ns, and memcpy 1 ns per
     byte / 4 (4 GB/s) unless told otherwise."""
-    lines = ["KTAP version 1", PFX + "tgt-bench: v1 begin reps=3 min_ms=30 hz=100 "
+    lines = ["KTAP version 1", PFX + "tgt-bench: v1 begin reps=3 min_ms=30 hz=100 hres=1 "
              "tick_chunks=64 page_size=4096",
              PFX + "tgt-bench: v1 lim name=default sg_tablesize=128 max_sectors=1024 "
              "max_segment_size=65536 dma_boundary=0xffffffff"]
@@ -59,7 +59,7 @@ def synthetic(reps: int = 3, per_cmd: float = 500.0, per_chunk: float = 200.0,
                 lines.append(f"    # tgt_bench_get_put: tgt-bench: v1 getput rep={rep} "
                              f"ctx={ctx} free={free} stub={stub} n=1000 ns={1000 * 500}")
     lines.append("    # tgt_bench_datapath.hrtimer: tgt-bench: v1 skip rep=0 dir=to lim=page "
-                 "compl=hrtimer copy=1 size=16777216 chunks=4096 why=tick")
+                 "compl=hrtimer copy=1 size=16777216 chunks=4096 why=timer")
     return lines
 
 
@@ -231,7 +231,8 @@ def test_markdown_and_plot_of_recorded_figures(tmp_path: Path) -> None:
                  "| the rest of the core (its state, memset()s, calls, done) | 400 |",
                  "| not in a 4 KiB command: kmalloc_array() + kfree() of a bio_vec array "
                  "(a command of more than 4 pages) | 60.0 |",
-                 "Not timed (hrtimer", "kernel: oops", "| 1 MiB | seg | 16.0 |",
+                 "Not timed in hrtimer mode (a timer interrupt per chunk; more than 64 "
+                 "chunks): to page copy=1 16 MiB (4096 chunks)", "kernel: oops", "| 1 MiB | seg | 16.0 |",
                  "a memcpy() of 4 KiB ran at 4,000 [4,000-4,000] MB/s"):
         assert text in md, text
     dat, present = benchfig.plot_data(figs)
@@ -406,11 +407,13 @@ def test_recorded_console_markdown_and_plot(tmp_path: Path) -> None:
     for mode in benchfig.MODES:
         assert f"### {mode} completion" in md
     assert "| 16 MiB | page | 4,096 |" in md
+    # recorded without high-resolution timers (no hres= in its begin record)
+    assert "Not timed in hrtimer mode (the next tick of 100 Hz per chunk; more than 64" in md
     if shutil.which("gnuplot") is None:
         pytest.skip("gnuplot not installed")
     assert bench.plot(tmp_path, figs) is None
     svg = (tmp_path / "bench.svg").read_text()
-    assert "scsi_tgt_queue_command()" in svg and "each completion waits for a timer tick" in svg
+    assert "scsi_tgt_queue_command()" in svg and "each chunk waits for a timer interrupt" in svg
 
 
 def test_step_breakdown_counts_overlapping_steps_once() -> None:

@@ -8,12 +8,12 @@ the gnuplot data and script of bench.svg.
 A record, after whatever prefix its printer gave it (kunit_info():
 "    # tgt_bench_datapath: "):
 
-    tgt-bench: v1 begin reps=R min_ms=M hz=H tick_chunks=C page_size=P
+    tgt-bench: v1 begin reps=R min_ms=M hz=H hres=0|1 tick_chunks=C page_size=P
     tgt-bench: v1 lim name=default|page|seg sg_tablesize=.. max_sectors=.. ...
     tgt-bench: v1 memcpy rep=R size=S n=N ns=T
     tgt-bench: v1 dp rep=R dir=to|from lim=L compl=inline|softirq|hrtimer copy=0|1
                      size=S n=N ns=T chunks=C bytes=B
-    tgt-bench: v1 skip rep=R dir=.. lim=.. compl=.. copy=.. size=S chunks=C why=tick
+    tgt-bench: v1 skip rep=R dir=.. lim=.. compl=.. copy=.. size=S chunks=C why=timer
     tgt-bench: v1 stage rep=R name=NAME size=S n=N ns=T
     tgt-bench: v1 getput rep=R ctx=task|hardirq free=0|1 stub=0|1 n=N ns=T
 
@@ -521,8 +521,9 @@ def markdown(figs: Figures, data: Optional[KernelData], chk: list[Check],
               "| | pairs/s median [min-max] |", "| --- | --- |"]
         L += [f"| {f.label} | {cell(f)} |" for f in gp]
     if data is not None and data.skipped:
-        L += ["", "Not timed (hrtimer completion waits for the next tick of "
-              f"{data.settings.get('hz', '?')} Hz; more than "
+        wait = ("a timer interrupt per chunk" if data.settings.get("hres") == "1" else
+                f"the next tick of {data.settings.get('hz', '?')} Hz per chunk")
+        L += ["", f"Not timed in hrtimer mode ({wait}; more than "
               f"{data.settings.get('tick_chunks', '?')} chunks): "
               + ", ".join(sorted({f"{s['dir']} {s['lim']} copy={s['copy']} "
                                   f"{size_name(int(s['size']))} ({s['chunks']} chunks)"
@@ -606,7 +607,7 @@ def plot_script(data_file: str, svg_file: str, present: list[bool]) -> str:
             if present[memcpy_index]:
                 plots.append(f'"{data_file}" index {memcpy_index} using 1:2 with lines dt 2 '
                              f'lw 2 lc rgb "black" title "memcpy"')
-            note = ", each completion waits for a timer tick" if mode == "hrtimer" else ""
+            note = ", each chunk waits for a timer interrupt" if mode == "hrtimer" else ""
             cmds += [f'set title "{mode}, {what}{note}"', "plot " + ", ".join(plots)]
     cmds.append("unset multiplot")
     return "\n".join(cmds) + "\n"
