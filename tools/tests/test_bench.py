@@ -553,7 +553,12 @@ def test_bisect_builds_in_a_private_scratch_directory_removed_after(
     (stale / "bisect").mkdir(parents=True)
     live = shm / "tgtsim-bench-1"                # init: alive, kept
     live.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "bisect").mkdir(parents=True)
+    link = shm / "tgtsim-bench-999999998"        # a symlink: not followed, kept
+    link.symlink_to(elsewhere)
     bdir = shm / f"tgtsim-bench-{os.getpid()}" / "bisect"
+    (bdir / "old").mkdir(parents=True)            # an earlier process with our pid
     seen = []
 
     def fake_timed(cmd, log, env=None):
@@ -570,6 +575,7 @@ def test_bisect_builds_in_a_private_scratch_directory_removed_after(
     bench.bisect_part(b)
     assert seen == [(str(bdir), str(bdir.parent))] * 6
     assert not bdir.parent.exists() and not stale.exists() and live.exists()
+    assert link.is_symlink() and (elsewhere / "bisect").is_dir()
     assert b.meta["bisect_scratch"].startswith(f"in {shm} (")
 
     def failing(cmd, log, env=None):
@@ -584,22 +590,23 @@ def test_bisect_builds_in_a_private_scratch_directory_removed_after(
 
 def test_scratch_place_is_a_roomy_tmpfs_that_allows_exec(tmp_path: Path, monkeypatch) -> None:
     paths = Paths.make(tmp_path / "proj")
+    monkeypatch.setattr(bench, "SHM", Path("/dev/shm-test"))    # never touched: no such dir
     big = bench.SCRATCH_NEED
     mounts = {"fs": ("tmpfs", ["rw", "nosuid", "nodev"])}
     monkeypatch.setattr(bench, "_mount", lambda _p: mounts["fs"])
     monkeypatch.setattr(bench, "_free", lambda _p: big)
     monkeypatch.setattr(bench, "mem_available", lambda: big)
     assert bench.scratch_place(paths, None) == (
-        bench.SHM, "on tmpfs, in /dev/shm (removed when the part ended)")
+        bench.SHM, "on tmpfs, in /dev/shm-test (removed when the part ended)")
     monkeypatch.setattr(bench, "mem_available", lambda: big - 1)
     base, why = bench.scratch_place(paths, None)
     assert base is None and why.endswith("GiB of memory available; it needs 6 GiB)")
-    assert why.startswith(f"on disk, in {paths.build / 'bench' / 'bisect'} (/dev/shm: ")
+    assert why.startswith(f"on disk, in {paths.build / 'bench' / 'bisect'} (/dev/shm-test: ")
     monkeypatch.setattr(bench, "mem_available", lambda: big)
     mounts["fs"] = ("tmpfs", ["rw", "noexec"])
-    assert bench.scratch_place(paths, None)[1].endswith("(/dev/shm does not allow exec)")
+    assert bench.scratch_place(paths, None)[1].endswith("(/dev/shm-test does not allow exec)")
     mounts["fs"] = ("ext4", ["rw"])
-    assert bench.scratch_place(paths, None)[1].endswith("(/dev/shm is not a tmpfs)")
+    assert bench.scratch_place(paths, None)[1].endswith("(/dev/shm-test is not a tmpfs)")
     with pytest.raises(UsageError, match="--scratch .*nowhere: not a writable directory"):
         bench.scratch_place(paths, tmp_path / "nowhere")
     assert bench.scratch_place(paths, tmp_path)[0] == tmp_path
@@ -613,3 +620,37 @@ def test_mount_is_the_longest_mount_point_holding_the_path(tmp_path: Path) -> No
     assert bench._mount(Path("/dev/shm/x"), mounts) == ("tmpfs", ["rw", "nosuid", "nodev"])
     assert bench._mount(Path("/dev/shmy"), mounts) == ("ext4", ["rw", "relatime"])
     assert bench._mount(Path("/dev/shm"), tmp_path / "none") == ("", [])
+
+
+def test_scratch_is_checked_before_anything_is_measured(tmp_path: Path, monkeypatch,
+                                                        quiet) -> None:
+    """A relative --scratch is made absolute (ccache refuses a relative
+    CCACHE_BASEDIR); one that is not a writable directory, or does not
+    allow exec, is a usage error before any part runs."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s").mkdir()
+    assert bench.check_scratch(Path("s")) == tmp_path / "s"
+    monkeypatch.setattr(bench, "_mount", lambda _p: ("tmpfs", ["rw", "noexec"]))
+    with pytest.raises(UsageError, match="--scratch s: its filesystem does not allow exec"):
+        bench.check_scratch(Path("s"))
+    ran = []
+    monkeypatch.setattr(bench, "kernel_part", lambda b: ran.append("kernel"))
+    paths = Paths.make(tmp_path / "proj")
+    with pytest.raises(UsageError, match="--scratch nowhere: not a writable directory"):
+        bench.run_bench(paths, bench.Options(profile="coverage", scratch=Path("nowhere")),
+                        quiet)
+    assert ran == [] and not (paths.out / "bench").exists()
+
+
+def test_a_private_directory_someone_else_made_is_refused(tmp_path: Path) -> None:
+    """In a world-writable /dev/shm the name may be taken (a directory or a
+    symlink another user put there): the bench refuses it, uses nothing."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (tmp_path / f"tgtsim-bench-{os.getpid()}").symlink_to(other)
+    with pytest.raises(InfraError, match="cannot create the bench's scratch directory"):
+        bench._private_dir(tmp_path)
+    assert list(other.iterdir()) == []
+    (tmp_path / f"tgtsim-bench-{os.getpid()}").unlink()
+    own = bench._private_dir(tmp_path)
+    assert own.is_dir() and (own.stat().st_mode & 0o777) == 0o700

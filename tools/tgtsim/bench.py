@@ -35,6 +35,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -445,42 +446,83 @@ def _free(path: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
+def check_scratch(given: Optional[Path]) -> Optional[Path]:
+    """--scratch, absolute; a usage error, before anything is measured,
+    when it is not a writable directory that allows exec."""
+    if given is None:
+        return None
+    d = Path(os.path.abspath(given))
+    if not d.is_dir() or not os.access(d, os.W_OK | os.X_OK):
+        raise UsageError(f"--scratch {given}: not a writable directory")
+    if "noexec" in _mount(d.resolve())[1]:
+        raise UsageError(f"--scratch {given}: its filesystem does not allow exec "
+                         "(the bisect steps run the UML binary they build there)")
+    return d
+
+
 def scratch_place(p: Paths, given: Optional[Path]) -> tuple[Optional[Path], str]:
     """Where the bisect part's build directory goes: a directory to make a
     private one in (removed when the part ends), or None for
     build/bench/bisect; and the sentence bench.md says about it. /dev/shm
     when it is a tmpfs that allows exec and has the room (with the memory
     to back it): the clone and the build write 1.8 GB, which on this
-    2-core VM's disk costs 10 s per checkout and 11 s per removal."""
+    2-core VM's disk costs 10 s per checkout and 11 s per removal. Stale
+    directories of killed benches there are removed before the room is
+    measured."""
+    given = check_scratch(given)
     if given is not None:
-        if not given.is_dir() or not os.access(given, os.W_OK | os.X_OK):
-            raise UsageError(f"--scratch {given}: not a writable directory")
+        _remove_stale(given)
         kind = _mount(given.resolve())[0] or "?"
         return given, f"in {given} ({kind}, --scratch)"
     disk = f"on disk, in {p.build / BENCH_SUBDIR / 'bisect'}"
     kind, opts = _mount(SHM)
     if kind != "tmpfs":
-        return None, f"{disk} (/dev/shm is not a tmpfs)"
+        return None, f"{disk} ({SHM} is not a tmpfs)"
     if "noexec" in opts:
-        return None, f"{disk} (/dev/shm does not allow exec)"
+        return None, f"{disk} ({SHM} does not allow exec)"
+    _remove_stale(SHM)
     free, avail = _free(SHM), mem_available()
     if min(free, avail) < SCRATCH_NEED:
-        return None, (f"{disk} (/dev/shm: {free / 2**30:.1f} GiB free, {avail / 2**30:.1f} GiB "
+        return None, (f"{disk} ({SHM}: {free / 2**30:.1f} GiB free, {avail / 2**30:.1f} GiB "
                       f"of memory available; it needs {SCRATCH_NEED >> 30} GiB)")
-    return SHM, "on tmpfs, in /dev/shm (removed when the part ended)"
+    return SHM, f"on tmpfs, in {SHM} (removed when the part ended)"
 
 
 def _remove_stale(base: Path) -> None:
-    """Private scratch directories of benches that were killed."""
+    """Private scratch directories of benches that were killed: ours (by
+    owner), real directories (not symlinks), of a process that is gone;
+    and one of this process's pid (left by an earlier process that had
+    it)."""
     for d in base.glob(SCRATCH_PREFIX + "*"):
         try:
+            st = d.lstat()
             pid = int(d.name[len(SCRATCH_PREFIX):])
-            if d.stat().st_uid != os.getuid() or pid == os.getpid():
+        except (ValueError, OSError):
+            continue
+        if st.st_uid != os.getuid() or not stat.S_ISDIR(st.st_mode):
+            continue
+        if pid != os.getpid():
+            try:
+                os.kill(pid, 0)
+                continue            # alive
+            except ProcessLookupError:
+                pass
+            except OSError:
                 continue
-            os.kill(pid, 0)
-        except (ValueError, OSError) as e:
-            if isinstance(e, ProcessLookupError):
-                shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _private_dir(base: Path) -> Path:
+    """base/tgtsim-bench-<pid>, made by us, mode 0700: in a world-writable
+    /dev/shm, a directory or symlink someone else put under that name is
+    refused, not used."""
+    own = base / f"{SCRATCH_PREFIX}{os.getpid()}"
+    try:
+        os.mkdir(own, 0o700)
+    except OSError as e:
+        raise InfraError(f"cannot create the bench's scratch directory {own}: "
+                         f"{e.strerror or e}") from None
+    return own
 
 
 def bisect_part(b: Bench) -> None:
@@ -493,8 +535,7 @@ def bisect_part(b: Bench) -> None:
     if base is None:
         bdir = p.build / BENCH_SUBDIR / "bisect"
     else:
-        _remove_stale(base)
-        own = base / f"{SCRATCH_PREFIX}{os.getpid()}"
+        own = _private_dir(base)
         bdir = own / "bisect"
     b.meta["bisect_scratch"] = where
     b.progress.info(f"bench: bisect-step builds {where}")
@@ -609,6 +650,8 @@ def run_bench(paths: Paths, opts: Options, progress: Progress) -> int:
     if unknown:
         raise UsageError(f"unknown bench part(s): {', '.join(sorted(unknown))} "
                          f"(parts: {', '.join(PARTS)})")
+    if "bisect" in opts.parts:
+        opts.scratch = check_scratch(opts.scratch)
     if opts.reps < 3:
         progress.info(f"bench: {opts.reps} repetitions (min/median/max want at least 3)")
     profiles.fragments(paths.profiles, opts.profile)

@@ -239,7 +239,8 @@ def keep_base(paths: Paths, progress: Progress) -> PrepareResult:
 def _switchable(git: Git, spec: kernel_source.BaseSpec, state: Optional[State]
                 ) -> Optional[Snapshot]:
     """When build/linux is a clean clone of the same git tree as the new
-    base, the blob and mtime of each of its files (else None: recreate).
+    base, the snapshot of the files the checkout will rewrite (else None:
+    recreate).
     The new commit's objects are there already: the clone shares the
     tree's object store (--shared)."""
     if spec.kind != "git" or state is None or not state.base.startswith("git:"):
