@@ -68,7 +68,8 @@ ALLOW_LIST: tuple[AllowRule, ...] = (
         reason="UML boot: um_pci_init() WARNs when CONFIG_UML_PCI_OVER_VIRTIO is set "
                "(kunit.py's UML defaults) with no device ID "
                "(CONFIG_UML_PCI_OVER_VIRTIO_DEVICE_ID=-1); UML then runs without PCI, "
-               "which tgtsim does not use"),
+               "which tgtsim does not use (the option stays: it gives UML the DMA API "
+               "that the midlayer's max_sectors clamp uses)"),
 )
 
 
