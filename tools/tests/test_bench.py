@@ -654,3 +654,77 @@ def test_a_private_directory_someone_else_made_is_refused(tmp_path: Path) -> Non
     (tmp_path / f"tgtsim-bench-{os.getpid()}").unlink()
     own = bench._private_dir(tmp_path)
     assert own.is_dir() and (own.stat().st_mode & 0o777) == 0o700
+
+
+def test_packing_runs_beside_the_bench_build_and_ends_before_anything_timed(
+        tmp_path: Path, monkeypatch, quiet) -> None:
+    """The first bench of a checkout packs the scratch tree while the
+    kernel part builds the bench profile; the boot and every later part
+    start only after it ended."""
+    import threading
+    from types import SimpleNamespace
+    built = threading.Event()
+    events: list[str] = []
+
+    def pack(_p: Paths, _progress: Progress, base: str) -> Path:
+        events.append(f"pack {base[:1]} beside the build: {built.wait(30)}")
+        return tmp_path / "src"
+
+    def build(*_a: Any, **_k: Any) -> Path:
+        built.set()
+        events.append("build")
+        return tmp_path / "linux"
+
+    class Boot:
+        def __init__(self, *_a: Any) -> None:
+            pass
+
+        def kunit_args(self, _opts: Any) -> list[str]:
+            return []
+
+        def boot(self, *_a: Any, **_k: Any) -> None:
+            events.append(f"boot, packing: {b_seen()}")
+            raise InfraError("no kernel here")
+
+    runs: list[bench.Bench] = []
+    real_bench = bench.Bench
+
+    def make_bench(*a: Any, **k: Any) -> bench.Bench:
+        runs.append(real_bench(*a, **k))
+        return runs[-1]
+
+    def b_seen() -> str:
+        return "running" if runs[0].packing is not None else "ended"
+
+    monkeypatch.setattr(bench, "Bench", make_bench)
+    monkeypatch.setattr(bench.prepare, "keep_base", lambda *_a: None)
+    monkeypatch.setattr(bench.prepare, "load_state",
+                        lambda _t: SimpleNamespace(base_commit="a" * 40))
+    monkeypatch.setattr(bench, "_packed_clone_of", lambda _s, _c: False)
+    monkeypatch.setattr(bench, "pack_scratch", pack)
+    monkeypatch.setattr(bench.build, "build", build)
+    monkeypatch.setattr(bench, "Uml", Boot)
+    for part in ("make", "incremental", "bisect"):
+        monkeypatch.setattr(bench, f"{part}_part",
+                            lambda b, part=part: events.append(f"{part}, packing: {b_seen()}"))
+    paths = Paths.make(tmp_path / "proj")
+    (paths.profiles).mkdir(parents=True)
+    (paths.profiles / "base.config").write_text("")
+    (paths.profiles / "coverage.config").write_text("")
+    assert bench.run_bench(paths, bench.Options(profile="coverage"), quiet) == bench.EXIT_INFRA
+    assert events == ["build", "pack a beside the build: True", "boot, packing: ended",
+                      "make, packing: ended", "incremental, packing: ended",
+                      "bisect, packing: ended"]
+    # without the kernel part, the first part timed waits for it
+    events.clear()
+    runs.clear()
+    bench.run_bench(paths, bench.Options(profile="coverage", parts=("make", "bisect")), quiet)
+    assert events == ["pack a beside the build: True", "make, packing: ended",
+                      "bisect, packing: ended"]
+    # packed already, or no bisect part: nothing is started
+    events.clear()
+    monkeypatch.setattr(bench, "_packed_clone_of", lambda _s, _c: True)
+    bench.run_bench(paths, bench.Options(profile="coverage"), quiet)
+    monkeypatch.setattr(bench, "_packed_clone_of", lambda _s, _c: False)
+    bench.run_bench(paths, bench.Options(profile="coverage", parts=("kernel", "make")), quiet)
+    assert not any(e.startswith("pack") for e in events)

@@ -18,7 +18,8 @@ Parts (all by default, `--parts` picks):
   that tree after touching the file;
 - bisect: `tgtsim bisect-step` in a fresh build directory (a cold step)
   against the next step, one commit later, in the same directory, on a
-  scratch clone of build/linux's base (build/bench/src). The build
+  scratch clone of build/linux's base (build/bench/src; the first bench
+  of a checkout packs it beside the kernel part's build). The build
   directory goes to /dev/shm when that is a tmpfs with room (`--scratch`
   picks another place), removed when the part ends, else to
   build/bench/bisect.
@@ -97,6 +98,7 @@ class Bench:
     errors: list[str] = field(default_factory=list)
     failed: bool = False              # the kernel suite failed or a part could not run
     meta: dict[str, Any] = field(default_factory=dict)   # what the parts add to bench.json
+    packing: Optional[Background] = None   # the scratch tree packed beside the first build
 
 
 def new_dir(out: Path) -> Path:
@@ -144,6 +146,7 @@ def kernel_part(b: Bench) -> None:
     p = b.paths
     with b.progress.step("bench: build bench"):
         binary = build.build(p, PROFILE, b.progress, b.opts.jobs, b.opts.use_ccache)
+    settle(b)
     opts = kernel_args(b.opts.reps, b.opts.min_ms)
     uml = Uml(binary, b.progress)
     with b.progress.step("bench: boot bench"):
@@ -370,6 +373,15 @@ def _git(repo: Path, *args: str, env: Optional[dict[str, str]] = None,
     return cp.stdout.strip()
 
 
+def _git_long(repo: Path, *args: str) -> None:
+    """A long git command, killed with the others on an interrupt."""
+    res = run_watched(["git", "-C", str(repo), *args], env=git_env())
+    if res.returncode != 0:
+        raise InfraError(f"git {' '.join(args[:2])} failed in {repo}: "
+                         + ([ln for ln in res.lines if ln.strip()] or
+                            [f"exit {res.returncode}"])[-1])
+
+
 def _packed_clone_of(src: Path, commit: str) -> bool:
     """`src` is a finished scratch tree holding `commit`: its objects in
     its own pack (the alternates file, removed last, is gone)."""
@@ -378,26 +390,62 @@ def _packed_clone_of(src: Path, commit: str) -> bool:
     return Git(src).resolve(commit) is not None
 
 
-def scratch_tree(b: Bench) -> tuple[Path, str, str]:
-    """build/bench/src: a clone of build/linux (no work tree) with two
-    commits to bisect over: the base A and B = A + a comment in
-    drivers/scsi/scsi_lib.c, made without a work tree. Its objects are
-    packed, as in a kernel git tree a user bisects (a checkout from
-    build/linux's loose objects takes twice as long), once: the clone is
-    kept for the next bench while it holds build/linux's base."""
-    p = b.paths
-    state = prepare.load_state(p.linux)
-    src = p.build / BENCH_SUBDIR / "src"
-    a = state.base_commit
-    if not _packed_clone_of(src, a):
+def scratch_src(p: Paths) -> Path:
+    return p.build / BENCH_SUBDIR / "src"
+
+
+def pack_scratch(p: Paths, progress: Progress, base: str) -> Path:
+    """build/bench/src: a clone of build/linux (no work tree) holding its
+    base, its objects packed, as in a kernel git tree a user bisects (a
+    checkout from build/linux's loose objects takes twice as long); made
+    once: the clone is kept for the next bench while it holds the base."""
+    src = scratch_src(p)
+    if not _packed_clone_of(src, base):
         if src.exists():
             shutil.rmtree(src)
         src.parent.mkdir(parents=True, exist_ok=True)
-        with b.progress.step("bench: scratch kernel tree (packed once, kept)"):
-            _git(p.linux, "clone", "-q", "--shared", "--no-checkout", str(p.linux), str(src))
-            _git(src, "-c", "pack.compression=0", "repack", "-q", "-a", "-d",
-                 "--window=0", "--depth=0")
+        with progress.step("bench: scratch kernel tree (packed once, kept)"):
+            _git_long(p.linux, "clone", "-q", "--shared", "--no-checkout", str(p.linux),
+                      str(src))
+            _git_long(src, "-c", "pack.compression=0", "repack", "-q", "-a", "-d",
+                      "--window=0", "--depth=0")
             (src / ".git/objects/info/alternates").unlink()
+    return src
+
+
+def start_packing(b: Bench) -> None:
+    """The first bench of a checkout packs the scratch tree (about 25 s)
+    beside the kernel part's build of the bench profile: both are setup,
+    and settle() waits for it before anything is timed."""
+    if "bisect" not in b.opts.parts:
+        return
+    base = prepare.load_state(b.paths.linux).base_commit
+    if _packed_clone_of(scratch_src(b.paths), base):
+        return
+
+    def pack() -> None:
+        try:
+            pack_scratch(b.paths, b.progress, base)
+        except TgtsimError as e:       # the bisect part tries again and says why
+            b.progress.info(f"bench: packing the scratch tree: {e.message}")
+
+    b.packing = Background(pack)
+    b.packing.start()
+
+
+def settle(b: Bench) -> None:
+    """Nothing runs beside what is timed next: the packing has ended."""
+    if b.packing is not None:
+        job, b.packing = b.packing, None
+        job.wait()
+
+
+def scratch_tree(b: Bench) -> tuple[Path, str, str]:
+    """The packed scratch tree (pack_scratch) with two commits to bisect
+    over: the base A and B = A + a comment in drivers/scsi/scsi_lib.c,
+    made without a work tree."""
+    a = prepare.load_state(b.paths.linux).base_commit
+    src = pack_scratch(b.paths, b.progress, a)
     path = "drivers/scsi/scsi_lib.c"
     text = _git(src, "show", f"{a}:{path}") + "\n/* tgtsim bench: a commit to bisect over */\n"
     blob = _git(src, "hash-object", "-w", "--stdin", input=text)
@@ -670,9 +718,12 @@ def run_bench(paths: Paths, opts: Options, progress: Progress) -> int:
         ("bisect", bisect_part)]
     try:
         prepare.keep_base(paths, progress)
+        start_packing(b)
         for name, fn in steps:
             if name not in opts.parts:
                 continue
+            if name != "kernel":       # the kernel part settles after its build
+                settle(b)
             t0 = time.monotonic()
             try:
                 fn(b)
@@ -682,6 +733,9 @@ def run_bench(paths: Paths, opts: Options, progress: Progress) -> int:
                 progress.info(f"bench: {name}: {e.message}")
             meta[f"{name}_s"] = round(time.monotonic() - t0, 1)
     finally:
+        if b.packing is not None:      # interrupted, or the kernel part failed early
+            b.packing.abandon()
+            b.packing = None
         meta["duration_s"] = round(time.time() - started, 1)
         meta["load_end"] = load_avg()
         meta.update(b.meta)
