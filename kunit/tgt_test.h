@@ -59,6 +59,12 @@ struct tgt_test_call {
 	unsigned int first_seg;
 	bool in_task;
 	bool done_early;	/* completed before transfer_data() returned */
+	/*
+	 * completed after transfer_data() returned, by an interrupt on top
+	 * of the task that made the call: maybe before the core decided
+	 * who goes on with the next chunk (UML is uniprocessor)
+	 */
+	bool on_submitter;
 };
 
 struct tgt_test_seg {
@@ -114,6 +120,7 @@ struct tgt_test_host {
 	struct scsi_cmnd *pending_cmd;
 	void (*pending_done)(struct scsi_cmnd *cmd);
 	int pending_call;		/* its index in calls, or -1 */
+	struct task_struct *pending_task;	/* the task that made it, or NULL */
 	bool in_transfer_data;
 
 	/* the queue limits of the last scsi_device allocated on the host */
