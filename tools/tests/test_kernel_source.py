@@ -55,3 +55,19 @@ def test_create_from_tarball(fake_tarball: Path, tmp_path: Path) -> None:
     assert git(dest, "rev-parse", "HEAD") == head
     assert "drivers/scsi/scsi.c" in git(dest, "ls-files")
     assert "Tgtsim-Base: tarball:" in git(dest, "log", "-1", "--format=%B")
+    # the files in one pack (a clone or checkout reads it, not loose objects)
+    objs = dict(ln.split(": ", 1) for ln in git(dest, "count-objects", "-v").splitlines())
+    blobs = {ln.split()[2] for ln in git(dest, "ls-tree", "-r", "-l", "HEAD").splitlines()
+             if int(ln.split()[3]) > kernel_source.BULK_THRESHOLD}
+    assert objs["packs"] == "1" and int(objs["in-pack"]) >= len(blobs) > 0
+    assert git(dest, "config", "core.untrackedCache") == "true"
+
+
+def test_tune_gives_an_older_tree_the_untracked_cache(fake_git_kernel: Path) -> None:
+    git(fake_git_kernel, "config", "core.untrackedCache", "false")
+    kernel_source.tune(fake_git_kernel)          # set, even to false: the user's choice
+    assert git(fake_git_kernel, "config", "core.untrackedCache") == "false"
+    git(fake_git_kernel, "config", "--unset", "core.untrackedCache")
+    kernel_source.tune(fake_git_kernel)
+    assert git(fake_git_kernel, "config", "core.untrackedCache") == "true"
+    kernel_source.tune(fake_git_kernel.parent / "nowhere")     # no tree: nothing to do

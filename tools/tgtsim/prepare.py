@@ -161,6 +161,7 @@ def prepare(paths: Paths, progress: Progress, kernel_src: Optional[str] = None,
         state.save(git)
         keep = 0
     else:
+        kernel_source.tune(tree)
         _recover_interrupted(git, state)
         head = git.head()
         if head != state.head and head != state.refreshed_head:
