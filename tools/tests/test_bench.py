@@ -302,8 +302,14 @@ def test_bare_boots_are_the_recorded_boots_side_by_side(tmp_path: Path) -> None:
         bench.bare_boots(paths, "coverage", out, 1)      # the run is of another profile
 
 
+@pytest.mark.parametrize("repack", [False, True], ids=["packed-base", "loose-base"])
 def test_scratch_tree_has_two_commits_one_file_apart(project: Paths, quiet: Progress,
-                                                     tmp_path: Path) -> None:
+                                                     tmp_path: Path, monkeypatch,
+                                                     repack: bool) -> None:
+    """build/linux's base in one pack: the clone hard-links it; a tree from
+    before that (its base loose) is cloned and repacked."""
+    if repack:
+        monkeypatch.setattr(bench, "LOOSE_LIMIT", -1)
     (project.root / "patches/linux-6.12/series").write_text("")
     (project.root / "kunit/Kconfig").write_text("")
     prepare.prepare(project, quiet)
@@ -326,7 +332,11 @@ def test_scratch_tree_has_two_commits_one_file_apart(project: Paths, quiet: Prog
     assert not (src / ".git/objects/info/alternates").exists()
     objs = dict(ln.split(": ", 1) for ln in git(src, "count-objects", "-v").splitlines())
     assert objs["packs"] == "1" and int(objs["in-pack"]) > 0
-    assert objs["count"] == "5"          # loose: B's commit, its 3 trees and its blob
+    # loose: B's commit, its 3 trees and its blob (+ build/linux's own loose
+    # objects, hard-linked: its trees and commits)
+    linux_loose = 0 if repack else bench.loose_objects(project.linux)
+    assert int(objs["count"]) == 5 + linux_loose
+    assert (src / ".git" / bench.SCRATCH_MARK).read_text() == a + "\n"
     # kept for the next bench while it holds the base; a new base, a new clone
     (src / "kept").write_text("")
     assert bench.scratch_tree(b)[:2] == (src, a)

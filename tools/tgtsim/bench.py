@@ -19,7 +19,7 @@ Parts (all by default, `--parts` picks):
 - bisect: `tgtsim bisect-step` in a fresh build directory (a cold step)
   against the next step, one commit later, in the same directory, on a
   scratch clone of build/linux's base (build/bench/src; the first bench
-  of a checkout packs it beside the kernel part's build). The build
+  of a checkout makes it beside the kernel part's build). The build
   directory goes to /dev/shm when that is a tmpfs with room (`--scratch`
   picks another place), removed when the part ends, else to
   build/bench/bisect.
@@ -382,12 +382,29 @@ def _git_long(repo: Path, *args: str) -> None:
                             [f"exit {res.returncode}"])[-1])
 
 
+SCRATCH_MARK = "tgtsim-bench-base"    # in the scratch clone's .git: written last
+# loose objects in build/linux above which its clone is repacked: a tree
+# made before the base went into one pack (kernel_source.create)
+LOOSE_LIMIT = 20000
+
+
 def _packed_clone_of(src: Path, commit: str) -> bool:
-    """`src` is a finished scratch tree holding `commit`: its objects in
-    its own pack (the alternates file, removed last, is gone)."""
-    if not (src / ".git").is_dir() or (src / ".git/objects/info/alternates").exists():
+    """`src` is a finished scratch tree holding `commit` (its mark, written
+    last, names it)."""
+    try:
+        mark = (src / ".git" / SCRATCH_MARK).read_text().strip()
+    except OSError:
         return False
-    return Git(src).resolve(commit) is not None
+    return mark == commit and Git(src).resolve(commit) is not None
+
+
+def loose_objects(repo: Path) -> int:
+    """How many loose objects `repo` has (git count-objects)."""
+    for line in _git(repo, "count-objects", "-v").splitlines():
+        key, _, value = line.partition(":")
+        if key == "count":
+            return int(value)
+    return 0
 
 
 def scratch_src(p: Paths) -> Path:
@@ -397,24 +414,32 @@ def scratch_src(p: Paths) -> Path:
 def pack_scratch(p: Paths, progress: Progress, base: str) -> Path:
     """build/bench/src: a clone of build/linux (no work tree) holding its
     base, its objects packed, as in a kernel git tree a user bisects (a
-    checkout from build/linux's loose objects takes twice as long); made
-    once: the clone is kept for the next bench while it holds the base."""
+    checkout from 80,000 loose objects takes 2.5 times as long).
+    build/linux keeps its base in one pack (kernel_source.create): the
+    clone hard-links it, a second or two; a tree made before that is
+    cloned and repacked (about 25 s), its objects its own. Made once: kept for the next bench
+    while it holds the base."""
     src = scratch_src(p)
     if not _packed_clone_of(src, base):
         if src.exists():
             shutil.rmtree(src)
         src.parent.mkdir(parents=True, exist_ok=True)
-        with progress.step("bench: scratch kernel tree (packed once, kept)"):
-            _git_long(p.linux, "clone", "-q", "--shared", "--no-checkout", str(p.linux),
-                      str(src))
-            _git_long(src, "-c", "pack.compression=0", "repack", "-q", "-a", "-d",
-                      "--window=0", "--depth=0")
-            (src / ".git/objects/info/alternates").unlink()
+        with progress.step("bench: scratch kernel tree (made once, kept)"):
+            if loose_objects(p.linux) <= LOOSE_LIMIT:
+                _git_long(p.linux, "clone", "-q", "--local", "--no-checkout", str(p.linux),
+                          str(src))
+            else:
+                _git_long(p.linux, "clone", "-q", "--shared", "--no-checkout", str(p.linux),
+                          str(src))
+                _git_long(src, "-c", "pack.compression=0", "repack", "-q", "-a", "-d",
+                          "--window=0", "--depth=0")
+                (src / ".git/objects/info/alternates").unlink()
+            (src / ".git" / SCRATCH_MARK).write_text(base + "\n")
     return src
 
 
 def start_packing(b: Bench) -> None:
-    """The first bench of a checkout packs the scratch tree (about 25 s)
+    """The first bench of a checkout makes the scratch tree (pack_scratch)
     beside the kernel part's build of the bench profile: both are setup,
     and settle() waits for it before anything is timed."""
     if "bisect" not in b.opts.parts:
