@@ -526,11 +526,12 @@ static void sim_data_transfers_complete_in_mode_context(struct kunit *test)
 	enum sim_lld_completion mode = p->mode;
 	struct sim_lld_limits lim = sim_k_limits(2, 8, 4096, 0xffffffff, 4);
 	/*
-	 * Without CONFIG_HIGH_RES_TIMERS (UML) an hrtimer completion waits
-	 * for the next tick: 4 chunks there, 65 in the other modes.
+	 * Without CONFIG_HIGH_RES_TIMERS an hrtimer completion waits for the
+	 * next tick (10 ms in UML): 4 chunks there, 65 everywhere else.
 	 */
-	u32 dlen = mode == SIM_LLD_COMPL_HRTIMER ? 3 * 4096 + 3 :
-						    (256 << 10) + 3;
+	u32 dlen = mode == SIM_LLD_COMPL_HRTIMER &&
+		   !IS_ENABLED(CONFIG_HIGH_RES_TIMERS) ? 3 * 4096 + 3 :
+							(256 << 10) + 3;
 	struct sim_lld_req req = { };
 	struct sim_lld_counters c;
 	struct sim_lld_host *sh;
