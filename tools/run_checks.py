@@ -216,12 +216,13 @@ class Checks:
         text = (self.build / "check-bisect" / "check-bisect.json")
         try:
             checks = json.loads(text.read_text())["checks"]
-            counts = (sum(1 for c in checks if c["passed"]),
-                      sum(1 for c in checks if not c["passed"]), 0)
+            counts = (sum(1 for c in checks if c["passed"] is True),
+                      sum(1 for c in checks if c["passed"] is False),
+                      sum(1 for c in checks if c.get("skipped") is True))
         except (OSError, ValueError, KeyError, TypeError):
             counts = (0, 1, 0)
         if rc != 0 and counts[1] == 0:
-            counts = (counts[0], 1, 0)
+            counts = (counts[0], 1, counts[2])
         self.parts.append(("bisect", *counts, "check-bisect: tgtsim bisect finds a planted "
                            "regression"))
         self.rcs.append(rc if rc in (2, 3) else 0)

@@ -336,3 +336,19 @@ def test_the_check_bisect_history_takes_at_most_7_steps(tmp_path: Path, fake_ste
     assert [s["verdict"] for s in data["steps"] if s["commit"] == shas[bc.BROKEN]] == ["skip"]
     assert data["test_steps"] <= bc.MAX_STEPS
     assert len(shas) - 1 == bc.HISTORY >= 32
+
+
+def test_check_bisect_records_a_skipped_check_as_neither(capsys) -> None:
+    """check-bisect.json: a skipped check is there, neither passed nor
+    failed (make check counts it as skipped)."""
+    from tgtsim import bisect_check as bc
+    checks = bc.Checks()
+    checks.add("found", True, "x")
+    checks.add("tree", False, "y")
+    checks.skip("ratio", "not cold")
+    assert (checks.failed, checks.skipped) == (1, 1)
+    assert checks.as_json() == [
+        {"name": "found", "passed": True, "detail": "x"},
+        {"name": "tree", "passed": False, "detail": "y"},
+        {"name": "ratio", "passed": None, "skipped": True, "detail": "not cold"}]
+    assert capsys.readouterr().out.splitlines()[-1] == "SKIP ratio: not cold"

@@ -195,3 +195,27 @@ def test_a_stale_break_fails_the_lint_part(monkeypatch, capsys, tmp_path: Path) 
     out = capsys.readouterr().out.splitlines()
     assert any(ln.startswith("lint:    0 passed, 1 failed, 0 skipped") for ln in out)
     assert out[-1] == "check: 19 passed, 1 failed, 1 skipped"
+
+
+@pytest.mark.parametrize("rc", [0, 1])
+def test_a_skipped_check_bisect_check_counts_as_skipped(monkeypatch, capsys, tmp_path: Path,
+                                                        rc: int) -> None:
+    """check-bisect --shared-ccache skips its cold-step ratio: the part and
+    the closing line say skipped, never passed; a failed run with no failed
+    check is one failure."""
+    parts = FakeParts({"coverage": (10, 0, 0)}, {"check-bisect": rc})
+    fake(monkeypatch, parts)
+    cb = tmp_path / "b" / "check-bisect"
+    cb.mkdir(parents=True)
+    (cb / "check-bisect.json").write_text(json.dumps({"checks": [
+        {"name": "found", "passed": True, "detail": ""},
+        {"name": "tree", "passed": True, "detail": ""},
+        {"name": "ratio", "passed": None, "skipped": True, "detail": "not cold"}]}))
+    assert run_checks.main(argv(tmp_path, "--no-deps", "--bisect", "--shards", "1")) == rc
+    out = capsys.readouterr().out.splitlines()
+    assert [c[0] for c in parts.calls][-1] == "check-bisect"
+    want = "2 passed, 0 failed, 1 skipped" if rc == 0 else "2 passed, 1 failed, 1 skipped"
+    assert f"bisect:  {want} (check-bisect: tgtsim bisect finds a planted regression)" in out
+    # pytest 5/0/1, mypy 1, lint 1, kernel 10, ci 3, bisect
+    total = (22, 0, 2) if rc == 0 else (22, 1, 2)
+    assert out[-1] == "check: %d passed, %d failed, %d skipped" % total

@@ -203,7 +203,7 @@ def leftovers(work: Path) -> list[str]:
 class Checks:
     def __init__(self) -> None:
         self.items: list[tuple[str, bool, str]] = []
-        self.skipped = 0
+        self.skips: list[tuple[str, str]] = []
 
     def add(self, name: str, ok: bool, detail: str) -> None:
         self.items.append((name, ok, detail))
@@ -211,13 +211,24 @@ class Checks:
         sys.stdout.flush()
 
     def skip(self, name: str, detail: str) -> None:
-        self.skipped += 1
+        self.skips.append((name, detail))
         sys.stdout.write(f"SKIP {name}: {detail}\n")
         sys.stdout.flush()
 
     @property
     def failed(self) -> int:
         return sum(1 for _n, ok, _d in self.items if not ok)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.skips)
+
+    def as_json(self) -> list[dict[str, Any]]:
+        """Every check, a skipped one with "passed": null and "skipped": true
+        (make check counts it as skipped, not as passed)."""
+        return ([{"name": nm, "passed": ok, "detail": dt} for nm, ok, dt in self.items]
+                + [{"name": nm, "passed": None, "skipped": True, "detail": dt}
+                   for nm, dt in self.skips])
 
 
 def sigterm_run(paths: Paths, work: Path, hist: History, cmd: list[str], checks: Checks,
@@ -349,7 +360,7 @@ def run(paths: Paths, progress: Progress, jobs: int, profile: str = "kunit",
         figures["sigterm"] = sigterm_run(paths, work, hist, cmd, checks, progress,
                                          shared_ccache)
     figures["total_seconds"] = round(time.monotonic() - started, 1)
-    figures["checks"] = [{"name": nm, "passed": ok, "detail": dt} for nm, ok, dt in checks.items]
+    figures["checks"] = checks.as_json()
     (work / "check-bisect.json").write_text(json.dumps(figures, indent=1) + "\n")
     passed = len(checks.items) - checks.failed
     figures["shared_ccache"] = shared_ccache
