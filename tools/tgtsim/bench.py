@@ -417,20 +417,18 @@ def pack_scratch(p: Paths, progress: Progress, base: str) -> Path:
     checkout from 80,000 loose objects takes 2.5 times as long).
     build/linux keeps its base in one pack (kernel_source.create): the
     clone hard-links it, a second or two; a tree made before that is
-    cloned and repacked (about 25 s), its objects its own. Made once: kept for the next bench
-    while it holds the base."""
+    cloned and repacked (about 25 s), its objects its own. Made once:
+    kept for the next bench while it holds the base."""
     src = scratch_src(p)
     if not _packed_clone_of(src, base):
         if src.exists():
             shutil.rmtree(src)
         src.parent.mkdir(parents=True, exist_ok=True)
         with progress.step("bench: scratch kernel tree (made once, kept)"):
-            if loose_objects(p.linux) <= LOOSE_LIMIT:
-                _git_long(p.linux, "clone", "-q", "--local", "--no-checkout", str(p.linux),
-                          str(src))
-            else:
-                _git_long(p.linux, "clone", "-q", "--shared", "--no-checkout", str(p.linux),
-                          str(src))
+            repack = loose_objects(p.linux) > LOOSE_LIMIT
+            _git_long(p.linux, "clone", "-q", "--shared" if repack else "--local",
+                      "--no-checkout", str(p.linux), str(src))
+            if repack:
                 _git_long(src, "-c", "pack.compression=0", "repack", "-q", "-a", "-d",
                           "--window=0", "--depth=0")
                 (src / ".git/objects/info/alternates").unlink()

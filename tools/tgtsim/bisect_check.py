@@ -361,10 +361,9 @@ def run(paths: Paths, progress: Progress, jobs: int, profile: str = "kunit",
                                          shared_ccache)
     figures["total_seconds"] = round(time.monotonic() - started, 1)
     figures["checks"] = checks.as_json()
-    (work / "check-bisect.json").write_text(json.dumps(figures, indent=1) + "\n")
-    passed = len(checks.items) - checks.failed
     figures["shared_ccache"] = shared_ccache
     (work / "check-bisect.json").write_text(json.dumps(figures, indent=1) + "\n")
+    passed = len(checks.items) - checks.failed
     sys.stdout.write(f"figures: {work / 'check-bisect.json'}\n"
                      f"check-bisect: {passed} passed, {checks.failed} failed, "
                      f"{checks.skipped} skipped\n")
